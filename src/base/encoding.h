@@ -1,0 +1,75 @@
+// Fixed-width big-endian and little-endian integer encoding. Big-endian
+// keeps byte order equal to numeric order (backend keys sort by revision);
+// little-endian is what WAL record headers use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace etcd {
+
+inline void put_u64_be(uint8_t* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+inline uint64_t get_u64_be(const uint8_t* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | in[i];
+  return v;
+}
+inline void put_u32_be(uint8_t* out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) {
+    out[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+inline uint32_t get_u32_be(const uint8_t* in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | in[i];
+  return v;
+}
+inline void put_u64_le(uint8_t* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+inline uint64_t get_u64_le(const uint8_t* in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | in[i];
+  return v;
+}
+inline void put_u32_le(uint8_t* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) {
+    out[i] = static_cast<uint8_t>(v);
+    v >>= 8;
+  }
+}
+inline uint32_t get_u32_le(const uint8_t* in) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | in[i];
+  return v;
+}
+
+// Appending forms for building keys and records in a std::string.
+inline void append_u64_be(std::string* out, uint64_t v) {
+  uint8_t b[8];
+  put_u64_be(b, v);
+  out->append(reinterpret_cast<const char*>(b), 8);
+}
+inline void append_u32_be(std::string* out, uint32_t v) {
+  uint8_t b[4];
+  put_u32_be(b, v);
+  out->append(reinterpret_cast<const char*>(b), 4);
+}
+inline uint64_t get_u64_be(std::string_view s) {
+  return get_u64_be(reinterpret_cast<const uint8_t*>(s.data()));
+}
+inline uint32_t get_u32_be(std::string_view s) {
+  return get_u32_be(reinterpret_cast<const uint8_t*>(s.data()));
+}
+
+}  // namespace etcd

@@ -1,0 +1,354 @@
+#include "server/config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <sstream>
+
+#include "base/version.h"
+
+namespace etcd::config {
+namespace {
+
+// URL rules of etcd's types.NewURLs.
+std::optional<std::string> check_url(std::string_view url) {
+  std::string u(url);
+  auto sep = url.find("://");
+  std::string_view scheme = sep == std::string_view::npos ? "" : url.substr(0, sep);
+  if (scheme != "http" && scheme != "https" && scheme != "unix" && scheme != "unixs") {
+    return "URL scheme must be http, https, unix, or unixs: " + u;
+  }
+  std::string_view rest = url.substr(sep + 3);
+  auto slash = rest.find('/');
+  std::string_view host = rest.substr(0, slash);
+  if (slash != std::string_view::npos && slash + 1 < rest.size()) {
+    return "URL must not contain a path: " + u;
+  }
+  if (scheme == "http" || scheme == "https") {
+    // host:port, where host may be a bracketed IPv6 literal.
+    auto colon = host.rfind(':');
+    bool ok = colon != std::string_view::npos && colon + 1 < host.size() &&
+              (host.find(']') == std::string_view::npos || host.find(']') < colon);
+    if (ok) {
+      for (char c : host.substr(colon + 1)) ok = ok && c >= '0' && c <= '9';
+    }
+    if (!ok) return "URL address does not have the form \"host:port\": " + u;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_urls(std::string_view list) {
+  auto urls = split_list(list);
+  if (urls.empty()) return "no URL given";
+  for (const auto& u : urls) {
+    if (auto err = check_url(u)) return err;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_initial_cluster(std::string_view v) {
+  for (const auto& item : split_list(v)) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) return "missing '=' in \"" + item + "\"";
+    if (auto err = check_url(std::string_view(item).substr(eq + 1))) return err;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_cluster_state(std::string_view v) {
+  if (v == "new" || v == "existing") return std::nullopt;
+  return "invalid value \"" + std::string(v) + "\"";
+}
+
+constexpr const char* kMember = "Member";
+constexpr const char* kClustering = "Clustering";
+constexpr const char* kLogging = "Logging";
+
+// The --help sections in etcd's order; a section is printed once it has flags.
+const std::vector<std::string>& group_order() {
+  static const std::vector<std::string> kOrder = {kMember,
+                                                  kClustering,
+                                                  "Security",
+                                                  "Auth",
+                                                  "Profiling and Monitoring",
+                                                  kLogging,
+                                                  "Experimental distributed tracing",
+                                                  "v2 Proxy",
+                                                  "Experimental feature",
+                                                  "Unsafe feature"};
+  return kOrder;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+// Maps the nested TLS sections of a config file onto flag names.
+std::string tls_flag_name(const std::string& section, const std::string& key) {
+  return section == "peer-transport-security" ? "peer-" + key : key;
+}
+
+std::string yaml_scalar_text(const YAML::Node& n) {
+  if (n.IsNull()) return "";
+  if (n.IsSequence()) {
+    std::vector<std::string> items;
+    for (const auto& item : n) items.push_back(item.as<std::string>());
+    return join(items, ",");
+  }
+  return n.as<std::string>();
+}
+
+// Applies a config file to the flag set. Returns an error text on failure.
+std::optional<std::string> apply_config_file(const std::string& path, FlagSet* flags,
+                                             std::vector<std::string>* unknown) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return "open " + path + ": no such file or directory";
+  } catch (const YAML::Exception& e) {
+    return "error parsing config file " + path + ": " + e.what();
+  }
+  if (root.IsNull()) return std::nullopt;
+  if (!root.IsMap()) return "config file " + path + " is not a YAML mapping";
+  auto apply = [&](const std::string& name, const YAML::Node& value) -> std::optional<std::string> {
+    if (!flags->has(name) || name == "config-file") {
+      unknown->push_back(name);
+      return std::nullopt;
+    }
+    std::string text;
+    try {
+      text = yaml_scalar_text(value);
+    } catch (const YAML::Exception&) {
+      return "invalid value for \"" + name + "\" in config file " + path;
+    }
+    Status st = flags->set(name, text);
+    if (!st.is_ok()) {
+      return "invalid value \"" + text + "\" for \"" + name + "\" in config file " + path + ": " +
+             st.message();
+    }
+    return std::nullopt;
+  };
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    if ((key == "client-transport-security" || key == "peer-transport-security") &&
+        kv.second.IsMap()) {
+      for (const auto& inner : kv.second) {
+        if (auto err = apply(tls_flag_name(key, inner.first.as<std::string>()), inner.second)) {
+          return err;
+        }
+      }
+      continue;
+    }
+    if (auto err = apply(key, kv.second)) return err;
+  }
+  return std::nullopt;
+}
+
+LoadResult fail(LoadResult::ErrorKind kind, std::string message) {
+  LoadResult r;
+  r.action = LoadResult::Action::kError;
+  r.error_kind = kind;
+  r.error = std::move(message);
+  return r;
+}
+
+}  // namespace
+
+FlagSet make_server_flags() {
+  FlagSet f;
+  auto add = [&f](std::string name, FlagType type, std::string def, std::string group,
+                  std::string usage,
+                  std::function<std::optional<std::string>(std::string_view)> check = nullptr) {
+    f.add(FlagSpec{std::move(name), type, std::move(def), std::move(usage), std::move(group),
+                   std::move(check)});
+  };
+  using T = FlagType;
+  add("config-file", T::kString, "", "", "Path to a YAML server configuration file.");
+  add("version", T::kBool, "false", "", "Print the version and exit.");
+
+  add("name", T::kString, "default", kMember, "Human-readable name of this member.");
+  add("data-dir", T::kString, "${name}.etcd", kMember, "Directory holding the member's data.");
+  add("snapshot-count", T::kUint, "100000", kMember,
+      "Committed transactions between two snapshots to disk.");
+  add("heartbeat-interval", T::kUint, "100", kMember, "Heartbeat interval in milliseconds.");
+  add("election-timeout", T::kUint, "1000", kMember,
+      "Election timeout in milliseconds (at least 5 heartbeat intervals).");
+  add("listen-peer-urls", T::kStrings, "http://localhost:2380", kMember,
+      "URLs to listen on for traffic from other members.", check_urls);
+  add("listen-client-urls", T::kStrings, "http://localhost:2379", kMember,
+      "URLs to listen on for client traffic.", check_urls);
+  add("quota-backend-bytes", T::kInt, "0", kMember,
+      "Backend size that raises the NOSPACE alarm (0 means the default, 2 GiB).");
+  add("max-txn-ops", T::kUint, "128", kMember, "Maximum number of operations in one transaction.");
+  add("max-request-bytes", T::kUint, "1572864", kMember,
+      "Maximum size in bytes of a client request.");
+
+  add("initial-advertise-peer-urls", T::kStrings, "http://localhost:2380", kClustering,
+      "This member's peer URLs as announced to the rest of the cluster.", check_urls);
+  add("initial-cluster", T::kString, "default=http://localhost:2380", kClustering,
+      "Every member of the initial cluster, as name=peer-url pairs separated by commas.",
+      check_initial_cluster);
+  add("initial-cluster-state", T::kString, "new", kClustering,
+      "'new' when every member starts together, 'existing' to join a running cluster.",
+      check_cluster_state);
+  add("initial-cluster-token", T::kString, "etcd-cluster", kClustering,
+      "Token that makes the ids of a new cluster unique.");
+  add("advertise-client-urls", T::kStrings, "http://localhost:2379", kClustering,
+      "This member's client URLs as announced to the rest of the cluster.", check_urls);
+
+  add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
+  add("log-outputs", T::kStrings, "default", kLogging,
+      "Where logs go: 'default' (stderr), 'stderr', 'stdout' or file paths, comma-separated.");
+  add("log-level", T::kString, "info", kLogging,
+      "Lowest level logged: debug, info, warn, error, panic or fatal.");
+  return f;
+}
+
+LoadResult load(const std::vector<std::string>& args, const std::vector<std::string>& environ) {
+  using Kind = LoadResult::ErrorKind;
+  FlagSet flags = make_server_flags();
+  auto parsed = flags.parse(args);
+  if (!parsed.is_ok()) return fail(Kind::kUsage, parsed.status().message());
+  if (*parsed == FlagSet::Outcome::kHelp) {
+    LoadResult r;
+    r.action = LoadResult::Action::kHelp;
+    return r;
+  }
+  if (!flags.positional().empty()) {
+    return fail(Kind::kInvalid, "'" + flags.positional().front() + "' is not a valid flag");
+  }
+  auto env = flags.set_from_env("ETCD", environ);
+  if (!env.is_ok()) {
+    return fail(env.status().code() == Code::kFailedPrecondition ? Kind::kConflict : Kind::kInvalid,
+                env.status().message());
+  }
+  if (flags.get_bool("version")) {
+    LoadResult r;
+    r.action = LoadResult::Action::kVersion;
+    return r;
+  }
+
+  LoadResult r;
+  r.env = std::move(env.value());
+  const std::string config_file = flags.get("config-file");
+  if (!config_file.empty()) {
+    // As etcd: with a config file, other flags and variables are ignored.
+    FlagSet from_file = make_server_flags();
+    if (auto err = apply_config_file(config_file, &from_file, &r.file_unknown)) {
+      return fail(Kind::kInvalid, *err);
+    }
+    flags = std::move(from_file);
+  }
+
+  ServerConfig& c = r.config;
+  c.config_file = config_file;
+  c.name = flags.get("name");
+  c.data_dir = flags.is_set("data-dir") ? flags.get("data-dir") : "";
+  if (c.data_dir.empty()) c.data_dir = c.name + ".etcd";
+  c.snapshot_count = flags.get_uint("snapshot-count");
+  c.heartbeat_interval_ms = flags.get_uint("heartbeat-interval");
+  c.election_timeout_ms = flags.get_uint("election-timeout");
+  c.listen_peer_urls = flags.get_strings("listen-peer-urls");
+  c.listen_client_urls = flags.get_strings("listen-client-urls");
+  c.quota_backend_bytes = flags.get_int("quota-backend-bytes");
+  c.max_txn_ops = flags.get_uint("max-txn-ops");
+  c.max_request_bytes = flags.get_uint("max-request-bytes");
+  c.initial_advertise_peer_urls = flags.get_strings("initial-advertise-peer-urls");
+  c.initial_cluster_state = flags.get("initial-cluster-state");
+  c.initial_cluster_token = flags.get("initial-cluster-token");
+  c.advertise_client_urls = flags.get_strings("advertise-client-urls");
+  if (flags.is_set("initial-cluster")) {
+    c.initial_cluster = flags.get("initial-cluster");
+  } else {
+    // As etcd: without --initial-cluster this member alone forms the
+    // cluster, under its own name and advertised peer URLs.
+    std::vector<std::string> items;
+    for (const auto& u : c.initial_advertise_peer_urls) items.push_back(c.name + "=" + u);
+    c.initial_cluster = join(items, ",");
+  }
+  c.logger = flags.get("logger");
+  c.log_outputs = flags.get_strings("log-outputs");
+  // etcd keeps --log-outputs as a sorted set of unique values.
+  std::sort(c.log_outputs.begin(), c.log_outputs.end());
+  c.log_outputs.erase(std::unique(c.log_outputs.begin(), c.log_outputs.end()), c.log_outputs.end());
+
+  // Verification, with etcd's messages.
+  if (c.logger == "capnslog") return fail(Kind::kInvalid, "--logger=capnslog is removed in v3.5");
+  if (c.logger != "zap") return fail(Kind::kInvalid, "unknown logger option \"" + c.logger + "\"");
+  auto level = log::parse_level(flags.get("log-level"));
+  if (!level.is_ok()) return fail(Kind::kInvalid, level.status().message());
+  c.log_level = *level;
+  if (c.log_outputs.size() > 1 &&
+      std::find(c.log_outputs.begin(), c.log_outputs.end(), "default") != c.log_outputs.end()) {
+    return fail(Kind::kInvalid, "multi logoutput for \"default\" is not supported yet");
+  }
+  if (c.heartbeat_interval_ms == 0) {
+    return fail(Kind::kInvalid, "--heartbeat-interval must be >0 (set to 0ms)");
+  }
+  if (c.election_timeout_ms == 0) {
+    return fail(Kind::kInvalid, "--election-timeout must be >0 (set to 0ms)");
+  }
+  if (5 * c.heartbeat_interval_ms > c.election_timeout_ms) {
+    return fail(Kind::kInvalid, "--election-timeout[" + std::to_string(c.election_timeout_ms) +
+                                    "ms] should be at least as 5 times as --heartbeat-interval[" +
+                                    std::to_string(c.heartbeat_interval_ms) + "ms]");
+  }
+  if (c.election_timeout_ms > 50000) {
+    return fail(Kind::kInvalid, "--election-timeout[" + std::to_string(c.election_timeout_ms) +
+                                    "ms] is too long, and should be set less than 50000ms");
+  }
+  return r;
+}
+
+std::string usage_text() {
+  return "Usage:\n"
+         "\n"
+         "  etcd [flags]\n"
+         "    Start an etcd member.\n"
+         "\n"
+         "  etcd --version\n"
+         "    Print the version and exit.\n"
+         "\n"
+         "  etcd -h | --help\n"
+         "    Print this help and exit.\n"
+         "\n"
+         "  etcd --config-file\n"
+         "    Read the configuration from this YAML file; when given, every other flag\n"
+         "    and ETCD_* variable is ignored.\n";
+}
+
+std::string help_text() {
+  FlagSet flags = make_server_flags();
+  std::ostringstream out;
+  out << usage_text();
+  for (const std::string& group : group_order()) {
+    bool header = false;
+    for (const FlagSpec& s : flags.specs()) {
+      if (s.group != group) continue;
+      if (!header) {
+        out << "\n" << group << ":\n";
+        header = true;
+      }
+      out << "  --" << s.name << " '" << s.default_value << "'\n    " << s.usage << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string version_text() {
+  std::ostringstream out;
+  out << "etcd Version: " << kEtcdVersion << "\n"
+      << "API Version: " << kApiVersion << "\n"
+      << "Implementation: " << kImplementationName << " " << kImplementationVersion << "\n"
+      << "Git SHA: " << kGitSha << "\n"
+      << "Compiler: " << kCompiler << "\n"
+      << "OS/Arch: " << kOsArch << "\n";
+  return out.str();
+}
+
+}  // namespace etcd::config

@@ -1,0 +1,68 @@
+// The server's configuration: etcd's flags with etcd's defaults, read from
+// the command line, `ETCD_*` variables or a YAML config file, validated
+// with etcd's rules and messages. Every later feature adds its flags here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "server/config/flag_set.h"
+
+namespace etcd::config {
+
+struct ServerConfig {
+  // Member
+  std::string name;
+  std::string data_dir;
+  uint64_t snapshot_count = 0;
+  uint64_t heartbeat_interval_ms = 0;
+  uint64_t election_timeout_ms = 0;
+  std::vector<std::string> listen_peer_urls;
+  std::vector<std::string> listen_client_urls;
+  int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
+  uint64_t max_txn_ops = 0;
+  uint64_t max_request_bytes = 0;
+  // Clustering
+  std::vector<std::string> initial_advertise_peer_urls;
+  std::string initial_cluster;        // "name=url,name=url"
+  std::string initial_cluster_state;  // "new" or "existing"
+  std::string initial_cluster_token;
+  std::vector<std::string> advertise_client_urls;
+  // Logging
+  std::string logger;
+  log::Level log_level = log::Level::kInfo;
+  std::vector<std::string> log_outputs;
+  // Where the configuration came from, when a file.
+  std::string config_file;
+};
+
+// The outcome of reading the configuration. main() turns it into output and
+// an exit status.
+struct LoadResult {
+  enum class Action { kRun, kHelp, kVersion, kError };
+  enum class ErrorKind {
+    kUsage,     // bad command line (Go's flag errors): message + usage, exit 2
+    kConflict,  // an ETCD_* variable shadowed by a flag: fatal log, exit 1
+    kInvalid,   // a value that fails verification: "failed to verify flags", exit 1
+  };
+  Action action = Action::kRun;
+  ErrorKind error_kind = ErrorKind::kInvalid;
+  std::string error;
+  ServerConfig config;
+  FlagSet::EnvReport env;                 // variables used and unrecognized, for the log
+  std::vector<std::string> file_unknown;  // config-file keys that match no flag
+};
+
+FlagSet make_server_flags();
+LoadResult load(const std::vector<std::string>& args, const std::vector<std::string>& environ);
+
+// The short usage printed after a command-line error.
+std::string usage_text();
+// The full `etcd --help`: the usage, then every flag by group with its default.
+std::string help_text();
+// `etcd --version`.
+std::string version_text();
+
+}  // namespace etcd::config
