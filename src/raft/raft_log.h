@@ -48,7 +48,8 @@ class RaftLog {
   // of a rejected append); 0 when none is known.
   uint64_t find_conflict_by_term(uint64_t index, uint64_t term) const;
 
-  std::vector<raftpb::Entry> unstable_entries() const { return unstable_.entries; }
+  const std::vector<raftpb::Entry>& unstable_entries() const { return unstable_.entries; }
+  bool has_unstable_entries() const { return !unstable_.entries.empty(); }
   // Committed entries not yet applied, up to max_next_ents_size bytes.
   std::vector<raftpb::Entry> next_ents() const;
   bool has_next_ents() const;

@@ -115,34 +115,29 @@ Status RawNode::step(raftpb::Message m) {
   return raft_->step(std::move(m));
 }
 
-Ready RawNode::ready_without_accept() const {
+Ready RawNode::ready() {
   Raft& r = *raft_;
   Ready rd;
   rd.entries = r.raft_log().unstable_entries();
   rd.committed_entries = r.raft_log().next_ents();
-  rd.messages = r.msgs();
+  rd.messages = std::move(r.msgs());
+  r.msgs().clear();
+  rd.read_states = std::move(r.read_states());
+  r.read_states().clear();
   SoftState ss = r.soft_state();
-  if (!(ss == prev_soft_state_)) rd.soft_state = ss;
+  if (!(ss == prev_soft_state_)) {
+    rd.soft_state = ss;
+    prev_soft_state_ = ss;
+  }
   raftpb::HardState hs = r.hard_state();
   if (!hard_state_equal(hs, prev_hard_state_)) rd.hard_state = hs;
   if (const auto& snap = r.raft_log().unstable_snapshot()) rd.snapshot = *snap;
-  rd.read_states = r.read_states();
-  rd.must_sync = !rd.entries.empty() ||
-                 (!is_empty_hard_state(rd.hard_state) &&
-                  (hs.vote() != prev_hard_state_.vote() || hs.term() != prev_hard_state_.term()));
+  // Entries and a new term or vote must reach the disk before any message
+  // that depends on them is sent (thesis 3.8); a commit index alone need not.
+  rd.must_sync = !rd.entries.empty() || (!is_empty_hard_state(rd.hard_state) &&
+                                         (hs.vote() != prev_hard_state_.vote() ||
+                                          hs.term() != prev_hard_state_.term()));
   return rd;
-}
-
-Ready RawNode::ready() {
-  Ready rd = ready_without_accept();
-  accept_ready(rd);
-  return rd;
-}
-
-void RawNode::accept_ready(const Ready& rd) {
-  if (rd.soft_state) prev_soft_state_ = *rd.soft_state;
-  raft_->read_states().clear();
-  raft_->msgs().clear();
 }
 
 bool RawNode::has_ready() const {
@@ -151,7 +146,7 @@ bool RawNode::has_ready() const {
   raftpb::HardState hs = r.hard_state();
   if (!is_empty_hard_state(hs) && !hard_state_equal(hs, prev_hard_state_)) return true;
   if (r.raft_log().has_pending_snapshot()) return true;
-  if (!raft_->msgs().empty() || !r.raft_log().unstable_entries().empty() ||
+  if (!raft_->msgs().empty() || r.raft_log().has_unstable_entries() ||
       r.raft_log().has_next_ents()) {
     return true;
   }

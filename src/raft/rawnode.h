@@ -104,8 +104,6 @@ class RawNode {
 
  private:
   explicit RawNode(Config config);
-  Ready ready_without_accept() const;
-  void accept_ready(const Ready& rd);
 
   std::unique_ptr<Raft> raft_;
   SoftState prev_soft_state_;
