@@ -1,0 +1,225 @@
+#include "mvcc/kvstore.h"
+
+#include "base/assert.h"
+#include "base/encoding.h"
+
+namespace etcd::mvcc {
+namespace {
+
+constexpr const char* kCompactedText = "mvcc: required revision has been compacted";
+constexpr const char* kFutureRevText = "mvcc: required revision is a future revision";
+// Revisions removed per backend batch during compaction (etcd: 1000).
+constexpr size_t kCompactionBatch = 1000;
+
+std::string main_rev_bytes(int64_t rev) { return backend::revision_key(Revision{rev, 0}); }
+
+Result<int64_t> check_rev(int64_t want, int64_t cur, int64_t compacted) {
+  if (want > cur) return err_future_rev();
+  int64_t rev = want <= 0 ? cur : want;
+  if (rev < compacted) return err_compacted();
+  return rev;
+}
+
+}  // namespace
+
+Status err_compacted() { return Status(Code::kOutOfRange, kCompactedText); }
+Status err_future_rev() { return Status(Code::kOutOfRange, kFutureRevText); }
+bool is_compacted(const Status& s) { return s.message() == kCompactedText; }
+bool is_future_rev(const Status& s) { return s.message() == kFutureRevText; }
+
+KVStore::KVStore(backend::Backend& backend) : backend_(backend) {}
+
+Status KVStore::restore() {
+  backend::ReadTx rtx = backend_.read_tx();
+  int64_t finished = -1;
+  int64_t scheduled = -1;
+  if (auto v = rtx.get(backend::Bucket::kMeta, backend::kMetaFinishedCompactRev)) {
+    auto p = backend::parse_revision_key(*v);
+    if (!p) return data_loss("malformed finishedCompactRev");
+    finished = p->rev.main;
+  }
+  if (auto v = rtx.get(backend::Bucket::kMeta, backend::kMetaScheduledCompactRev)) {
+    auto p = backend::parse_revision_key(*v);
+    if (!p) return data_loss("malformed scheduledCompactRev");
+    scheduled = p->rev.main;
+  }
+  int64_t cur = 1;
+  Status status;
+  // Revisions arrive in order, so each key's index is rebuilt by replaying
+  // its changes.
+  rtx.for_each(backend::Bucket::kKey, "", "", [&](std::string_view k, std::string_view v) {
+    auto parsed = backend::parse_revision_key(k);
+    mvccpb::KeyValue kv;
+    if (!parsed || !kv.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      status = data_loss("malformed revision in the key bucket");
+      return false;
+    }
+    cur = std::max(cur, parsed->rev.main);
+    if (parsed->tombstone) {
+      index_.tombstone(kv.key(), parsed->rev);  // ignored for a key not seen yet
+    } else {
+      // A new key starts from its stored state (its earlier history may be
+      // compacted away); a known one records one more put.
+      index_.restore(kv.key(), Revision{kv.create_revision(), 0}, parsed->rev, kv.version());
+    }
+    return true;
+  });
+  RETURN_IF_ERROR(status);
+  // An empty store after a compaction still remembers the compacted revision.
+  cur = std::max(cur, std::max(finished, scheduled));
+  current_rev_.store(cur, std::memory_order_release);
+  compact_main_rev_.store(finished, std::memory_order_release);
+  if (scheduled > finished) return compact(scheduled);
+  if (finished > 0) index_.compact(finished);
+  return Status::ok();
+}
+
+std::vector<mvccpb::KeyValue> KVStore::fetch(const backend::ReadTx* rtx, backend::BatchTx* wtx,
+                                             const std::vector<Revision>& revs) {
+  std::vector<mvccpb::KeyValue> kvs;
+  kvs.reserve(revs.size());
+  for (const Revision& rev : revs) {
+    std::string key = backend::revision_key(rev);
+    auto v = rtx ? rtx->get(backend::Bucket::kKey, key) : wtx->get(backend::Bucket::kKey, key);
+    ASSERT(v.has_value(), "revision in the index but not in the backend");
+    mvccpb::KeyValue& kv = kvs.emplace_back();
+    ASSERT(kv.ParseFromString(*v), "malformed KeyValue in the backend");
+  }
+  return kvs;
+}
+
+Result<RangeResult> KVStore::range(KeyRange r, const RangeOptions& ro) const {
+  // Fix the revision before opening the view: every write up to it is then
+  // visible in the view.
+  int64_t cur = rev();
+  auto rev = check_rev(ro.rev, cur, compact_rev());
+  if (!rev.is_ok()) return rev.status();
+  RangeResult out;
+  out.rev = cur;
+  if (ro.count_only) {
+    out.count = index_.count_revisions(r, *rev);
+    return out;
+  }
+  auto revs = index_.revisions(r, *rev, ro.limit > 0 ? static_cast<size_t>(ro.limit) : 0);
+  out.count = revs.total;
+  backend::ReadTx rtx = backend_.read_tx();
+  out.kvs = fetch(&rtx, nullptr, revs.revs);
+  return out;
+}
+
+std::unique_ptr<KVStore::WriteTxn> KVStore::write() {
+  return std::unique_ptr<WriteTxn>(new WriteTxn(*this));
+}
+
+KVStore::WriteTxn::WriteTxn(KVStore& store)
+    : store_(store), tx_(store.backend_.batch_tx()), begin_rev_(store.rev()) {}
+
+KVStore::WriteTxn::~WriteTxn() { end(); }
+
+void KVStore::WriteTxn::end() {
+  if (ended_) return;
+  ended_ = true;
+  // The revision advances only after the index and backend hold the
+  // changes, so readers that see the new revision find every change.
+  if (!changes_.empty()) store_.current_rev_.store(begin_rev_ + 1, std::memory_order_release);
+}
+
+Result<RangeResult> KVStore::WriteTxn::range(KeyRange r, const RangeOptions& ro) {
+  return range_at(r, ro, changes_.empty() ? begin_rev_ : begin_rev_ + 1);
+}
+
+Result<RangeResult> KVStore::WriteTxn::range_at(KeyRange r, const RangeOptions& ro,
+                                                int64_t cur_rev) {
+  auto rev = check_rev(ro.rev, cur_rev, store_.compact_rev());
+  if (!rev.is_ok()) return rev.status();
+  RangeResult out;
+  out.rev = cur_rev;
+  if (ro.count_only) {
+    out.count = store_.index_.count_revisions(r, *rev);
+    return out;
+  }
+  auto revs = store_.index_.revisions(r, *rev, ro.limit > 0 ? static_cast<size_t>(ro.limit) : 0);
+  out.count = revs.total;
+  out.kvs = fetch(nullptr, &tx_, revs.revs);
+  return out;
+}
+
+void KVStore::WriteTxn::put(std::string_view key, std::string_view value, int64_t lease) {
+  int64_t rev = begin_rev_ + 1;
+  int64_t created = rev;
+  int64_t version = 1;
+  if (auto at = store_.index_.get(key, rev)) {
+    created = at->created.main;
+    version = at->version + 1;
+  }
+  Revision idx{rev, static_cast<int64_t>(changes_.size())};
+  mvccpb::KeyValue kv;
+  kv.set_key(std::string(key));
+  kv.set_value(std::string(value));
+  kv.set_create_revision(created);
+  kv.set_mod_revision(rev);
+  kv.set_version(version);
+  kv.set_lease(lease);
+  Status st = tx_.put(backend::Bucket::kKey, backend::revision_key(idx), kv.SerializeAsString());
+  ASSERT(st.is_ok(), "backend put failed: " + st.to_string());
+  store_.index_.put(key, idx);
+  changes_.push_back(std::move(kv));
+  is_delete_.push_back(false);
+}
+
+int64_t KVStore::WriteTxn::delete_range(KeyRange r) {
+  int64_t at = changes_.empty() ? begin_rev_ : begin_rev_ + 1;
+  std::vector<std::string> keys = store_.index_.range_keys(r, at);
+  for (const std::string& key : keys) {
+    Revision idx{begin_rev_ + 1, static_cast<int64_t>(changes_.size())};
+    mvccpb::KeyValue kv;
+    kv.set_key(key);
+    Status st = tx_.put(backend::Bucket::kKey, backend::revision_key(idx, /*tombstone=*/true),
+                        kv.SerializeAsString());
+    ASSERT(st.is_ok(), "backend put failed: " + st.to_string());
+    bool live = store_.index_.tombstone(key, idx);
+    ASSERT(live, "deleting a key that is not live");
+    kv.set_mod_revision(idx.main);
+    changes_.push_back(std::move(kv));
+    is_delete_.push_back(true);
+  }
+  return static_cast<int64_t>(keys.size());
+}
+
+Status KVStore::compact(int64_t rev) {
+  if (rev <= compact_rev()) return err_compacted();
+  if (rev > this->rev()) return err_future_rev();
+  std::set<Revision> keep;
+  {
+    backend::BatchTx tx = backend_.batch_tx();
+    Status st =
+        tx.put(backend::Bucket::kMeta, backend::kMetaScheduledCompactRev, main_rev_bytes(rev));
+    ASSERT(st.is_ok(), "backend put failed");
+    compact_main_rev_.store(rev, std::memory_order_release);
+    keep = index_.compact(rev);
+  }
+  // Remove superseded revisions <= rev in batches, so other writers are
+  // not held off for long.
+  std::string end = backend::revision_key(Revision{rev + 1, 0});
+  std::string start;
+  while (true) {
+    backend::BatchTx tx = backend_.batch_tx();
+    auto batch = tx.range(backend::Bucket::kKey, start, end, kCompactionBatch);
+    for (const auto& kv : batch) {
+      auto p = backend::parse_revision_key(kv.key);
+      ASSERT(p.has_value(), "malformed revision key");
+      if (keep.count(p->rev) == 0) tx.del(backend::Bucket::kKey, kv.key);
+    }
+    if (batch.size() < kCompactionBatch) {
+      Status st =
+          tx.put(backend::Bucket::kMeta, backend::kMetaFinishedCompactRev, main_rev_bytes(rev));
+      ASSERT(st.is_ok(), "backend put failed");
+      break;
+    }
+    start = batch.back().key;
+    start.push_back('\0');  // the next key after the last one seen
+  }
+  return Status::ok();
+}
+
+}  // namespace etcd::mvcc

@@ -1,0 +1,120 @@
+// The multi-version key-value store (etcd's mvcc.store): every change gets
+// a revision {main, sub}; the backend's `key` bucket maps revision keys to
+// mvccpb.KeyValue (a trailing 't' marks a deletion); the TreeIndex maps keys
+// to their revisions. One transaction = one main revision.
+//
+// Threads: writes (WriteTxn, compact) come from the apply thread only;
+// range() may be called from any thread and reads a consistent state: it
+// fixes the revision first, then opens a backend view that contains every
+// write up to it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "mvcc/index.h"
+#include "mvccpb/kv.pb.h"
+#include "storage/backend/backend.h"
+
+namespace etcd::mvcc {
+
+// etcd's mvcc errors; the RPC layer prefixes "etcdserver: ".
+Status err_compacted();   // "mvcc: required revision has been compacted"
+Status err_future_rev();  // "mvcc: required revision is a future revision"
+bool is_compacted(const Status& s);
+bool is_future_rev(const Status& s);
+
+struct RangeOptions {
+  int64_t limit = 0;  // 0: no limit
+  int64_t rev = 0;    // <= 0: the current revision
+  bool count_only = false;
+};
+
+struct RangeResult {
+  std::vector<mvccpb::KeyValue> kvs;
+  int64_t rev = 0;    // the store's revision when the range was served
+  int64_t count = 0;  // keys in range at the revision, regardless of limit
+};
+
+class KVStore {
+ public:
+  explicit KVStore(backend::Backend& backend);
+
+  // Rebuilds the index from the backend (start-up) and finishes a
+  // compaction that was scheduled but not finished before a crash.
+  Status restore();
+
+  int64_t rev() const { return current_rev_.load(std::memory_order_acquire); }
+  int64_t compact_rev() const { return compact_main_rev_.load(std::memory_order_acquire); }
+
+  Result<RangeResult> range(KeyRange r, const RangeOptions& ro) const;
+
+  // All writes of one transaction; they get main revision rev() + 1, and the
+  // revision advances when the transaction ends if anything changed.
+  class WriteTxn {
+   public:
+    ~WriteTxn();
+    WriteTxn(const WriteTxn&) = delete;
+    WriteTxn& operator=(const WriteTxn&) = delete;
+
+    // Reads see this transaction's own writes.
+    Result<RangeResult> range(KeyRange r, const RangeOptions& ro);
+    void put(std::string_view key, std::string_view value, int64_t lease);
+    // Deletes the live keys in the range; returns how many.
+    int64_t delete_range(KeyRange r);
+    // Records the raft entry this transaction applies (same backend batch).
+    void set_consistent_index(backend::ConsistentIndex ci) { tx_.set_consistent_index(ci); }
+    // Direct access for the other stores sharing the transaction (lease,
+    // auth, membership): they write their buckets in the same batch.
+    backend::BatchTx& batch_tx() { return tx_; }
+
+    // The events so far: puts carry the new KeyValue, deletes the key and
+    // the deletion revision as mod_revision.
+    const std::vector<mvccpb::KeyValue>& changes() const { return changes_; }
+    std::vector<bool> change_is_delete() const { return is_delete_; }
+    // The main revision of this transaction's writes.
+    int64_t write_rev() const { return begin_rev_ + 1; }
+    // Ends the transaction (also done by the destructor).
+    void end();
+
+   private:
+    friend class KVStore;
+    explicit WriteTxn(KVStore& store);
+    Result<RangeResult> range_at(KeyRange r, const RangeOptions& ro, int64_t cur_rev);
+
+    KVStore& store_;
+    backend::BatchTx tx_;
+    int64_t begin_rev_;
+    std::vector<mvccpb::KeyValue> changes_;
+    std::vector<bool> is_delete_;
+    bool ended_ = false;
+  };
+  std::unique_ptr<WriteTxn> write();
+
+  // Compacts history before `rev`: errors err_compacted (rev <= current
+  // compaction) and err_future_rev (rev > current revision). Removes the
+  // superseded revisions from the backend before returning.
+  Status compact(int64_t rev);
+
+  TreeIndex& index() { return index_; }
+  backend::Backend& backend() { return backend_; }
+
+ private:
+  friend class WriteTxn;
+  // Reads the KeyValues of `revs` from a view.
+  static std::vector<mvccpb::KeyValue> fetch(const backend::ReadTx* rtx, backend::BatchTx* wtx,
+                                             const std::vector<Revision>& revs);
+
+  backend::Backend& backend_;
+  TreeIndex index_;
+  // Written by the apply thread; read anywhere.
+  std::atomic<int64_t> current_rev_{1};
+  std::atomic<int64_t> compact_main_rev_{-1};
+};
+
+}  // namespace etcd::mvcc

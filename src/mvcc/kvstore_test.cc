@@ -1,0 +1,197 @@
+#include "mvcc/kvstore.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "env/clock.h"
+
+namespace etcd::mvcc {
+namespace {
+
+const std::string kAll("\0", 1);
+
+class KVStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("kvstore_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    open();
+  }
+  void TearDown() override {
+    store_.reset();
+    if (backend_) backend_->close();
+    backend_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    backend::Options o;
+    o.background_commit = false;
+    auto b = backend::Backend::open((dir_ / "db").string(), o, clock_);
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    backend_ = std::move(b).value();
+    store_ = std::make_unique<KVStore>(*backend_);
+    ASSERT_TRUE(store_->restore().is_ok());
+  }
+  void reopen() {
+    store_.reset();
+    backend_->close();
+    backend_.reset();
+    open();
+  }
+  void put(const std::string& k, const std::string& v, int64_t lease = 0) {
+    auto txn = store_->write();
+    txn->put(k, v, lease);
+  }
+  std::vector<std::string> keys_at(KeyRange r, int64_t rev = 0) {
+    RangeOptions ro;
+    ro.rev = rev;
+    auto res = store_->range(r, ro);
+    EXPECT_TRUE(res.is_ok()) << res.status().to_string();
+    std::vector<std::string> out;
+    for (const auto& kv : res->kvs) out.push_back(kv.key() + "=" + kv.value());
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  env::ManualClock clock_;
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<KVStore> store_;
+};
+
+TEST_F(KVStoreTest, RevisionsVersionsAndCreateRevisions) {
+  EXPECT_EQ(store_->rev(), 1);
+  put("foo", "bar");  // rev 2
+  put("foo", "baz");  // rev 3
+  put("zoo", "z");    // rev 4
+  EXPECT_EQ(store_->rev(), 4);
+  auto r = store_->range({"foo", ""}, {});
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_EQ(r->kvs.size(), 1u);
+  const auto& kv = r->kvs[0];
+  EXPECT_EQ(kv.value(), "baz");
+  EXPECT_EQ(kv.create_revision(), 2);
+  EXPECT_EQ(kv.mod_revision(), 3);
+  EXPECT_EQ(kv.version(), 2);
+  EXPECT_EQ(r->rev, 4);
+  EXPECT_EQ(keys_at({"foo", ""}, 2), std::vector<std::string>{"foo=bar"});
+}
+
+TEST_F(KVStoreTest, DeleteResetsVersionAndRangeLimits) {
+  put("a", "1");
+  put("b", "2");
+  put("c", "3");  // rev 4
+  {
+    auto txn = store_->write();
+    EXPECT_EQ(txn->delete_range({"a", "c"}), 2);  // rev 5
+    EXPECT_EQ(txn->write_rev(), 5);
+  }
+  EXPECT_EQ(store_->rev(), 5);
+  EXPECT_EQ(keys_at({"a", kAll}), std::vector<std::string>{"c=3"});
+  EXPECT_EQ(keys_at({"a", kAll}, 4), (std::vector<std::string>{"a=1", "b=2", "c=3"}));
+  put("a", "again");  // rev 6: a new generation
+  auto r = store_->range({"a", ""}, {});
+  EXPECT_EQ(r->kvs[0].version(), 1);
+  EXPECT_EQ(r->kvs[0].create_revision(), 6);
+  RangeOptions ro;
+  ro.limit = 1;
+  r = store_->range({"a", kAll}, ro);
+  EXPECT_EQ(r->kvs.size(), 1u);
+  EXPECT_EQ(r->count, 2);
+  ro = {};
+  ro.count_only = true;
+  r = store_->range({"a", kAll}, ro);
+  EXPECT_TRUE(r->kvs.empty());
+  EXPECT_EQ(r->count, 2);
+}
+
+TEST_F(KVStoreTest, OneRevisionPerTransactionAndReadsOwnWrites) {
+  {
+    auto txn = store_->write();
+    txn->put("x", "1", 0);
+    txn->put("y", "2", 0);
+    txn->put("x", "3", 0);
+    auto in_txn = txn->range({"x", ""}, {});
+    ASSERT_TRUE(in_txn.is_ok());
+    EXPECT_EQ(in_txn->kvs[0].value(), "3");
+    EXPECT_EQ(in_txn->kvs[0].version(), 2);
+    EXPECT_EQ(txn->changes().size(), 3u);
+  }
+  EXPECT_EQ(store_->rev(), 2);
+  auto r = store_->range({"x", ""}, {});
+  EXPECT_EQ(r->kvs[0].mod_revision(), 2);
+  EXPECT_EQ(r->kvs[0].version(), 2);
+  // A transaction without changes does not advance the revision.
+  { auto txn = store_->write(); }
+  EXPECT_EQ(store_->rev(), 2);
+}
+
+TEST_F(KVStoreTest, FutureAndCompactedRevisions) {
+  put("k", "1");  // 2
+  put("k", "2");  // 3
+  put("k", "3");  // 4
+  RangeOptions ro;
+  ro.rev = 5;
+  auto r = store_->range({"k", ""}, ro);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().message(), "mvcc: required revision is a future revision");
+  ASSERT_TRUE(store_->compact(3).is_ok());
+  ro.rev = 2;
+  r = store_->range({"k", ""}, ro);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kOutOfRange);
+  EXPECT_EQ(r.status().message(), "mvcc: required revision has been compacted");
+  EXPECT_EQ(keys_at({"k", ""}, 3), std::vector<std::string>{"k=2"});
+  EXPECT_TRUE(is_compacted(store_->compact(3)));
+  EXPECT_TRUE(is_future_rev(store_->compact(9)));
+  // The superseded revision 2 is gone from the backend; 3 and 4 remain.
+  auto rtx = backend_->read_tx();
+  EXPECT_FALSE(rtx.get(backend::Bucket::kKey, backend::revision_key({2, 0})).has_value());
+  EXPECT_TRUE(rtx.get(backend::Bucket::kKey, backend::revision_key({3, 0})).has_value());
+}
+
+TEST_F(KVStoreTest, RestoreRebuildsIndexAndRevision) {
+  put("a", "1");  // 2
+  put("b", "1");  // 3
+  put("a", "2");  // 4
+  {
+    auto txn = store_->write();
+    txn->delete_range({"b", ""});  // 5
+  }
+  put("b", "new");  // 6
+  ASSERT_TRUE(store_->compact(4).is_ok());
+  backend_->force_commit();
+  reopen();
+  EXPECT_EQ(store_->rev(), 6);
+  EXPECT_EQ(store_->compact_rev(), 4);
+  EXPECT_EQ(keys_at({"a", kAll}), (std::vector<std::string>{"a=2", "b=new"}));
+  auto r = store_->range({"a", ""}, {});
+  EXPECT_EQ(r->kvs[0].version(), 2);
+  EXPECT_EQ(r->kvs[0].create_revision(), 2);
+  r = store_->range({"b", ""}, {});
+  EXPECT_EQ(r->kvs[0].version(), 1);
+  EXPECT_EQ(r->kvs[0].create_revision(), 6);
+  EXPECT_EQ(keys_at({"a", kAll}, 5), std::vector<std::string>{"a=2"});
+  // Writing continues at the next revision.
+  put("c", "x");
+  EXPECT_EQ(store_->rev(), 7);
+}
+
+TEST_F(KVStoreTest, ReadsFromAnotherThreadSeeAcknowledgedWrites) {
+  for (int i = 0; i < 50; ++i) {
+    put("k" + std::to_string(i), "v");
+    int64_t want = store_->rev();
+    std::thread reader([&] {
+      auto r = store_->range({"k", "l"}, {});
+      ASSERT_TRUE(r.is_ok());
+      EXPECT_EQ(r->rev, want);
+      EXPECT_EQ(static_cast<int>(r->kvs.size()), i + 1);
+    });
+    reader.join();
+  }
+}
+
+}  // namespace
+}  // namespace etcd::mvcc
