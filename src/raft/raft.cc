@@ -277,7 +277,13 @@ bool Raft::append_entry(std::vector<raftpb::Entry> es) {
   // without limit.
   if (!increase_uncommitted_size(es)) return false;
   li = raft_log_.append(es);
-  prs_.progress.at(id_).maybe_update(li);
+  // A leader that removed itself keeps leading until its removal commits
+  // (thesis 4.2.2) but has no Progress of its own: it does not count
+  // towards the quorum. (A learner leader leaving a joint configuration it
+  // is not in reaches here through the auto-leave in advance().)
+  if (auto self = prs_.progress.find(id_); self != prs_.progress.end()) {
+    self->second.maybe_update(li);
+  }
   // The leader's own entry counts towards commit once it is persisted; a
   // single-node group commits here.
   maybe_commit();
@@ -755,8 +761,10 @@ Status Raft::step_follower(raftpb::Message& m) {
       return Status::ok();
     case raftpb::MsgTimeoutNow:
       // The leader hands over: campaign at once, bypassing pre-vote and the
-      // lease check of the other members.
-      if (promotable()) campaign(CampaignType::kTransfer);
+      // lease check of the other members. Through hup(), as etcd 3.5 does: a
+      // member with a committed but unapplied configuration change must not
+      // campaign, whatever triggered the election.
+      hup(CampaignType::kTransfer);
       return Status::ok();
     case raftpb::MsgReadIndex:
       if (lead_ == kNone) return Status::ok();
@@ -890,7 +898,8 @@ raftpb::ConfState Raft::switch_to_config(tracker::Config cfg, tracker::ProgressM
       if (id != id_) maybe_send_append(id, false);
     });
   }
-  if (lead_transferee_ != kNone && prs_.progress.count(lead_transferee_) == 0) {
+  // A transferee that was removed or demoted to learner can never win.
+  if (lead_transferee_ != kNone && prs_.config.voters.ids().count(lead_transferee_) == 0) {
     abort_leader_transfer();
   }
   return cs;
