@@ -1,5 +1,6 @@
 // etcd: the server. Reads its configuration with etcd's rules, sets up the
 // zap-shaped logger and starts the member.
+#include <signal.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -8,7 +9,9 @@
 
 #include "base/log.h"
 #include "env/clock.h"
+#include "rpc/grpc_server.h"
 #include "server/config/config.h"
+#include "server/etcd_server.h"
 
 namespace {
 
@@ -84,8 +87,30 @@ int main(int argc, char** argv) {
                             {"quota-backend-bytes", cfg.quota_backend_bytes},
                             {"max-request-bytes", cfg.max_request_bytes},
                             {"max-txn-ops", cfg.max_txn_ops}});
-  // The member itself (raft, storage, the client API) arrives with the
-  // single-member server; until then the binary stops after its configuration.
-  lg.error("this build has no server yet: it validates its configuration and exits");
-  return 1;
+  // Signals are taken by sigwait below, not by whichever thread runs.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = etcd::server::EtcdServer::create(cfg, lg, clock);
+  if (!server.is_ok()) {
+    lg.fatal("failed to start etcd", {{"error", server.status().message()}});
+  }
+  (*server)->start();
+  auto client =
+      etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes, lg);
+  if (!client.is_ok()) {
+    (*server)->stop();
+    lg.fatal("failed to serve client requests", {{"error", client.status().message()}});
+  }
+  lg.info("ready to serve client requests");
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*client)->shutdown();
+  (*server)->stop();
+  return 0;
 }

@@ -361,7 +361,7 @@ TEST(Raft, BootstrapSingleNodeCommitsItsOwnProposals) {
   auto raw = RawNode::create(c);
   ASSERT_TRUE(raw.is_ok());
   RawNode& n = **raw;
-  ASSERT_TRUE(n.bootstrap({1}).is_ok());
+  ASSERT_TRUE(n.bootstrap(std::vector<NodeId>{1}).is_ok());
   std::vector<std::string> applied;
   auto drain = [&] {
     while (n.has_ready()) {

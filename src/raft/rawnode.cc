@@ -24,7 +24,13 @@ RawNode::RawNode(Config config) : raft_(std::make_unique<Raft>(std::move(config)
   prev_hard_state_ = raft_->hard_state();
 }
 
-Status RawNode::bootstrap(const std::vector<NodeId>& peers) {
+Status RawNode::bootstrap(const std::vector<NodeId>& ids) {
+  std::vector<Peer> peers;
+  for (NodeId id : ids) peers.push_back(Peer{id, ""});
+  return bootstrap(peers);
+}
+
+Status RawNode::bootstrap(const std::vector<Peer>& peers) {
   if (peers.empty()) return invalid_argument("must provide at least one peer to Bootstrap");
   if (raft_->raft_log().last_index() != 0) {
     return failed_precondition("can't bootstrap a nonempty Storage");
@@ -37,7 +43,8 @@ Status RawNode::bootstrap(const std::vector<NodeId>& peers) {
   for (size_t i = 0; i < peers.size(); ++i) {
     raftpb::ConfChange cc;
     cc.set_type(raftpb::ConfChangeAddNode);
-    cc.set_node_id(peers[i]);
+    cc.set_node_id(peers[i].id);
+    cc.set_context(peers[i].context);
     raftpb::Entry e;
     e.set_type(raftpb::EntryConfChange);
     e.set_term(1);
@@ -47,10 +54,10 @@ Status RawNode::bootstrap(const std::vector<NodeId>& peers) {
   }
   raft_->mutable_raft_log().append(ents);
   raft_->mutable_raft_log().commit_to(ents.size());
-  for (NodeId id : peers) {
+  for (const Peer& p : peers) {
     raftpb::ConfChange cc;
     cc.set_type(raftpb::ConfChangeAddNode);
-    cc.set_node_id(id);
+    cc.set_node_id(p.id);
     raft_->apply_conf_change(as_v2(cc));
   }
   return Status::ok();
@@ -134,9 +141,9 @@ Ready RawNode::ready() {
   if (const auto& snap = r.raft_log().unstable_snapshot()) rd.snapshot = *snap;
   // Entries and a new term or vote must reach the disk before any message
   // that depends on them is sent (thesis 3.8); a commit index alone need not.
-  rd.must_sync = !rd.entries.empty() || (!is_empty_hard_state(rd.hard_state) &&
-                                         (hs.vote() != prev_hard_state_.vote() ||
-                                          hs.term() != prev_hard_state_.term()));
+  rd.must_sync = !rd.entries.empty() ||
+                 (!is_empty_hard_state(rd.hard_state) &&
+                  (hs.vote() != prev_hard_state_.vote() || hs.term() != prev_hard_state_.term()));
   return rd;
 }
 

@@ -70,6 +70,13 @@ struct NodeStatus {
 
 enum class SnapshotStatus { kFinish, kFailure };
 
+// A member of the initial configuration; `context` travels in its
+// ConfChange entry (etcd puts the member's JSON there).
+struct Peer {
+  NodeId id = kNone;
+  std::string context;
+};
+
 class RawNode {
  public:
   // Errors from Config::validate are returned.
@@ -78,7 +85,8 @@ class RawNode {
   // Writes the initial configuration of a new cluster (every peer a voter)
   // as conf change entries at term 1, as etcd's bootstrap does. Only on an
   // empty storage.
-  Status bootstrap(const std::vector<NodeId>& peers);
+  Status bootstrap(const std::vector<Peer>& peers);
+  Status bootstrap(const std::vector<NodeId>& ids);
 
   void tick() { raft_->tick(); }
   Status campaign();

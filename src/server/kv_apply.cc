@@ -180,6 +180,44 @@ void compare_to_path(Reader& reader, const TxnRequest& t, std::vector<bool>* pat
   }
 }
 
+// Reads the store at one fixed revision (a read-only txn's view).
+struct PinnedReader {
+  const mvcc::KVStore& store;
+  int64_t rev;
+  Result<mvcc::RangeResult> range(mvcc::KeyRange r, mvcc::RangeOptions ro) const {
+    if (ro.rev <= 0) ro.rev = rev;
+    auto res = store.range(r, ro);
+    if (res.is_ok()) res->rev = rev;
+    return res;
+  }
+};
+
+// Applies the chosen branches of a read-only txn.
+size_t read_txn(const PinnedReader& reader, const TxnRequest& t, const std::vector<bool>& path,
+                size_t pos, etcdserverpb::TxnResponse* resp, Status* err) {
+  bool ok = path[pos];
+  resp->set_succeeded(ok);
+  resp->mutable_header()->set_revision(reader.rev);
+  const auto& ops = ok ? t.success() : t.failure();
+  size_t consumed = 0;
+  for (const auto& op : ops) {
+    auto* out = resp->add_responses();
+    if (op.has_request_range()) {
+      auto r = do_range(reader, op.request_range());
+      if (!r.is_ok()) {
+        *err = r.status();
+        return consumed;
+      }
+      *out->mutable_response_range() = std::move(r).value();
+    } else if (op.has_request_txn()) {
+      consumed += read_txn(reader, op.request_txn(), path, pos + consumed + 1,
+                           out->mutable_response_txn(), err) +
+                  1;
+    }
+  }
+  return consumed;
+}
+
 // Checks the ops of the chosen branches before anything is written, so a
 // failing txn changes nothing.
 template <typename Reader>
@@ -337,6 +375,16 @@ Status check_request_op(const RequestOp& op, int64_t max_txn_ops) {
 
 }  // namespace
 
+bool is_txn_read_only(const TxnRequest& t) {
+  for (const auto* ops : {&t.success(), &t.failure()}) {
+    for (const auto& op : *ops) {
+      if (op.has_request_put() || op.has_request_delete_range()) return false;
+      if (op.has_request_txn() && !is_txn_read_only(op.request_txn())) return false;
+    }
+  }
+  return true;
+}
+
 Status check_range_request(const RangeRequest& r) {
   if (r.key().empty()) return errors::empty_key();
   if (!RangeRequest::SortOrder_IsValid(r.sort_order()) ||
@@ -376,6 +424,17 @@ Status check_txn_request(const TxnRequest& r, int64_t max_txn_ops) {
 
 Result<etcdserverpb::RangeResponse> KvApplier::range(const RangeRequest& r) const {
   return do_range(store_, r);
+}
+
+Result<etcdserverpb::TxnResponse> KvApplier::txn_read_only(const TxnRequest& r) const {
+  PinnedReader reader{store_, store_.rev()};
+  std::vector<bool> path;
+  compare_to_path(reader, r, &path);
+  etcdserverpb::TxnResponse resp;
+  Status err;
+  read_txn(reader, r, path, 0, &resp, &err);
+  if (!err.is_ok()) return err;
+  return resp;
 }
 
 Result<etcdserverpb::PutResponse> KvApplier::put(const etcdserverpb::PutRequest& r,

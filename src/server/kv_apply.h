@@ -24,6 +24,7 @@ Status check_put_request(const etcdserverpb::PutRequest& r);
 Status check_delete_request(const etcdserverpb::DeleteRangeRequest& r);
 // Includes the duplicate-key check over puts and deletes of each branch.
 Status check_txn_request(const etcdserverpb::TxnRequest& r, int64_t max_txn_ops);
+bool is_txn_read_only(const etcdserverpb::TxnRequest& r);
 
 class KvApplier {
  public:
@@ -32,6 +33,10 @@ class KvApplier {
 
   // A read outside Raft (serializable, or linearizable after ReadIndex).
   Result<etcdserverpb::RangeResponse> range(const etcdserverpb::RangeRequest& r) const;
+
+  // A transaction without puts or deletes, served like a read: compares and
+  // ranges all see the store at one revision.
+  Result<etcdserverpb::TxnResponse> txn_read_only(const etcdserverpb::TxnRequest& r) const;
 
   // Writes, on the apply thread. Each runs in its own write transaction
   // (one revision) and records `ci` in the same backend batch. The response

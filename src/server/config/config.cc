@@ -173,6 +173,8 @@ FlagSet make_server_flags() {
 
   add("name", T::kString, "default", kMember, "Human-readable name of this member.");
   add("data-dir", T::kString, "${name}.etcd", kMember, "Directory holding the member's data.");
+  add("wal-dir", T::kString, "", kMember,
+      "Directory for the write-ahead log, if not <data-dir>/member/wal.");
   add("snapshot-count", T::kUint, "100000", kMember,
       "Committed transactions between two snapshots to disk.");
   add("heartbeat-interval", T::kUint, "100", kMember, "Heartbeat interval in milliseconds.");
@@ -182,6 +184,8 @@ FlagSet make_server_flags() {
       "URLs to listen on for traffic from other members.", check_urls);
   add("listen-client-urls", T::kStrings, "http://localhost:2379", kMember,
       "URLs to listen on for client traffic.", check_urls);
+  add("max-snapshots", T::kUint, "5", kMember, "Snapshot files to keep (0 keeps all).");
+  add("max-wals", T::kUint, "5", kMember, "WAL segment files to keep (0 keeps all).");
   add("quota-backend-bytes", T::kInt, "0", kMember,
       "Backend size that raises the NOSPACE alarm (0 means the default, 2 GiB).");
   add("max-txn-ops", T::kUint, "128", kMember, "Maximum number of operations in one transaction.");
@@ -250,6 +254,9 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.name = flags.get("name");
   c.data_dir = flags.is_set("data-dir") ? flags.get("data-dir") : "";
   if (c.data_dir.empty()) c.data_dir = c.name + ".etcd";
+  c.wal_dir = flags.get("wal-dir");
+  c.max_snapshots = flags.get_uint("max-snapshots");
+  c.max_wals = flags.get_uint("max-wals");
   c.snapshot_count = flags.get_uint("snapshot-count");
   c.heartbeat_interval_ms = flags.get_uint("heartbeat-interval");
   c.election_timeout_ms = flags.get_uint("election-timeout");

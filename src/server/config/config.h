@@ -16,6 +16,7 @@ struct ServerConfig {
   // Member
   std::string name;
   std::string data_dir;
+  std::string wal_dir;  // empty: <data-dir>/member/wal
   uint64_t snapshot_count = 0;
   uint64_t heartbeat_interval_ms = 0;
   uint64_t election_timeout_ms = 0;
@@ -24,6 +25,8 @@ struct ServerConfig {
   int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
   uint64_t max_txn_ops = 0;
   uint64_t max_request_bytes = 0;
+  uint64_t max_snapshots = 5;  // 0: unlimited
+  uint64_t max_wals = 5;       // 0: unlimited
   // Clustering
   std::vector<std::string> initial_advertise_peer_urls;
   std::string initial_cluster;        // "name=url,name=url"

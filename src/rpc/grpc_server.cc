@@ -1,0 +1,131 @@
+#include "rpc/grpc_server.h"
+
+#include "etcdserverpb/rpc.grpc.pb.h"
+
+namespace etcd::rpc {
+namespace {
+
+template <typename Resp>
+grpc::Status reply(Result<Resp> r, Resp* out) {
+  if (!r.is_ok()) return to_grpc(r.status());
+  *out = std::move(r).value();
+  return grpc::Status::OK;
+}
+
+class KvService final : public etcdserverpb::KV::Service {
+ public:
+  explicit KvService(server::EtcdServer& s) : s_(s) {}
+  grpc::Status Range(grpc::ServerContext*, const etcdserverpb::RangeRequest* req,
+                     etcdserverpb::RangeResponse* resp) override {
+    return reply(s_.range(*req), resp);
+  }
+  grpc::Status Put(grpc::ServerContext*, const etcdserverpb::PutRequest* req,
+                   etcdserverpb::PutResponse* resp) override {
+    return reply(s_.put(*req), resp);
+  }
+  grpc::Status DeleteRange(grpc::ServerContext*, const etcdserverpb::DeleteRangeRequest* req,
+                           etcdserverpb::DeleteRangeResponse* resp) override {
+    return reply(s_.delete_range(*req), resp);
+  }
+  grpc::Status Txn(grpc::ServerContext*, const etcdserverpb::TxnRequest* req,
+                   etcdserverpb::TxnResponse* resp) override {
+    return reply(s_.txn(*req), resp);
+  }
+  grpc::Status Compact(grpc::ServerContext*, const etcdserverpb::CompactionRequest* req,
+                       etcdserverpb::CompactionResponse* resp) override {
+    return reply(s_.compact(*req), resp);
+  }
+
+ private:
+  server::EtcdServer& s_;
+};
+
+class ClusterService final : public etcdserverpb::Cluster::Service {
+ public:
+  explicit ClusterService(server::EtcdServer& s) : s_(s) {}
+  grpc::Status MemberList(grpc::ServerContext*, const etcdserverpb::MemberListRequest* req,
+                          etcdserverpb::MemberListResponse* resp) override {
+    return reply(s_.member_list(*req), resp);
+  }
+
+ private:
+  server::EtcdServer& s_;
+};
+
+class MaintenanceService final : public etcdserverpb::Maintenance::Service {
+ public:
+  explicit MaintenanceService(server::EtcdServer& s) : s_(s) {}
+  grpc::Status Status(grpc::ServerContext*, const etcdserverpb::StatusRequest*,
+                      etcdserverpb::StatusResponse* resp) override {
+    return reply(s_.status(), resp);
+  }
+  grpc::Status Alarm(grpc::ServerContext*, const etcdserverpb::AlarmRequest* req,
+                     etcdserverpb::AlarmResponse* resp) override {
+    return reply(s_.alarm(*req), resp);
+  }
+
+ private:
+  server::EtcdServer& s_;
+};
+
+}  // namespace
+
+grpc::Status to_grpc(const Status& s) {
+  if (s.is_ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
+Result<std::string> listen_address(const std::string& url) {
+  auto sep = url.find("://");
+  if (sep == std::string::npos) return invalid_argument("invalid URL " + url);
+  std::string scheme = url.substr(0, sep);
+  std::string host = url.substr(sep + 3);
+  if (!host.empty() && host.back() == '/') host.pop_back();
+  if (scheme == "http") return host;
+  if (scheme == "unix") return "unix:" + host;
+  return invalid_argument("listen URL " + url +
+                          ": TLS (https/unixs) is not supported by this build yet");
+}
+
+Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
+                                                          const std::vector<std::string>& urls,
+                                                          uint64_t max_request_bytes,
+                                                          log::Logger& logger) {
+  std::unique_ptr<ClientServer> cs(new ClientServer());
+  grpc::ServerBuilder builder;
+  std::vector<int> ports(urls.size(), 0);
+  for (size_t i = 0; i < urls.size(); ++i) {
+    auto addr = listen_address(urls[i]);
+    if (!addr.is_ok()) return addr.status();
+    builder.AddListeningPort(*addr, grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  // etcd allows requests up to --max-request-bytes plus gRPC's framing.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_request_bytes + 512 * 1024));
+  builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  cs->services_.push_back(std::make_unique<KvService>(server));
+  cs->services_.push_back(std::make_unique<ClusterService>(server));
+  cs->services_.push_back(std::make_unique<MaintenanceService>(server));
+  for (auto& s : cs->services_) builder.RegisterService(s.get());
+  cs->server_ = builder.BuildAndStart();
+  if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (ports[i] == 0) {
+      cs->server_->Shutdown();
+      return Status(Code::kUnavailable, "listen " + urls[i] + ": address already in use");
+    }
+    logger.info("serving client traffic insecurely; this is strongly discouraged!",
+                {{"address", urls[i]}});
+  }
+  return cs;
+}
+
+ClientServer::~ClientServer() { shutdown(); }
+
+void ClientServer::shutdown() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+}
+
+}  // namespace etcd::rpc

@@ -1,0 +1,40 @@
+// The client API over gRPC: thin adapters from etcd's services to the
+// EtcdServer, with the error mapping in one place (Status codes are gRPC's
+// codes, and the messages are etcd's).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/status.h"
+#include "server/etcd_server.h"
+
+namespace etcd::rpc {
+
+grpc::Status to_grpc(const Status& s);
+
+// "http://127.0.0.1:2379" -> "127.0.0.1:2379". TLS URLs are refused until
+// TLS arrives.
+Result<std::string> listen_address(const std::string& url);
+
+class ClientServer {
+ public:
+  // Binds every URL; fails if any cannot be bound.
+  static Result<std::unique_ptr<ClientServer>> start(server::EtcdServer& server,
+                                                     const std::vector<std::string>& urls,
+                                                     uint64_t max_request_bytes,
+                                                     log::Logger& logger);
+  ~ClientServer();
+  void shutdown();
+
+ private:
+  ClientServer() = default;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace etcd::rpc

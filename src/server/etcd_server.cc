@@ -1,0 +1,620 @@
+#include "server/etcd_server.h"
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "base/encoding.h"
+#include "base/version.h"
+#include "server/cluster_ids.h"
+#include "server/errors.h"
+
+namespace etcd::server {
+namespace {
+
+// Entries the raft log keeps behind a snapshot so slow followers can catch
+// up without one (etcd's snapshotCatchUpEntries).
+constexpr uint64_t kSnapshotCatchUpEntries = 5000;
+
+std::string wal_metadata(MemberId id, uint64_t cluster_id) {
+  nlohmann::json j;
+  j["member_id"] = id.value();
+  j["cluster_id"] = cluster_id;
+  return j.dump();
+}
+
+}  // namespace
+
+EtcdServer::EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock)
+    : cfg_(cfg), logger_(logger), clock_(clock) {
+  member_dir_ = env::join_path(cfg.data_dir, "member");
+  wal_dir_ = cfg.wal_dir.empty() ? env::join_path(member_dir_, "wal") : cfg.wal_dir;
+  snap_dir_ = env::join_path(member_dir_, "snap");
+}
+
+EtcdServer::~EtcdServer() { stop(); }
+
+Result<std::unique_ptr<EtcdServer>> EtcdServer::create(const config::ServerConfig& cfg,
+                                                       log::Logger& logger, env::Clock& clock) {
+  std::unique_ptr<EtcdServer> s(new EtcdServer(cfg, logger, clock));
+  bool fresh = false;
+  RETURN_IF_ERROR(s->open(&fresh));
+  return s;
+}
+
+raft::Config EtcdServer::raft_config(raft::NodeId id) const {
+  raft::Config c;
+  c.id = id;
+  c.election_tick = static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms);
+  c.heartbeat_tick = 1;
+  c.storage = raft_storage_.get();
+  c.max_size_per_msg = 1024 * 1024;
+  c.max_inflight_msgs = 4096 / 8;
+  c.check_quorum = true;
+  c.pre_vote = true;
+  c.seed = id ^ static_cast<uint64_t>(clock_.wall_unix_ms());
+  return c;
+}
+
+Status EtcdServer::open(bool* fresh) {
+  RETURN_IF_ERROR(env::mkdir_all(fs_, member_dir_, env::kPrivateDirMode));
+  backend::Options bo;
+  bo.sync_mode = backend::SyncMode::kNoMetaSync;
+  auto b = backend::Backend::open(env::join_path(snap_dir_, "db"), bo, clock_);
+  if (!b.is_ok()) return b.status();
+  backend_ = std::move(b).value();
+  kv_ = std::make_unique<mvcc::KVStore>(*backend_);
+  RETURN_IF_ERROR(kv_->restore());
+  kv_applier_ = std::make_unique<KvApplier>(*kv_, [](int64_t) { return false; });
+  raft_storage_ = std::make_unique<raft::MemoryStorage>();
+  snapshotter_ = std::make_unique<snap::Snapshotter>(fs_, snap_dir_, cfg_.max_snapshots, &logger_);
+  wal::WalOptions wo;
+  wo.max_wals = cfg_.max_wals;
+  wo.logger = &logger_;
+  std::unique_ptr<raft::RawNode> node;
+  *fresh = !wal::Wal::exists(fs_, wal_dir_);
+  if (*fresh) {
+    RETURN_IF_ERROR(bootstrap_new(&node));
+  } else {
+    RETURN_IF_ERROR(restart(&node));
+  }
+  RaftNode::Options ro;
+  ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
+  ro.initial_tick_advance =
+      static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms) - 1;
+  raft_node_ = std::make_unique<RaftNode>(std::move(node), *raft_storage_, *wal_, *snapshotter_,
+                                          transport_, logger_, ro);
+  return Status::ok();
+}
+
+Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
+  if (cfg_.initial_cluster_state == "existing") {
+    return failed_precondition(
+        "--initial-cluster-state=existing: joining a running cluster is not supported by this "
+        "build yet (it arrives with multi-member clusters)");
+  }
+  auto initial = parse_initial_cluster(cfg_.initial_cluster);
+  if (!initial.is_ok()) return initial.status();
+  auto self = initial->find(cfg_.name);
+  if (self == initial->end()) {
+    return invalid_argument("couldn't find local name \"" + cfg_.name +
+                            "\" in the initial cluster configuration");
+  }
+  std::vector<std::string> advertised = cfg_.initial_advertise_peer_urls;
+  std::vector<std::string> listed = self->second;
+  std::sort(advertised.begin(), advertised.end());
+  std::sort(listed.begin(), listed.end());
+  if (advertised != listed) {
+    std::string adv;
+    for (const auto& u : cfg_.initial_advertise_peer_urls) adv += (adv.empty() ? "" : ",") + u;
+    std::string want;
+    for (const auto& u : self->second) want += (want.empty() ? "" : ",") + cfg_.name + "=" + u;
+    return invalid_argument("--initial-cluster has " + want +
+                            " but missing from --initial-advertise-peer-urls=" + adv);
+  }
+  std::vector<Member> members;
+  std::vector<MemberId> ids;
+  for (const auto& [name, urls] : *initial) {
+    Member m;
+    m.id = compute_member_id(urls, cfg_.initial_cluster_token);
+    m.name = name;
+    m.peer_urls = urls;
+    std::sort(m.peer_urls.begin(), m.peer_urls.end());
+    members.push_back(m);
+    ids.push_back(m.id);
+  }
+  MemberId local = compute_member_id(self->second, cfg_.initial_cluster_token);
+  uint64_t cid = compute_cluster_id(ids);
+  membership_ = std::make_unique<Membership>(local, cid);
+  auto w = wal::Wal::create(fs_, wal_dir_, wal_metadata(local, cid),
+                            wal::WalOptions{.max_wals = cfg_.max_wals, .logger = &logger_});
+  if (!w.is_ok()) return w.status();
+  wal_ = std::move(w).value();
+  auto n = raft::RawNode::create(raft_config(local.value()));
+  if (!n.is_ok()) return n.status();
+  std::vector<raft::Peer> peers;
+  for (Member m : members) {
+    m.name.clear();  // names are published by each member when it starts
+    peers.push_back(raft::Peer{m.id.value(), m.to_json()});
+  }
+  RETURN_IF_ERROR((*n)->bootstrap(peers));
+  *node = std::move(n).value();
+  logger_.info("starting a new member", {{"local-member-id", to_hex(local)},
+                                         {"cluster-id", to_hex(MemberId(cid))},
+                                         {"initial-cluster", cfg_.initial_cluster}});
+  return Status::ok();
+}
+
+Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
+  raftpb::Snapshot snap;
+  auto loaded = snapshotter_->load_newest();
+  if (loaded.is_ok()) {
+    snap = std::move(loaded).value();
+  } else if (loaded.status().code() != Code::kNotFound) {
+    return loaded.status();
+  }
+  wal::WalOptions wo;
+  wo.max_wals = cfg_.max_wals;
+  wo.logger = &logger_;
+  auto w = wal::Wal::open(
+      fs_, wal_dir_, wal::WalSnapshot{Index(snap.metadata().index()), Term(snap.metadata().term())},
+      wo);
+  if (!w.is_ok()) return w.status();
+  wal_ = std::move(w).value();
+  auto contents = wal_->read_all();
+  if (!contents.is_ok()) return contents.status();
+  auto meta = nlohmann::json::parse(contents->metadata, nullptr, false);
+  if (meta.is_discarded() || !meta.contains("member_id") || !meta.contains("cluster_id")) {
+    return data_loss("WAL metadata is not readable");
+  }
+  MemberId local(meta["member_id"].get<uint64_t>());
+  uint64_t cid = meta["cluster_id"].get<uint64_t>();
+  membership_ = std::make_unique<Membership>(local, cid);
+  membership_->load(*backend_);
+  if (!raft::is_empty_snap(snap)) {
+    RETURN_IF_ERROR(raft_storage_->apply_snapshot(snap));
+    conf_state_ = snap.metadata().conf_state();
+    snapshot_index_ = snap.metadata().index();
+  }
+  raft_storage_->set_hard_state(contents->hard_state);
+  RETURN_IF_ERROR(raft_storage_->append(contents->entries));
+  auto n = raft::RawNode::create(raft_config(local.value()));
+  if (!n.is_ok()) return n.status();
+  *node = std::move(n).value();
+  logger_.info("restarting local member",
+               {{"local-member-id", to_hex(local)},
+                {"cluster-id", to_hex(MemberId(cid))},
+                {"commit-index", contents->hard_state.commit()},
+                {"backend-consistent-index", backend_->consistent_index().index.value()}});
+  return Status::ok();
+}
+
+void EtcdServer::start() {
+  if (started_.exchange(true)) return;
+  apply_thread_ = std::thread([this] { apply_loop(); });
+  raft_node_->start(
+      [this](ApplyBatch b) {
+        std::unique_lock lock(apply_mu_);
+        apply_cv_.wait(
+            lock, [this] { return apply_stopping_ || apply_queue_.size() < kMaxApplyBatches; });
+        if (apply_stopping_) return;
+        apply_queue_.push_back(std::move(b));
+        apply_cv_.notify_all();
+      },
+      [this](const raft::ReadState& rs) { on_read_state(rs); });
+  // Publish this member's name and client URLs once it is serving.
+  std::thread([this] {
+    serverpb::InternalRaftRequest req;
+    auto* a = req.mutable_member_attributes();
+    a->set_member_id(id().value());
+    a->set_name(cfg_.name);
+    for (const auto& u : cfg_.advertise_client_urls) a->add_client_urls(u);
+    for (int attempt = 0; attempt < 100 && started_; ++attempt) {
+      if (process(req).is_ok()) {
+        logger_.info(
+            "published local member to cluster through raft",
+            {{"local-member-id", to_hex(id())}, {"cluster-id", to_hex(MemberId(cluster_id()))}});
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }).detach();
+}
+
+void EtcdServer::stop() {
+  if (!started_.exchange(false)) {
+    if (backend_) backend_->close();
+    return;
+  }
+  raft_node_->stop();
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_stopping_ = true;
+  }
+  apply_cv_.notify_all();
+  if (apply_thread_.joinable()) apply_thread_.join();
+  {
+    std::lock_guard lock(wait_mu_);
+    for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
+    waiters_.clear();
+  }
+  if (wal_) (void)wal_->close();
+  backend_->close();
+  logger_.info("stopped etcd server", {{"local-member-id", to_hex(id())}});
+}
+
+// ---- apply thread ----
+
+void EtcdServer::apply_loop() {
+  while (true) {
+    ApplyBatch b;
+    {
+      std::unique_lock lock(apply_mu_);
+      apply_cv_.wait(lock, [this] { return apply_stopping_ || !apply_queue_.empty(); });
+      if (apply_stopping_) return;
+      b = std::move(apply_queue_.front());
+      apply_queue_.pop_front();
+      apply_cv_.notify_all();
+    }
+    apply_batch(b);
+  }
+}
+
+void EtcdServer::apply_batch(const ApplyBatch& batch) {
+  if (!raft::is_empty_snap(batch.snapshot)) {
+    // A single member never receives a snapshot from a leader; clusters do
+    // (the backend arrives separately, with the cluster issue).
+    conf_state_ = batch.snapshot.metadata().conf_state();
+    snapshot_index_ = batch.snapshot.metadata().index();
+    applied_.store(batch.snapshot.metadata().index(), std::memory_order_release);
+  }
+  for (const auto& e : batch.entries) apply_entry(e);
+  { std::lock_guard lock(applied_mu_); }
+  applied_cv_.notify_all();
+  maybe_trigger_snapshot();
+}
+
+void EtcdServer::record_consistent_index(backend::ConsistentIndex ci) {
+  backend::BatchTx tx = backend_->batch_tx();
+  tx.set_consistent_index(ci);
+}
+
+void EtcdServer::apply_entry(const raftpb::Entry& e) {
+  backend::ConsistentIndex ci{Index(e.index()), Term(e.term())};
+  bool already = e.index() <= backend_->consistent_index().index.value();
+  switch (e.type()) {
+    case raftpb::EntryNormal: {
+      if (already) break;
+      if (e.data().empty()) {
+        record_consistent_index(ci);  // a new leader's empty entry
+        break;
+      }
+      serverpb::InternalRaftRequest req;
+      if (!req.ParseFromString(e.data())) PANIC("malformed request in raft entry");
+      ApplyResult result = apply_request(req, ci);
+      std::shared_ptr<std::promise<ApplyResult>> waiter;
+      {
+        std::lock_guard lock(wait_mu_);
+        auto it = waiters_.find(req.header().id());
+        if (it != waiters_.end()) {
+          waiter = std::move(it->second);
+          waiters_.erase(it);
+        }
+      }
+      if (waiter) waiter->set_value(std::move(result));
+      break;
+    }
+    case raftpb::EntryConfChange:
+      apply_conf_change(e);
+      break;
+    default:
+      if (!already) record_consistent_index(ci);
+      break;
+  }
+  applied_term_.store(e.term(), std::memory_order_release);
+  applied_.store(e.index(), std::memory_order_release);
+}
+
+ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
+                                      backend::ConsistentIndex ci) {
+  ApplyResult out;
+  auto take = [&out](auto result) {
+    if (result.is_ok()) {
+      out.response = std::make_unique<std::decay_t<decltype(*result)>>(std::move(result).value());
+    } else {
+      out.status = result.status();
+    }
+  };
+  switch (req.request_case()) {
+    case serverpb::InternalRaftRequest::kPut:
+      take(kv_applier_->put(req.put(), ci));
+      break;
+    case serverpb::InternalRaftRequest::kDeleteRange:
+      take(kv_applier_->delete_range(req.delete_range(), ci));
+      break;
+    case serverpb::InternalRaftRequest::kTxn:
+      take(kv_applier_->txn(req.txn(), ci));
+      break;
+    case serverpb::InternalRaftRequest::kCompaction:
+      take(kv_applier_->compact(req.compaction(), ci));
+      break;
+    case serverpb::InternalRaftRequest::kMemberAttributes: {
+      backend::BatchTx tx = backend_->batch_tx();
+      tx.set_consistent_index(ci);
+      const auto& a = req.member_attributes();
+      membership_->update_attributes(MemberId(a.member_id()), a.name(),
+                                     {a.client_urls().begin(), a.client_urls().end()}, tx);
+      break;
+    }
+    default:
+      record_consistent_index(ci);
+      out.status = Status(Code::kUnimplemented, "etcdserver: request not supported by this build");
+      break;
+  }
+  return out;
+}
+
+void EtcdServer::apply_conf_change(const raftpb::Entry& e) {
+  raftpb::ConfChange cc;
+  if (!cc.ParseFromString(e.data())) PANIC("malformed conf change entry");
+  bool already = e.index() <= backend_->consistent_index().index.value();
+  if (!already) {
+    backend::BatchTx tx = backend_->batch_tx();
+    tx.set_consistent_index({Index(e.index()), Term(e.term())});
+    auto m = cc.context().empty() ? Result<Member>(invalid_argument("no context"))
+                                  : Member::from_json(cc.context());
+    switch (cc.type()) {
+      case raftpb::ConfChangeAddNode:
+        if (membership_->member(MemberId(cc.node_id()))) {
+          membership_->promote(MemberId(cc.node_id()), tx);
+        } else if (m.is_ok()) {
+          membership_->add(*m, tx);
+        }
+        break;
+      case raftpb::ConfChangeAddLearnerNode:
+        if (m.is_ok()) {
+          Member learner = *m;
+          learner.is_learner = true;
+          membership_->add(learner, tx);
+        }
+        break;
+      case raftpb::ConfChangeRemoveNode:
+        membership_->remove(MemberId(cc.node_id()), tx);
+        break;
+      case raftpb::ConfChangeUpdateNode:
+        if (m.is_ok()) membership_->update_peer_urls(m->id, m->peer_urls, tx);
+        break;
+      default:
+        break;
+    }
+  }
+  raft_node_->apply_conf_change(cc);
+  // The configuration as raft will have it (snapshot metadata).
+  conf_state_.clear_voters();
+  conf_state_.clear_learners();
+  for (const Member& m : membership_->members()) {
+    if (m.is_learner) {
+      conf_state_.add_learners(m.id.value());
+    } else {
+      conf_state_.add_voters(m.id.value());
+    }
+  }
+}
+
+void EtcdServer::maybe_trigger_snapshot() {
+  uint64_t applied = applied_.load(std::memory_order_acquire);
+  if (applied <= snapshot_index_ || applied - snapshot_index_ <= cfg_.snapshot_count) return;
+  // The backend must hold everything up to the snapshot before the WAL may
+  // be released below it.
+  backend_->force_commit();
+  logger_.info("triggering snapshot", {{"local-member-id", to_hex(id())},
+                                       {"local-member-applied-index", applied},
+                                       {"local-member-snapshot-index", snapshot_index_},
+                                       {"local-member-snapshot-count", cfg_.snapshot_count}});
+  raft_node_->snapshot(applied, conf_state_, kSnapshotCatchUpEntries);
+  snapshot_index_ = applied;
+}
+
+// ---- reads ----
+
+void EtcdServer::on_read_state(const raft::ReadState& rs) {
+  std::lock_guard lock(read_mu_);
+  if (!read_round_ || read_round_->ctx != rs.request_ctx) return;
+  read_round_->index = rs.index;
+  read_round_->done = true;
+  read_round_ = std::move(next_read_round_);
+  next_read_round_.reset();
+  if (read_round_) raft_node_->read_index(read_round_->ctx);
+  read_cv_.notify_all();
+}
+
+Status EtcdServer::linearizable_read_barrier() {
+  auto timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  std::shared_ptr<ReadRound> round;
+  {
+    std::unique_lock lock(read_mu_);
+    auto new_round = [this] {
+      auto r = std::make_shared<ReadRound>();
+      r->ctx.resize(8);
+      put_u64_be(reinterpret_cast<uint8_t*>(r->ctx.data()), ++read_seq_);
+      return r;
+    };
+    if (!read_round_) {
+      read_round_ = new_round();
+      round = read_round_;
+      raft_node_->read_index(round->ctx);
+    } else {
+      if (!next_read_round_) next_read_round_ = new_round();
+      round = next_read_round_;
+    }
+    if (!read_cv_.wait_for(lock, timeout, [&] { return round->done; })) {
+      // No answer (no leader): give up this round so later reads start anew.
+      if (read_round_ == round) {
+        read_round_ = std::move(next_read_round_);
+        next_read_round_.reset();
+        if (read_round_) raft_node_->read_index(read_round_->ctx);
+      } else if (next_read_round_ == round) {
+        next_read_round_.reset();
+      }
+      return has_leader() ? errors::timeout() : errors::no_leader();
+    }
+  }
+  std::unique_lock lock(applied_mu_);
+  if (!applied_cv_.wait_for(lock, timeout, [&] { return applied_index() >= round->index; })) {
+    return errors::timeout();
+  }
+  return Status::ok();
+}
+
+// ---- client API ----
+
+Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
+  if (!started_) return errors::stopped();
+  // etcd's request ids: the member id's low 16 bits, then a counter seeded
+  // from the clock, so ids are unique across restarts.
+  uint64_t req_id = (id().value() & 0xFFFF) << 48 |
+                    ((static_cast<uint64_t>(clock_.wall_unix_ms()) & 0xFFFFFFFFFFULL) << 8);
+  req_id += next_request_id_.fetch_add(1);
+  req.mutable_header()->set_id(req_id);
+  std::string data = req.SerializeAsString();
+  if (data.size() > cfg_.max_request_bytes) return errors::request_too_large();
+  auto promise = std::make_shared<std::promise<ApplyResult>>();
+  auto future = promise->get_future();
+  {
+    std::lock_guard lock(wait_mu_);
+    waiters_[req_id] = promise;
+  }
+  Status proposed = raft_node_->propose(std::move(data));
+  if (!proposed.is_ok()) {
+    std::lock_guard lock(wait_mu_);
+    waiters_.erase(req_id);
+    return raft_node_->lead() == 0 ? errors::no_leader() : errors::timeout();
+  }
+  auto timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    std::lock_guard lock(wait_mu_);
+    waiters_.erase(req_id);
+    return errors::timeout();
+  }
+  return future.get();
+}
+
+void EtcdServer::fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
+  h->set_cluster_id(cluster_id());
+  h->set_member_id(id().value());
+  h->set_revision(revision > 0 ? revision : kv_->rev());
+  h->set_raft_term(raft_node_->term());
+}
+
+template <typename Resp>
+static Result<Resp> unwrap(Result<ApplyResult> r) {
+  if (!r.is_ok()) return r.status();
+  if (!r->status.is_ok()) return r->status;
+  auto* resp = dynamic_cast<Resp*>(r->response.get());
+  ASSERT(resp != nullptr, "unexpected response type");
+  return std::move(*resp);
+}
+
+Result<etcdserverpb::RangeResponse> EtcdServer::range(const etcdserverpb::RangeRequest& r) {
+  RETURN_IF_ERROR(check_range_request(r));
+  if (!r.serializable()) RETURN_IF_ERROR(linearizable_read_barrier());
+  auto resp = kv_applier_->range(r);
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<etcdserverpb::PutResponse> EtcdServer::put(const etcdserverpb::PutRequest& r) {
+  RETURN_IF_ERROR(check_put_request(r));
+  serverpb::InternalRaftRequest req;
+  *req.mutable_put() = r;
+  auto resp = unwrap<etcdserverpb::PutResponse>(process(std::move(req)));
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<etcdserverpb::DeleteRangeResponse> EtcdServer::delete_range(
+    const etcdserverpb::DeleteRangeRequest& r) {
+  RETURN_IF_ERROR(check_delete_request(r));
+  serverpb::InternalRaftRequest req;
+  *req.mutable_delete_range() = r;
+  auto resp = unwrap<etcdserverpb::DeleteRangeResponse>(process(std::move(req)));
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<etcdserverpb::TxnResponse> EtcdServer::txn(const etcdserverpb::TxnRequest& r) {
+  RETURN_IF_ERROR(check_txn_request(r, static_cast<int64_t>(cfg_.max_txn_ops)));
+  Result<etcdserverpb::TxnResponse> resp = Status(Code::kInternal, "unset");
+  if (is_txn_read_only(r)) {
+    // Served locally like a range; linearizable unless every range in it
+    // is serializable.
+    bool serializable = true;
+    for (const auto* ops : {&r.success(), &r.failure()}) {
+      for (const auto& op : *ops) {
+        if (op.has_request_range() && !op.request_range().serializable()) serializable = false;
+      }
+    }
+    if (!serializable) RETURN_IF_ERROR(linearizable_read_barrier());
+    resp = kv_applier_->txn_read_only(r);
+  } else {
+    serverpb::InternalRaftRequest req;
+    *req.mutable_txn() = r;
+    resp = unwrap<etcdserverpb::TxnResponse>(process(std::move(req)));
+  }
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<etcdserverpb::CompactionResponse> EtcdServer::compact(
+    const etcdserverpb::CompactionRequest& r) {
+  serverpb::InternalRaftRequest req;
+  *req.mutable_compaction() = r;
+  auto resp = unwrap<etcdserverpb::CompactionResponse>(process(std::move(req)));
+  if (resp.is_ok()) {
+    if (r.physical()) backend_->force_commit();  // compaction is done when apply returns
+    fill_header(resp->mutable_header(), resp->header().revision());
+  }
+  return resp;
+}
+
+Result<etcdserverpb::MemberListResponse> EtcdServer::member_list(
+    const etcdserverpb::MemberListRequest& r) {
+  if (r.linearizable()) RETURN_IF_ERROR(linearizable_read_barrier());
+  etcdserverpb::MemberListResponse resp;
+  fill_header(resp.mutable_header(), 0);
+  for (const Member& m : membership_->members()) {
+    auto* pm = resp.add_members();
+    pm->set_id(m.id.value());
+    pm->set_name(m.name);
+    for (const auto& u : m.peer_urls) pm->add_peerurls(u);
+    for (const auto& u : m.client_urls) pm->add_clienturls(u);
+    pm->set_islearner(m.is_learner);
+  }
+  return resp;
+}
+
+Result<etcdserverpb::StatusResponse> EtcdServer::status() {
+  etcdserverpb::StatusResponse resp;
+  fill_header(resp.mutable_header(), 0);
+  resp.set_version(kEtcdVersion);
+  resp.set_dbsize(backend_->size());
+  resp.set_dbsizeinuse(backend_->size_in_use());
+  resp.set_leader(raft_node_->lead());
+  resp.set_raftindex(raft_node_->commit_index());
+  resp.set_raftterm(raft_node_->term());
+  resp.set_raftappliedindex(applied_index());
+  auto self = membership_->member(id());
+  resp.set_islearner(self && self->is_learner);
+  return resp;
+}
+
+Result<etcdserverpb::AlarmResponse> EtcdServer::alarm(const etcdserverpb::AlarmRequest& r) {
+  if (r.action() != etcdserverpb::AlarmRequest::GET) {
+    return Status(Code::kUnimplemented,
+                  "etcdserver: activating and disarming alarms arrives with the quota support");
+  }
+  etcdserverpb::AlarmResponse resp;
+  fill_header(resp.mutable_header(), 0);
+  return resp;
+}
+
+}  // namespace etcd::server

@@ -1,0 +1,140 @@
+// One etcd member: bootstraps or restarts from the data dir, runs the raft
+// thread (RaftNode) and the apply thread, and serves the client API's
+// requests: writes are proposed through Raft and answered once applied;
+// linearizable reads wait for a ReadIndex round and for the apply thread to
+// reach it; serializable reads go straight to the MVCC store.
+#pragma once
+
+#include <absl/base/thread_annotations.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/log.h"
+#include "env/clock.h"
+#include "env/posix_file_system.h"
+#include "etcdserverpb/rpc.pb.h"
+#include "mvcc/kvstore.h"
+#include "server/config/config.h"
+#include "server/kv_apply.h"
+#include "server/membership.h"
+#include "server/raft_node.h"
+#include "serverpb/raft_internal.pb.h"
+#include "storage/backend/backend.h"
+
+namespace etcd::server {
+
+// The result of applying one proposed request.
+struct ApplyResult {
+  Status status;
+  std::unique_ptr<google::protobuf::Message> response;
+};
+
+class EtcdServer {
+ public:
+  // Opens or creates the data dir and everything in it; does not start.
+  static Result<std::unique_ptr<EtcdServer>> create(const config::ServerConfig& cfg,
+                                                    log::Logger& logger, env::Clock& clock);
+  ~EtcdServer();
+
+  void start();
+  void stop();
+
+  // Client API. Requests are validated here (etcd's checks), then served.
+  Result<etcdserverpb::RangeResponse> range(const etcdserverpb::RangeRequest& r);
+  Result<etcdserverpb::PutResponse> put(const etcdserverpb::PutRequest& r);
+  Result<etcdserverpb::DeleteRangeResponse> delete_range(const etcdserverpb::DeleteRangeRequest& r);
+  Result<etcdserverpb::TxnResponse> txn(const etcdserverpb::TxnRequest& r);
+  Result<etcdserverpb::CompactionResponse> compact(const etcdserverpb::CompactionRequest& r);
+  Result<etcdserverpb::MemberListResponse> member_list(const etcdserverpb::MemberListRequest& r);
+  Result<etcdserverpb::StatusResponse> status();
+  Result<etcdserverpb::AlarmResponse> alarm(const etcdserverpb::AlarmRequest& r);
+
+  // Fills cluster_id, member_id, raft_term (and revision when > 0).
+  void fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const;
+
+  MemberId id() const { return membership_->local_id(); }
+  uint64_t cluster_id() const { return membership_->cluster_id(); }
+  uint64_t applied_index() const { return applied_.load(std::memory_order_acquire); }
+  bool has_leader() const { return raft_node_->lead() != 0; }
+
+ private:
+  EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);
+  Status open(bool* fresh);
+  Status bootstrap_new(std::unique_ptr<raft::RawNode>* node);
+  Status restart(std::unique_ptr<raft::RawNode>* node);
+  raft::Config raft_config(raft::NodeId id) const;
+
+  // Proposes a request and waits for its application.
+  Result<ApplyResult> process(serverpb::InternalRaftRequest req);
+  // Returns once every write acknowledged before the call is visible to
+  // local reads (ReadIndex, then applied >= read index).
+  Status linearizable_read_barrier();
+
+  // Apply thread.
+  void apply_loop();
+  void apply_batch(const ApplyBatch& batch);
+  void apply_entry(const raftpb::Entry& e);
+  ApplyResult apply_request(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci);
+  void apply_conf_change(const raftpb::Entry& e);
+  void record_consistent_index(backend::ConsistentIndex ci);
+  void maybe_trigger_snapshot();
+  void on_read_state(const raft::ReadState& rs);
+
+  const config::ServerConfig cfg_;
+  log::Logger& logger_;
+  env::Clock& clock_;
+  env::PosixFileSystem fs_;
+  std::string member_dir_, wal_dir_, snap_dir_;
+
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<mvcc::KVStore> kv_;
+  std::unique_ptr<KvApplier> kv_applier_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<raft::MemoryStorage> raft_storage_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<snap::Snapshotter> snapshotter_;
+  NullTransport transport_;
+  std::unique_ptr<RaftNode> raft_node_;
+  raftpb::ConfState conf_state_;  // apply thread
+
+  // Proposals waiting for their entry to be applied, by request id.
+  std::mutex wait_mu_;
+  std::map<uint64_t, std::shared_ptr<std::promise<ApplyResult>>> waiters_ ABSL_GUARDED_BY(wait_mu_);
+  std::atomic<uint64_t> next_request_id_{0};
+
+  // Apply queue (bounded: the raft thread waits when the apply thread lags).
+  static constexpr size_t kMaxApplyBatches = 64;
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  std::deque<ApplyBatch> apply_queue_ ABSL_GUARDED_BY(apply_mu_);
+  bool apply_stopping_ ABSL_GUARDED_BY(apply_mu_) = false;
+  std::thread apply_thread_;
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<uint64_t> applied_term_{0};
+  uint64_t snapshot_index_ = 0;  // apply thread
+  std::mutex applied_mu_;
+  std::condition_variable applied_cv_;
+
+  // Linearizable reads: all reads waiting when a round starts share it.
+  struct ReadRound {
+    std::string ctx;
+    bool done = false;
+    uint64_t index = 0;
+  };
+  std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::shared_ptr<ReadRound> read_round_ ABSL_GUARDED_BY(read_mu_);  // in flight
+  std::shared_ptr<ReadRound> next_read_round_ ABSL_GUARDED_BY(read_mu_);
+  uint64_t read_seq_ ABSL_GUARDED_BY(read_mu_) = 0;
+
+  std::atomic<bool> started_{false};
+};
+
+}  // namespace etcd::server

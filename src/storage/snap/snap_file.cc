@@ -1,0 +1,87 @@
+#include "storage/snap/snap_file.h"
+
+#include <cstdint>
+
+#include "base/crc32c.h"
+
+namespace etcd::snap {
+namespace {
+
+constexpr uint8_t kTagCrc = 0x08;   // field 1, varint
+constexpr uint8_t kTagData = 0x12;  // field 2, length-delimited
+
+void append_varint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool read_varint(std::string_view in, size_t* pos, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*pos >= in.size()) return false;
+    uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    if (shift == 63 && b > 1) return false;
+    result |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string encode_snap_file(const raftpb::Snapshot& snapshot) {
+  std::string data = snapshot.SerializeAsString();
+  std::string out;
+  out.reserve(data.size() + 16);
+  out.push_back(static_cast<char>(kTagCrc));
+  append_varint(&out, crc32c::value(data));
+  out.push_back(static_cast<char>(kTagData));
+  append_varint(&out, data.size());
+  out.append(data);
+  return out;
+}
+
+Result<raftpb::Snapshot> decode_snap_file(std::string_view bytes) {
+  if (bytes.empty()) return data_loss("snap: empty snapshot");
+  uint64_t crc = 0;
+  std::string_view data;
+  bool seen_crc = false;
+  bool seen_data = false;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    uint64_t tag;
+    uint64_t v;
+    if (!read_varint(bytes, &pos, &tag)) return data_loss("snap: malformed file");
+    if (tag == kTagCrc && !seen_crc) {
+      if (!read_varint(bytes, &pos, &v) || v > UINT32_MAX) return data_loss("snap: malformed crc");
+      crc = v;
+      seen_crc = true;
+    } else if (tag == kTagData && !seen_data) {
+      if (!read_varint(bytes, &pos, &v) || v > bytes.size() - pos) {
+        return data_loss("snap: data length beyond the end of the file");
+      }
+      data = bytes.substr(pos, v);
+      pos += v;
+      seen_data = true;
+    } else {
+      return data_loss("snap: unexpected field in file");
+    }
+  }
+  // etcd treats a zero CRC or no data as an empty snapshot too.
+  if (data.empty() || crc == 0) return data_loss("snap: empty snapshot");
+  if (crc32c::value(data) != crc) return data_loss("snap: crc mismatch");
+  raftpb::Snapshot snapshot;
+  if (data.size() > static_cast<size_t>(INT32_MAX) ||
+      !snapshot.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    return data_loss("snap: data is not a raft snapshot");
+  }
+  return snapshot;
+}
+
+}  // namespace etcd::snap
