@@ -102,6 +102,10 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   // etcd allows requests up to --max-request-bytes plus gRPC's framing.
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // Handlers block for a raft round: keep a pool of polling threads alive
+  // instead of letting gRPC create and retire one per burst of requests.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 8);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   cs->services_.push_back(std::make_unique<KvService>(server));
   cs->services_.push_back(std::make_unique<ClusterService>(server));
   cs->services_.push_back(std::make_unique<MaintenanceService>(server));

@@ -417,13 +417,16 @@ void EtcdServer::maybe_trigger_snapshot() {
 // ---- reads ----
 
 void EtcdServer::on_read_state(const raft::ReadState& rs) {
-  std::lock_guard lock(read_mu_);
-  if (!read_round_ || read_round_->ctx != rs.request_ctx) return;
-  read_round_->index = rs.index;
-  read_round_->done = true;
-  read_round_ = std::move(next_read_round_);
-  next_read_round_.reset();
-  if (read_round_) raft_node_->read_index(read_round_->ctx);
+  {
+    std::lock_guard lock(read_mu_);
+    if (!read_round_ || read_round_->ctx != rs.request_ctx) return;
+    read_round_->index = rs.index;
+    read_round_->done = true;
+    read_round_ = std::move(next_read_round_);
+    next_read_round_.reset();
+    if (read_round_) raft_node_->read_index(read_round_->ctx);
+  }
+  // Notified outside the lock, so woken readers do not block on it at once.
   read_cv_.notify_all();
 }
 
