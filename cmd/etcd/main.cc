@@ -99,11 +99,28 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  for (const auto& url : cfg.listen_client_urls) {
+    if (auto st = etcd::rpc::check_listen(url); !st.is_ok()) {
+      lg.fatal("failed to start etcd", {{"error", st.message()}});
+    }
+  }
   auto server = etcd::server::EtcdServer::create(cfg, lg, clock);
   if (!server.is_ok()) {
     lg.fatal("failed to start etcd", {{"error", server.status().message()}});
   }
   (*server)->start();
+  // As etcd, clients are served once this member has published itself
+  // through Raft; a stop signal meanwhile still stops it.
+  int sig = 0;
+  timespec poll{0, 0};
+  while (!(*server)->wait_ready(std::chrono::milliseconds(100))) {
+    sig = sigtimedwait(&stop_signals, nullptr, &poll);
+    if (sig == SIGINT || sig == SIGTERM) {
+      lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+      (*server)->stop();
+      return 0;
+    }
+  }
   auto client =
       etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes, lg);
   if (!client.is_ok()) {
@@ -112,7 +129,6 @@ int main(int argc, char** argv) {
   }
   lg.info("ready to serve client requests");
 
-  int sig = 0;
   sigwait(&stop_signals, &sig);
   lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   (*client)->shutdown();

@@ -94,6 +94,12 @@ raftpb::ConfChangeV2 as_v2(const raftpb::ConfChange& cc) {
   return out;
 }
 
+tracker::Progress& Raft::progress_of(NodeId id) {
+  auto it = prs_.progress.find(id);
+  ASSERT(it != prs_.progress.end(), "no progress for member " + std::to_string(id));
+  return it->second;
+}
+
 Status Config::validate() {
   if (id == kNone) return invalid_argument("cannot use none as id");
   if (heartbeat_tick <= 0) return invalid_argument("heartbeat tick must be greater than 0");
@@ -216,7 +222,7 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
 void Raft::send_heartbeat(NodeId to, const std::string& ctx) {
   // Never commit beyond what the follower is known to have (thesis 3.5):
   // its log may not contain the leader's committed entries yet.
-  uint64_t commit = std::min(prs_.progress.at(to).match, raft_log_.committed());
+  uint64_t commit = std::min(progress_of(to).match, raft_log_.committed());
   raftpb::Message m;
   m.set_to(to);
   m.set_type(raftpb::MsgHeartbeat);
@@ -360,7 +366,7 @@ void Raft::become_leader() {
   lead_ = id_;
   state_ = StateType::kLeader;
   // The leader's own progress is always replicating; probing it makes no sense.
-  prs_.progress.at(id_).become_replicate();
+  progress_of(id_).become_replicate();
   // Conservatively treat any configuration change in the log as pending.
   pending_conf_index_ = raft_log_.last_index();
   // An empty entry of the new term: committing it commits everything before
@@ -631,7 +637,7 @@ Status Raft::step_leader(raftpb::Message& m) {
           while (maybe_send_append(m.from(), false)) {
           }
           if (m.from() == lead_transferee_ &&
-              prs_.progress.at(m.from()).match == raft_log_.last_index()) {
+              progress_of(m.from()).match == raft_log_.last_index()) {
             send_timeout_now(m.from());
           }
         }
@@ -853,7 +859,7 @@ bool Raft::restore(const raftpb::Snapshot& s) {
   ASSERT(restored.is_ok(), "unable to restore config: " + restored.status().message());
   prs_ = tracker::ProgressTracker(prs_.max_inflight());
   switch_to_config(std::move(restored->config), std::move(restored->progress));
-  tracker::Progress& pr = prs_.progress.at(id_);
+  tracker::Progress& pr = progress_of(id_);
   pr.maybe_update(pr.next - 1);
   return true;
 }

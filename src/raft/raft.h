@@ -120,6 +120,8 @@ class Raft {
  private:
   enum class CampaignType { kPreElection, kElection, kTransfer };
 
+  // The progress of a member that must be in the configuration.
+  tracker::Progress& progress_of(NodeId id);
   void send(raftpb::Message m);
   void send_append(NodeId to) { maybe_send_append(to, true); }
   bool maybe_send_append(NodeId to, bool send_if_empty);

@@ -1,5 +1,12 @@
 #include "rpc/grpc_server.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "etcdserverpb/rpc.grpc.pb.h"
 
 namespace etcd::rpc {
@@ -87,6 +94,47 @@ Result<std::string> listen_address(const std::string& url) {
                           ": TLS (https/unixs) is not supported by this build yet");
 }
 
+Status check_listen(const std::string& url) {
+  auto addr = listen_address(url);
+  if (!addr.is_ok()) return addr.status();
+  if (addr->rfind("unix:", 0) == 0) return Status::ok();
+  auto colon = addr->rfind(':');
+  std::string host = addr->substr(0, colon);
+  std::string port = addr->substr(colon + 1);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+      rc != 0) {
+    return invalid_argument("listen tcp " + *addr + ": lookup " + host + ": " + gai_strerror(rc));
+  }
+  Status result;
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0;
+    int err = errno;
+    close(fd);
+    if (!ok) {
+      result = Status(Code::kUnavailable, "listen tcp " + *addr + ": bind: " + std::strerror(err));
+      // strerror says "Address already in use"; Go prints it in lower case.
+      std::string msg = result.message();
+      if (auto p = msg.find("Address already in use"); p != std::string::npos) {
+        msg.replace(p, 1, "a");
+      }
+      result = Status(Code::kUnavailable, msg);
+      break;
+    }
+  }
+  freeaddrinfo(res);
+  return result;
+}
+
 Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
                                                           const std::vector<std::string>& urls,
                                                           uint64_t max_request_bytes,
@@ -101,6 +149,9 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   }
   // etcd allows requests up to --max-request-bytes plus gRPC's framing.
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_request_bytes + 512 * 1024));
+  // gRPC enables SO_REUSEPORT by default, which would let a second member
+  // share this port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
   // Handlers block for a raft round: keep a pool of polling threads alive
   // instead of letting gRPC create and retire one per burst of requests.

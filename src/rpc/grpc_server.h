@@ -21,6 +21,11 @@ grpc::Status to_grpc(const Status& s);
 // TLS arrives.
 Result<std::string> listen_address(const std::string& url);
 
+// Binds and releases each URL's address, so that a port another process
+// holds fails at start-up with etcd's message ("listen tcp 127.0.0.1:2379:
+// bind: address already in use"), before the data dir is touched.
+Status check_listen(const std::string& url);
+
 class ClientServer {
  public:
   // Binds every URL; fails if any cannot be bound.

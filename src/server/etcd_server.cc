@@ -202,22 +202,37 @@ void EtcdServer::start() {
       },
       [this](const raft::ReadState& rs) { on_read_state(rs); });
   // Publish this member's name and client URLs once it is serving.
-  std::thread([this] {
+  publish_thread_ = std::thread([this] {
     serverpb::InternalRaftRequest req;
     auto* a = req.mutable_member_attributes();
     a->set_member_id(id().value());
     a->set_name(cfg_.name);
     for (const auto& u : cfg_.advertise_client_urls) a->add_client_urls(u);
-    for (int attempt = 0; attempt < 100 && started_; ++attempt) {
+    // Retried until it succeeds or the server stops (etcd retries too).
+    while (started_) {
       if (process(req).is_ok()) {
         logger_.info(
             "published local member to cluster through raft",
             {{"local-member-id", to_hex(id())}, {"cluster-id", to_hex(MemberId(cluster_id()))}});
+        {
+          std::lock_guard lock(ready_mu_);
+          ready_ = true;
+        }
+        ready_cv_.notify_all();
+        // As etcd, the leader then records the cluster version.
+        if (raft_node_->is_leader()) {
+          serverpb::InternalRaftRequest v;
+          v.mutable_cluster_version_set()->set_version(std::string(kApiVersion) + ".0");
+          if (process(v).is_ok()) {
+            logger_.info("set initial cluster version",
+                         {{"cluster-version", std::string(kApiVersion) + ".0"}});
+          }
+        }
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-  }).detach();
+  });
 }
 
 void EtcdServer::stop() {
@@ -226,6 +241,13 @@ void EtcdServer::stop() {
     return;
   }
   raft_node_->stop();
+  // The publisher may be waiting on a proposal: fail pending waiters first.
+  {
+    std::lock_guard lock(wait_mu_);
+    for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
+    waiters_.clear();
+  }
+  if (publish_thread_.joinable()) publish_thread_.join();
   {
     std::lock_guard lock(apply_mu_);
     apply_stopping_ = true;
@@ -345,6 +367,14 @@ ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
                                      {a.client_urls().begin(), a.client_urls().end()}, tx);
       break;
     }
+    case serverpb::InternalRaftRequest::kClusterVersionSet: {
+      backend::BatchTx tx = backend_->batch_tx();
+      tx.set_consistent_index(ci);
+      Status st = tx.put(backend::Bucket::kCluster, backend::kClusterVersion,
+                         req.cluster_version_set().version());
+      ASSERT(st.is_ok(), "storing the cluster version failed");
+      break;
+    }
     default:
       record_consistent_index(ci);
       out.status = Status(Code::kUnimplemented, "etcdserver: request not supported by this build");
@@ -449,7 +479,16 @@ Status EtcdServer::linearizable_read_barrier() {
       if (!next_read_round_) next_read_round_ = new_round();
       round = next_read_round_;
     }
-    if (!read_cv_.wait_for(lock, timeout, [&] { return round->done; })) {
+    // An unanswered ReadIndex (no leader yet, or a leader change dropped it)
+    // is sent again every 500 ms, as etcd does.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool answered = false;
+    while (!answered && std::chrono::steady_clock::now() < deadline) {
+      answered =
+          read_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return round->done; });
+      if (!answered && read_round_ == round) raft_node_->read_index(round->ctx);
+    }
+    if (!answered) {
       // No answer (no leader): give up this round so later reads start anew.
       if (read_round_ == round) {
         read_round_ = std::move(next_read_round_);
@@ -499,6 +538,17 @@ Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
     return errors::timeout();
   }
   return future.get();
+}
+
+void EtcdServer::fill_cluster_header(etcdserverpb::ResponseHeader* h) const {
+  h->set_cluster_id(cluster_id());
+  h->set_member_id(id().value());
+  h->set_raft_term(raft_node_->term());
+}
+
+bool EtcdServer::wait_ready(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(ready_mu_);
+  return ready_cv_.wait_for(lock, timeout, [this] { return ready_; });
 }
 
 void EtcdServer::fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
@@ -583,7 +633,7 @@ Result<etcdserverpb::MemberListResponse> EtcdServer::member_list(
     const etcdserverpb::MemberListRequest& r) {
   if (r.linearizable()) RETURN_IF_ERROR(linearizable_read_barrier());
   etcdserverpb::MemberListResponse resp;
-  fill_header(resp.mutable_header(), 0);
+  fill_cluster_header(resp.mutable_header());
   for (const Member& m : membership_->members()) {
     auto* pm = resp.add_members();
     pm->set_id(m.id.value());

@@ -56,8 +56,14 @@ class EtcdServer {
   Result<etcdserverpb::StatusResponse> status();
   Result<etcdserverpb::AlarmResponse> alarm(const etcdserverpb::AlarmRequest& r);
 
-  // Fills cluster_id, member_id, raft_term (and revision when > 0).
+  // Fills cluster_id, member_id, raft_term and the revision (the store's
+  // current one when `revision` is 0).
   void fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const;
+  // The Cluster service's header: no revision, as etcd's.
+  void fill_cluster_header(etcdserverpb::ResponseHeader* h) const;
+  // Blocks until this member has published itself through Raft (etcd serves
+  // clients only then); false on timeout.
+  bool wait_ready(std::chrono::milliseconds timeout);
 
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
@@ -135,6 +141,10 @@ class EtcdServer {
   uint64_t read_seq_ ABSL_GUARDED_BY(read_mu_) = 0;
 
   std::atomic<bool> started_{false};
+  std::thread publish_thread_;
+  std::mutex ready_mu_;
+  std::condition_variable ready_cv_;
+  bool ready_ ABSL_GUARDED_BY(ready_mu_) = false;
 };
 
 }  // namespace etcd::server

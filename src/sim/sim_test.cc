@@ -164,7 +164,9 @@ TEST(SimSabotage, ForgottenVotesElectTwoLeaders) {
   o.nodes = 3;
   o.steps = 3000;
   o.forget_votes = true;
-  EXPECT_EXIT(hunt(o, 5000, "election-safety"), ::testing::ExitedWithCode(0), "caught");
+  // Two leaders in a term may also leave a member in a state Raft's own
+  // invariants reject (an ASSERT): noticed either way.
+  EXPECT_EXIT(hunt(o, 5000, "election-safety"), exited_ok_or_raft_assert, "");
 }
 #endif
 

@@ -6,6 +6,14 @@ import re
 
 from conftest import clean_env, run
 
+
+def block_data_dir(cwd, data_dir: str) -> None:
+    """These tests look at how the configuration is read and logged. The
+    binary now goes on to start a member on the default ports (2379/2380,
+    possibly in use by someone else); a regular file where the data dir
+    should be makes it stop right after logging its configuration."""
+    (cwd / data_dir).write_text("not a directory\n")
+
 CONFLICT = (
     'conflicting environment variable "ETCD_NAME" is shadowed by corresponding '
     "command-line flag (either unset environment variable or disable flag)"
@@ -110,6 +118,7 @@ def test_env_conflict_in_every_flag_spelling(etcd):
 
 
 def test_empty_env_is_ignored_and_unknown_env_warns(etcd, tmp_path):
+    block_data_dir(tmp_path, "y.etcd")
     r = etcd(
         "--name", "y", "--log-outputs", "stdout",
         env=clean_env(ETCD_NAME="", ETCD_ENABLE_V2_BOGUS="1", ETCD_SNAPSHOT_COUNT="7"),
@@ -158,6 +167,7 @@ def test_config_file_wins_over_flags_and_env(etcd, tmp_path):
         f"log-outputs: [{log_file}]\n"
         "log-level: debug\n"
     )
+    block_data_dir(tmp_path, "infra0.etcd")
     r = etcd("--config-file", str(cfg), "--snapshot-count", "5",
              env=clean_env(ETCD_MAX_TXN_OPS="3"), cwd=tmp_path)
     entries = log_lines(log_file.read_text())
@@ -173,6 +183,7 @@ def test_config_file_wins_over_flags_and_env(etcd, tmp_path):
 def test_config_file_from_env(etcd, tmp_path):
     cfg = tmp_path / "c.yml"
     cfg.write_text("name: from-env-file\nlog-outputs: [stdout]\n")
+    block_data_dir(tmp_path, "from-env-file.etcd")
     r = etcd(env=clean_env(ETCD_CONFIG_FILE=str(cfg)), cwd=tmp_path)
     conf = next(e for e in log_lines(r.stdout) if e["msg"] == "configuration")
     assert conf["name"] == "from-env-file"
@@ -180,6 +191,7 @@ def test_config_file_from_env(etcd, tmp_path):
 
 
 def test_log_outputs_and_levels(etcd, tmp_path):
+    block_data_dir(tmp_path, "default.etcd")
     r = etcd("--log-outputs", "stdout", "--log-level", "warn", cwd=tmp_path)
     entries = log_lines(r.stdout)
     assert entries, "expected at least one warn-or-above line"
@@ -190,6 +202,7 @@ def test_log_outputs_and_levels(etcd, tmp_path):
 
 
 def test_defaults_in_logged_configuration(etcd, tmp_path):
+    block_data_dir(tmp_path, "default.etcd")
     r = etcd("--log-outputs", "stdout", cwd=tmp_path)
     conf = next(e for e in log_lines(r.stdout) if e["msg"] == "configuration")
     assert conf["name"] == "default"
