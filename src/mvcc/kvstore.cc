@@ -1,6 +1,7 @@
 #include "mvcc/kvstore.h"
 
 #include "base/assert.h"
+#include "base/crc32c.h"
 #include "base/encoding.h"
 
 namespace etcd::mvcc {
@@ -191,6 +192,7 @@ Status KVStore::compact(int64_t rev) {
   if (rev > this->rev()) return err_future_rev();
   std::set<Revision> keep;
   {
+    std::unique_lock compact_lock(compact_mu_);
     backend::BatchTx tx = backend_.batch_tx();
     Status st =
         tx.put(backend::Bucket::kMeta, backend::kMetaScheduledCompactRev, main_rev_bytes(rev));
@@ -220,6 +222,36 @@ Status KVStore::compact(int64_t rev) {
     start.push_back('\0');  // the next key after the last one seen
   }
   return Status::ok();
+}
+
+Result<KvHash> KVStore::hash_by_rev(int64_t rev) const {
+  std::shared_lock lock(compact_mu_);
+  KvHash out;
+  out.compact_rev = compact_rev();
+  out.current_rev = this->rev();
+  if (rev > 0 && rev <= out.compact_rev) return err_compacted();
+  if (rev > 0 && rev > out.current_rev) return err_future_rev();
+  out.hash_rev = rev == 0 ? out.current_rev : rev;
+  std::set<Revision> keep = index_.keep(out.hash_rev);
+  backend::ReadTx rtx = backend_.read_tx();
+  lock.unlock();
+  const Revision lower{out.compact_rev + 1, 0};
+  std::string_view name = backend::bucket_name(backend::Bucket::kKey);
+  uint32_t h = crc32c::extend(0, name.data(), name.size());
+  // Revision keys sort by revision, so the walk stops after hash_rev.
+  std::string end = backend::revision_key(Revision{out.hash_rev + 1, 0});
+  rtx.for_each(backend::Bucket::kKey, "", end, [&](std::string_view k, std::string_view v) {
+    auto p = backend::parse_revision_key(k);
+    ASSERT(p.has_value(), "malformed revision key");
+    // Revisions scheduled for deletion by the compaction are skipped;
+    // nothing is skipped when compaction would keep nothing (etcd's rule).
+    if (p->rev < lower && !keep.empty() && keep.count(p->rev) == 0) return true;
+    h = crc32c::extend(h, k.data(), k.size());
+    h = crc32c::extend(h, v.data(), v.size());
+    return true;
+  });
+  out.hash = h;
+  return out;
 }
 
 }  // namespace etcd::mvcc

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,14 @@ struct RangeResult {
   std::vector<mvccpb::KeyValue> kvs;
   int64_t rev = 0;    // the store's revision when the range was served
   int64_t count = 0;  // keys in range at the revision, regardless of limit
+};
+
+// etcd's HashKV result: the hash of the key space at hash_rev.
+struct KvHash {
+  uint32_t hash = 0;
+  int64_t current_rev = 0;  // the store's revision when hashed
+  int64_t compact_rev = 0;  // the compaction the hash accounts for
+  int64_t hash_rev = 0;     // the revision hashed
 };
 
 class KVStore {
@@ -101,6 +110,15 @@ class KVStore {
   // superseded revisions from the backend before returning.
   Status compact(int64_t rev);
 
+  // etcd's kvstore hashByRev: CRC-32C (Castagnoli) over the key bucket's
+  // name, then every revision key and value with main revision <= rev
+  // (0: the current revision), skipping revisions below the compaction
+  // that compaction at rev would not keep. Equal on every member for the
+  // same revision and compaction. err_compacted when 0 < rev <= the
+  // compacted revision, err_future_rev when rev > the current revision.
+  // Any thread.
+  Result<KvHash> hash_by_rev(int64_t rev) const;
+
   TreeIndex& index() { return index_; }
   backend::Backend& backend() { return backend_; }
 
@@ -115,6 +133,10 @@ class KVStore {
   // Written by the apply thread; read anywhere.
   std::atomic<int64_t> current_rev_{1};
   std::atomic<int64_t> compact_main_rev_{-1};
+  // Held exclusively while a compaction moves the compacted revision and
+  // compacts the index; shared by hash_by_rev, which needs both (and its
+  // backend view) at one compaction.
+  mutable std::shared_mutex compact_mu_;
 };
 
 }  // namespace etcd::mvcc

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "base/crc32c.h"
 #include "env/clock.h"
 
 namespace etcd::mvcc {
@@ -191,6 +192,54 @@ TEST_F(KVStoreTest, ReadsFromAnotherThreadSeeAcknowledgedWrites) {
     });
     reader.join();
   }
+}
+
+// The CRC-32C of "key" and every revision key and value in the backend with
+// main revision <= rev: what hash_by_rev must give when nothing is skipped.
+uint32_t crc_of_backend(backend::Backend& b, int64_t rev) {
+  auto rtx = b.read_tx();
+  uint32_t h = crc32c::value("key");
+  rtx.for_each(backend::Bucket::kKey, "", backend::revision_key(Revision{rev + 1, 0}),
+               [&](std::string_view k, std::string_view v) {
+                 h = crc32c::extend(h, k.data(), k.size());
+                 h = crc32c::extend(h, v.data(), v.size());
+                 return true;
+               });
+  return h;
+}
+
+TEST_F(KVStoreTest, HashByRevFollowsEtcdsAlgorithm) {
+  put("foo", "1");  // rev 2
+  put("foo", "2");  // rev 3
+  put("bar", "3");  // rev 4
+  auto h = store_->hash_by_rev(0);
+  ASSERT_TRUE(h.is_ok());
+  EXPECT_EQ(h->hash_rev, 4);
+  EXPECT_EQ(h->current_rev, 4);
+  EXPECT_EQ(h->compact_rev, -1);
+  EXPECT_EQ(h->hash, crc_of_backend(*backend_, 4));
+  EXPECT_EQ(store_->hash_by_rev(4)->hash, h->hash);
+  EXPECT_EQ(store_->hash_by_rev(3)->hash, crc_of_backend(*backend_, 3));
+  EXPECT_NE(store_->hash_by_rev(3)->hash, h->hash);
+  EXPECT_TRUE(is_future_rev(store_->hash_by_rev(5).status()));
+
+  ASSERT_TRUE(store_->compact(3).is_ok());
+  EXPECT_TRUE(is_compacted(store_->hash_by_rev(3).status()));
+  EXPECT_TRUE(is_compacted(store_->hash_by_rev(2).status()));
+  auto after = store_->hash_by_rev(4);
+  ASSERT_TRUE(after.is_ok());
+  EXPECT_EQ(after->compact_rev, 3);
+  // Revision 2 is gone; what is left is hashed as is.
+  EXPECT_EQ(after->hash, crc_of_backend(*backend_, 4));
+
+  // Later writes do not change the hash at 4, and a restart keeps it.
+  put("foo", "4");  // rev 5
+  EXPECT_EQ(store_->hash_by_rev(4)->hash, after->hash);
+  auto at5 = store_->hash_by_rev(0)->hash;
+  reopen();
+  EXPECT_EQ(store_->hash_by_rev(4)->hash, after->hash);
+  EXPECT_EQ(store_->hash_by_rev(0)->hash, at5);
+  EXPECT_EQ(store_->hash_by_rev(0)->compact_rev, 3);
 }
 
 }  // namespace

@@ -70,6 +70,31 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
                      etcdserverpb::AlarmResponse* resp) override {
     return reply(s_.alarm(*req), resp);
   }
+  grpc::Status Defragment(grpc::ServerContext*, const etcdserverpb::DefragmentRequest*,
+                          etcdserverpb::DefragmentResponse* resp) override {
+    return reply(s_.defragment(), resp);
+  }
+  grpc::Status Hash(grpc::ServerContext*, const etcdserverpb::HashRequest*,
+                    etcdserverpb::HashResponse* resp) override {
+    return reply(s_.hash(), resp);
+  }
+  grpc::Status HashKV(grpc::ServerContext*, const etcdserverpb::HashKVRequest* req,
+                      etcdserverpb::HashKVResponse* resp) override {
+    return reply(s_.hash_kv(*req), resp);
+  }
+  grpc::Status Snapshot(grpc::ServerContext* ctx, const etcdserverpb::SnapshotRequest*,
+                        grpc::ServerWriter<etcdserverpb::SnapshotResponse>* writer) override {
+    return to_grpc(s_.snapshot([&](const etcdserverpb::SnapshotResponse& r) {
+      if (ctx->IsCancelled() || !writer->Write(r)) {
+        return etcd::Status(Code::kCancelled, "context canceled");
+      }
+      return etcd::Status::ok();
+    }));
+  }
+  grpc::Status MoveLeader(grpc::ServerContext*, const etcdserverpb::MoveLeaderRequest* req,
+                          etcdserverpb::MoveLeaderResponse* resp) override {
+    return reply(s_.move_leader(*req), resp);
+  }
 
  private:
   server::EtcdServer& s_;

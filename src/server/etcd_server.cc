@@ -1,7 +1,11 @@
 #include "server/etcd_server.h"
 
+#include <cmath>
+#include <cstdio>
 #include <future>
 #include <nlohmann/json.hpp>
+
+#include "storage/backend/snapshot.h"
 
 #include "base/encoding.h"
 #include "base/version.h"
@@ -20,6 +24,56 @@ std::string wal_metadata(MemberId id, uint64_t cluster_id) {
   j["member_id"] = id.value();
   j["cluster_id"] = cluster_id;
   return j.dump();
+}
+
+// etcd's quota defaults (DefaultQuotaBytes, MaxQuotaBytes).
+constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
+constexpr int64_t kMaxQuotaBytes = int64_t{8} << 30;
+// etcd's kvOverhead: the cost of a put beyond its key and value.
+constexpr int64_t kKvOverhead = 256;
+
+// go-humanize's Bytes (SI units), which etcd logs sizes with: "2.1 GB".
+std::string human_bytes(int64_t n) {
+  auto s = static_cast<double>(n < 0 ? 0 : n);
+  if (s < 10) return std::to_string(n) + " B";
+  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int e = static_cast<int>(std::floor(std::log(s) / std::log(1000.0)));
+  double val = std::floor(s / std::pow(1000.0, e) * 10 + 0.5) / 10;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, val < 10 ? "%.1f %s" : "%.0f %s", val, kUnits[e]);
+  return buf;
+}
+
+// A duration as Go prints one ("1.234567ms", "2.5s").
+std::string go_duration(std::chrono::steady_clock::duration d) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  char buf[64];
+  if (ns < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));
+  } else if (ns < 1000000) {
+    std::snprintf(buf, sizeof buf, "%gµs", static_cast<double>(ns) / 1e3);
+  } else if (ns < 1000000000) {
+    std::snprintf(buf, sizeof buf, "%gms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(ns) / 1e9);
+  }
+  return buf;
+}
+
+int64_t put_cost(const etcdserverpb::PutRequest& r) {
+  return kKvOverhead + static_cast<int64_t>(r.key().size() + r.value().size());
+}
+
+// etcd's costTxn: the larger branch's puts (top level only, as etcd).
+int64_t txn_cost(const etcdserverpb::TxnRequest& r) {
+  auto branch = [](const auto& ops) {
+    int64_t c = 0;
+    for (const auto& op : ops) {
+      if (op.has_request_put()) c += put_cost(op.request_put());
+    }
+    return c;
+  };
+  return std::max(branch(r.success()), branch(r.failure()));
 }
 
 }  // namespace
@@ -64,6 +118,32 @@ Status EtcdServer::open(bool* fresh) {
   backend_ = std::move(b).value();
   kv_ = std::make_unique<mvcc::KVStore>(*backend_);
   RETURN_IF_ERROR(kv_->restore());
+  alarms_.load(*backend_);
+  capped_ = !alarms_.get(etcdserverpb::NOSPACE).empty();
+  if (cfg_.quota_backend_bytes < 0) {
+    quota_bytes_ = -1;
+    logger_.info("disabled backend quota",
+                 {{"quota-name", "v3-applier"}, {"quota-size-bytes", cfg_.quota_backend_bytes}});
+  } else if (cfg_.quota_backend_bytes == 0) {
+    quota_bytes_ = kDefaultQuotaBytes;
+    logger_.info("enabled backend quota with default value",
+                 {{"quota-name", "v3-applier"},
+                  {"quota-size-bytes", quota_bytes_},
+                  {"quota-size", human_bytes(quota_bytes_)}});
+  } else {
+    quota_bytes_ = cfg_.quota_backend_bytes;
+    if (quota_bytes_ > kMaxQuotaBytes) {
+      logger_.warn("quota exceeds the maximum value",
+                   {{"quota-name", "v3-applier"},
+                    {"quota-size-bytes", quota_bytes_},
+                    {"quota-size", human_bytes(quota_bytes_)},
+                    {"quota-maximum-size-bytes", kMaxQuotaBytes},
+                    {"quota-maximum-size", human_bytes(kMaxQuotaBytes)}});
+    }
+    logger_.info("enabled backend quota", {{"quota-name", "v3-applier"},
+                                           {"quota-size-bytes", quota_bytes_},
+                                           {"quota-size", human_bytes(quota_bytes_)}});
+  }
   kv_applier_ = std::make_unique<KvApplier>(*kv_, [](int64_t) { return false; });
   raft_storage_ = std::make_unique<raft::MemoryStorage>();
   snapshotter_ = std::make_unique<snap::Snapshotter>(fs_, snap_dir_, cfg_.max_snapshots, &logger_);
@@ -347,14 +427,42 @@ ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
     }
   };
   switch (req.request_case()) {
-    case serverpb::InternalRaftRequest::kPut:
+    case serverpb::InternalRaftRequest::kPut: {
+      if (capped_) {
+        record_consistent_index(ci);
+        out.status = errors::no_space();
+        break;
+      }
+      // etcd's quotaApplierV3: the put is applied, but reported as failed
+      // when it did not fit.
+      bool fits = quota_available(put_cost(req.put()));
       take(kv_applier_->put(req.put(), ci));
+      if (out.status.is_ok() && !fits) {
+        out.response.reset();
+        out.status = errors::no_space();
+      }
       break;
+    }
     case serverpb::InternalRaftRequest::kDeleteRange:
       take(kv_applier_->delete_range(req.delete_range(), ci));
       break;
-    case serverpb::InternalRaftRequest::kTxn:
+    case serverpb::InternalRaftRequest::kTxn: {
+      int64_t cost = txn_cost(req.txn());
+      if (capped_ && cost > 0) {
+        record_consistent_index(ci);
+        out.status = errors::no_space();
+        break;
+      }
+      bool fits = quota_available(cost);
       take(kv_applier_->txn(req.txn(), ci));
+      if (out.status.is_ok() && !fits) {
+        out.response.reset();
+        out.status = errors::no_space();
+      }
+      break;
+    }
+    case serverpb::InternalRaftRequest::kAlarm:
+      out = apply_alarm(req.alarm(), ci);
       break;
     case serverpb::InternalRaftRequest::kCompaction:
       take(kv_applier_->compact(req.compaction(), ci));
@@ -577,6 +685,7 @@ Result<etcdserverpb::RangeResponse> EtcdServer::range(const etcdserverpb::RangeR
 
 Result<etcdserverpb::PutResponse> EtcdServer::put(const etcdserverpb::PutRequest& r) {
   RETURN_IF_ERROR(check_put_request(r));
+  RETURN_IF_ERROR(check_quota(put_cost(r)));
   serverpb::InternalRaftRequest req;
   *req.mutable_put() = r;
   auto resp = unwrap<etcdserverpb::PutResponse>(process(std::move(req)));
@@ -609,6 +718,7 @@ Result<etcdserverpb::TxnResponse> EtcdServer::txn(const etcdserverpb::TxnRequest
     if (!serializable) RETURN_IF_ERROR(linearizable_read_barrier());
     resp = kv_applier_->txn_read_only(r);
   } else {
+    RETURN_IF_ERROR(check_quota(txn_cost(r)));
     serverpb::InternalRaftRequest req;
     *req.mutable_txn() = r;
     resp = unwrap<etcdserverpb::TxnResponse>(process(std::move(req)));
@@ -657,15 +767,186 @@ Result<etcdserverpb::StatusResponse> EtcdServer::status() {
   resp.set_raftappliedindex(applied_index());
   auto self = membership_->member(id());
   resp.set_islearner(self && self->is_learner);
+  for (const auto& a : alarms_.get(etcdserverpb::NONE)) resp.add_errors(alarm_text(a));
   return resp;
 }
 
 Result<etcdserverpb::AlarmResponse> EtcdServer::alarm(const etcdserverpb::AlarmRequest& r) {
-  if (r.action() != etcdserverpb::AlarmRequest::GET) {
-    return Status(Code::kUnimplemented,
-                  "etcdserver: activating and disarming alarms arrives with the quota support");
+  // Every action goes through Raft, as etcd's.
+  serverpb::InternalRaftRequest req;
+  *req.mutable_alarm() = r;
+  auto resp = unwrap<etcdserverpb::AlarmResponse>(process(std::move(req)));
+  if (resp.is_ok()) fill_header(resp->mutable_header(), 0);
+  return resp;
+}
+
+ApplyResult EtcdServer::apply_alarm(const etcdserverpb::AlarmRequest& r,
+                                    backend::ConsistentIndex ci) {
+  auto resp = std::make_unique<etcdserverpb::AlarmResponse>();
+  backend::BatchTx tx = backend_->batch_tx();
+  tx.set_consistent_index(ci);
+  size_t old_count = alarms_.get(r.alarm()).size();
+  switch (r.action()) {
+    case etcdserverpb::AlarmRequest::GET:
+      for (const auto& m : alarms_.get(r.alarm())) *resp->add_alarms() = m;
+      break;
+    case etcdserverpb::AlarmRequest::ACTIVATE: {
+      if (r.alarm() == etcdserverpb::NONE) break;
+      auto m = alarms_.activate(MemberId(r.memberid()), r.alarm(), tx);
+      if (!m) break;
+      *resp->add_alarms() = *m;
+      if (old_count != 0 || alarms_.get(m->alarm()).size() != 1) break;
+      logger_.warn("alarm raised", {{"alarm", etcdserverpb::AlarmType_Name(m->alarm())},
+                                    {"from", to_hex(MemberId(m->memberid()))}});
+      if (m->alarm() == etcdserverpb::NOSPACE) capped_ = true;
+      break;
+    }
+    case etcdserverpb::AlarmRequest::DEACTIVATE: {
+      auto m = alarms_.deactivate(MemberId(r.memberid()), r.alarm(), tx);
+      if (!m) break;
+      *resp->add_alarms() = *m;
+      if (old_count == 0 || !alarms_.get(r.alarm()).empty()) break;
+      if (m->alarm() == etcdserverpb::NOSPACE || m->alarm() == etcdserverpb::CORRUPT) {
+        logger_.info("alarm disarmed", {{"alarm", etcdserverpb::AlarmType_Name(m->alarm())},
+                                        {"from", to_hex(MemberId(m->memberid()))}});
+      }
+      if (m->alarm() == etcdserverpb::NOSPACE) capped_ = false;
+      break;
+    }
+    default:
+      break;
   }
-  etcdserverpb::AlarmResponse resp;
+  return ApplyResult{Status::ok(), std::move(resp)};
+}
+
+bool EtcdServer::quota_available(int64_t cost) const {
+  if (cost == 0 || quota_bytes_ < 0) return true;
+  return backend_->size() + cost < quota_bytes_;
+}
+
+Status EtcdServer::check_quota(int64_t cost) {
+  if (quota_available(cost)) return Status::ok();
+  etcdserverpb::AlarmRequest a;
+  a.set_memberid(id().value());
+  a.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+  a.set_alarm(etcdserverpb::NOSPACE);
+  (void)alarm(a);
+  return errors::no_space();
+}
+
+Result<etcdserverpb::DefragmentResponse> EtcdServer::defragment() {
+  logger_.info("starting defragment");
+  auto start = std::chrono::steady_clock::now();
+  int64_t size_before = backend_->size();
+  int64_t in_use_before = backend_->size_in_use();
+  logger_.info("defragmenting", {{"path", backend_->path()},
+                                 {"current-db-size-bytes", size_before},
+                                 {"current-db-size", human_bytes(size_before)},
+                                 {"current-db-size-in-use-bytes", in_use_before},
+                                 {"current-db-size-in-use", human_bytes(in_use_before)}});
+  auto d = backend_->defrag();
+  if (!d.is_ok()) {
+    logger_.warn("failed to defragment", {{"error", d.status().message()}});
+    return d.status();
+  }
+  int64_t size_after = backend_->size();
+  int64_t in_use_after = backend_->size_in_use();
+  logger_.info("finished defragmenting directory",
+               {{"path", backend_->path()},
+                {"current-db-size-bytes-diff", size_after - size_before},
+                {"current-db-size-bytes", size_after},
+                {"current-db-size", human_bytes(size_after)},
+                {"current-db-size-in-use-bytes-diff", in_use_after - in_use_before},
+                {"current-db-size-in-use-bytes", in_use_after},
+                {"current-db-size-in-use", human_bytes(in_use_after)},
+                {"took", go_duration(std::chrono::steady_clock::now() - start)}});
+  logger_.info("finished defragment");
+  return etcdserverpb::DefragmentResponse();  // etcd's has no header
+}
+
+Result<etcdserverpb::HashResponse> EtcdServer::hash() {
+  etcdserverpb::HashResponse resp;
+  resp.set_hash(backend_->hash());
+  fill_header(resp.mutable_header(), kv_->rev());
+  return resp;
+}
+
+Result<etcdserverpb::HashKVResponse> EtcdServer::hash_kv(const etcdserverpb::HashKVRequest& r) {
+  auto h = kv_->hash_by_rev(r.revision());
+  if (!h.is_ok()) {
+    if (mvcc::is_compacted(h.status())) return errors::compacted();
+    if (mvcc::is_future_rev(h.status())) return errors::future_rev();
+    return h.status();
+  }
+  etcdserverpb::HashKVResponse resp;
+  resp.set_hash(h->hash);
+  resp.set_compact_revision(h->compact_rev);
+  resp.set_hash_revision(h->hash_rev);
+  fill_header(resp.mutable_header(), h->current_rev);
+  return resp;
+}
+
+Status EtcdServer::snapshot(
+    const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send) {
+  auto reader = backend_->snapshot();
+  if (!reader.is_ok()) return reader.status();
+  auto& rd = **reader;
+  auto start = std::chrono::steady_clock::now();
+  auto total = static_cast<int64_t>(rd.size());
+  logger_.info("sending database snapshot to client",
+               {{"total-bytes", total}, {"size", human_bytes(total)}});
+  std::string buf(backend::kSnapshotChunkSize, '\0');
+  bool first = true;
+  while (rd.remaining() > 0) {
+    auto n = rd.read(buf.data(), buf.size());
+    if (!n.is_ok()) return n.status();
+    if (*n == 0) return data_loss("snapshot: unexpected end of the db image");
+    etcdserverpb::SnapshotResponse resp;
+    if (first) fill_header(resp.mutable_header(), 0);
+    first = false;
+    resp.set_remaining_bytes(rd.remaining());
+    resp.set_blob(buf.data(), *n);
+    RETURN_IF_ERROR(send(resp));
+  }
+  const backend::Sha256& sha = rd.sha256();
+  logger_.info("sending database sha256 checksum to client",
+               {{"total-bytes", total}, {"checksum-size", sha.size()}});
+  etcdserverpb::SnapshotResponse last;
+  if (first) fill_header(last.mutable_header(), 0);
+  last.set_remaining_bytes(0);
+  last.set_blob(reinterpret_cast<const char*>(sha.data()), sha.size());
+  RETURN_IF_ERROR(send(last));
+  logger_.info("successfully sent database snapshot to client",
+               {{"total-bytes", total},
+                {"size", human_bytes(total)},
+                {"took", go_duration(std::chrono::steady_clock::now() - start)}});
+  return Status::ok();
+}
+
+Result<etcdserverpb::MoveLeaderResponse> EtcdServer::move_leader(
+    const etcdserverpb::MoveLeaderRequest& r) {
+  uint64_t lead = raft_node_->lead();
+  if (lead != id().value()) return errors::not_leader();
+  auto target = membership_->member(MemberId(r.targetid()));
+  if (!target || target->is_learner) return errors::bad_leader_transferee();
+  logger_.info("leadership transfer starting",
+               {{"local-member-id", to_hex(id())},
+                {"current-leader-member-id", to_hex(MemberId(lead))},
+                {"transferee-member-id", to_hex(target->id)}});
+  raft_node_->transfer_leader(r.targetid());
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  while (raft_node_->lead() != r.targetid()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status(Code::kUnavailable,
+                    "etcdserver: request timed out, leader transfer took too long");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.heartbeat_interval_ms));
+  }
+  logger_.info("leadership transfer finished", {{"local-member-id", to_hex(id())},
+                                                {"old-leader-member-id", to_hex(MemberId(lead))},
+                                                {"new-leader-member-id", to_hex(target->id)}});
+  etcdserverpb::MoveLeaderResponse resp;
   fill_header(resp.mutable_header(), 0);
   return resp;
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "env/posix_file_system.h"
 #include "etcdserverpb/rpc.pb.h"
 #include "mvcc/kvstore.h"
+#include "server/alarm_store.h"
 #include "server/config/config.h"
 #include "server/kv_apply.h"
 #include "server/membership.h"
@@ -55,6 +57,14 @@ class EtcdServer {
   Result<etcdserverpb::MemberListResponse> member_list(const etcdserverpb::MemberListRequest& r);
   Result<etcdserverpb::StatusResponse> status();
   Result<etcdserverpb::AlarmResponse> alarm(const etcdserverpb::AlarmRequest& r);
+  Result<etcdserverpb::DefragmentResponse> defragment();
+  Result<etcdserverpb::HashResponse> hash();
+  Result<etcdserverpb::HashKVResponse> hash_kv(const etcdserverpb::HashKVRequest& r);
+  // Streams the backend snapshot: chunks of the db image with
+  // remaining_bytes (the header in the first only), then the image's
+  // SHA-256 as the last message, as etcd's Maintenance.Snapshot.
+  Status snapshot(const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send);
+  Result<etcdserverpb::MoveLeaderResponse> move_leader(const etcdserverpb::MoveLeaderRequest& r);
 
   // Fills cluster_id, member_id, raft_term and the revision (the store's
   // current one when `revision` is 0).
@@ -76,6 +86,12 @@ class EtcdServer {
   Status bootstrap_new(std::unique_ptr<raft::RawNode>* node);
   Status restart(std::unique_ptr<raft::RawNode>* node);
   raft::Config raft_config(raft::NodeId id) const;
+
+  // etcd's quotaKVServer: fails a write whose cost does not fit the quota
+  // with no_space, after raising the NOSPACE alarm through Raft.
+  Status check_quota(int64_t cost);
+  bool quota_available(int64_t cost) const;
+  ApplyResult apply_alarm(const etcdserverpb::AlarmRequest& r, backend::ConsistentIndex ci);
 
   // Proposes a request and waits for its application.
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);
@@ -103,6 +119,11 @@ class EtcdServer {
   std::unique_ptr<mvcc::KVStore> kv_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Membership> membership_;
+  AlarmStore alarms_;
+  // NOSPACE is active: the apply thread refuses puts and txns with puts
+  // (etcd's applierV3Capped).
+  std::atomic<bool> capped_{false};
+  int64_t quota_bytes_ = 0;  // < 0: no quota
   std::unique_ptr<raft::MemoryStorage> raft_storage_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<snap::Snapshotter> snapshotter_;
