@@ -99,15 +99,20 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  for (const auto& url : cfg.listen_client_urls) {
-    if (auto st = etcd::rpc::check_listen(url); !st.is_ok()) {
-      lg.fatal("failed to start etcd", {{"error", st.message()}});
+  for (const auto* urls : {&cfg.listen_peer_urls, &cfg.listen_client_urls}) {
+    for (const auto& url : *urls) {
+      if (auto st = etcd::rpc::check_listen(url); !st.is_ok()) {
+        lg.fatal("failed to start etcd", {{"error", st.message()}});
+      }
     }
   }
+
   auto server = etcd::server::EtcdServer::create(cfg, lg, clock);
   if (!server.is_ok()) {
     lg.fatal("failed to start etcd", {{"error", server.status().message()}});
   }
+  auto peer = etcd::rpc::ClientServer::start_peer(**server, cfg.listen_peer_urls, lg);
+  if (!peer.is_ok()) lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});
   (*server)->start();
   // As etcd, clients are served once this member has published itself
   // through Raft; a stop signal meanwhile still stops it.
@@ -132,6 +137,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   (*client)->shutdown();
+  (*peer)->shutdown();
   (*server)->stop();
   return 0;
 }

@@ -160,10 +160,9 @@ Status check_listen(const std::string& url) {
   return result;
 }
 
-Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
-                                                          const std::vector<std::string>& urls,
-                                                          uint64_t max_request_bytes,
-                                                          log::Logger& logger) {
+Result<std::unique_ptr<ClientServer>> ClientServer::listen(
+    const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
+    uint64_t max_request_bytes, const std::string& traffic, log::Logger& logger) {
   std::unique_ptr<ClientServer> cs(new ClientServer());
   grpc::ServerBuilder builder;
   std::vector<int> ports(urls.size(), 0);
@@ -182,9 +181,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   // instead of letting gRPC create and retire one per burst of requests.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 8);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  cs->services_.push_back(std::make_unique<KvService>(server));
-  cs->services_.push_back(std::make_unique<ClusterService>(server));
-  cs->services_.push_back(std::make_unique<MaintenanceService>(server));
+  cs->services_ = std::move(services);
   for (auto& s : cs->services_) builder.RegisterService(s.get());
   cs->server_ = builder.BuildAndStart();
   if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
@@ -193,10 +190,32 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
       cs->server_->Shutdown();
       return Status(Code::kUnavailable, "listen " + urls[i] + ": address already in use");
     }
-    logger.info("serving client traffic insecurely; this is strongly discouraged!",
+    logger.info("serving " + traffic + " traffic insecurely; this is strongly discouraged!",
                 {{"address", urls[i]}});
   }
   return cs;
+}
+
+Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
+                                                          const std::vector<std::string>& urls,
+                                                          uint64_t max_request_bytes,
+                                                          log::Logger& logger) {
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  services.push_back(std::make_unique<KvService>(server));
+  services.push_back(std::make_unique<ClusterService>(server));
+  services.push_back(std::make_unique<MaintenanceService>(server));
+  return listen(urls, std::move(services), max_request_bytes, "client", logger);
+}
+
+Result<std::unique_ptr<ClientServer>> ClientServer::start_peer(server::EtcdServer& server,
+                                                               const std::vector<std::string>& urls,
+                                                               log::Logger& logger) {
+  // A lone member has no peer to talk to: the listener holds the port (as
+  // etcd's does) and answers membership queries, as etcd's peer port serves
+  // its member list; the Raft transport joins it with multi-member clusters.
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  services.push_back(std::make_unique<ClusterService>(server));
+  return listen(urls, std::move(services), 0, "peer", logger);
 }
 
 ClientServer::~ClientServer() { shutdown(); }

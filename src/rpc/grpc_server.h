@@ -33,11 +33,18 @@ class ClientServer {
                                                      const std::vector<std::string>& urls,
                                                      uint64_t max_request_bytes,
                                                      log::Logger& logger);
+  // Listens on the peer URLs.
+  static Result<std::unique_ptr<ClientServer>> start_peer(server::EtcdServer& server,
+                                                          const std::vector<std::string>& urls,
+                                                          log::Logger& logger);
   ~ClientServer();
   void shutdown();
 
  private:
   ClientServer() = default;
+  static Result<std::unique_ptr<ClientServer>> listen(
+      const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
+      uint64_t max_request_bytes, const std::string& traffic, log::Logger& logger);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
 };
