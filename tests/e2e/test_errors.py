@@ -3,6 +3,7 @@ does not name it, ports and data dirs already in use. Where the reference
 etcd behaves the same, the test runs against both (ids "ours"/"reference")
 so the expectation is checked on the oracle too."""
 
+import os
 import socket
 
 import pytest
@@ -58,6 +59,22 @@ def test_client_port_taken_by_another_program(etcd_factory, reference):
     assert "address already in use" in m.log_text(), (
         "the failure does not say why the member could not serve clients "
         f"(etcd: listen tcp {m.endpoint}: bind: address already in use):\n{m.log_tail(2)}")
+
+
+@BOTH
+def test_peer_port_taken_by_another_program(etcd_factory, reference):
+    """The peer port is bound at start-up too: taken, the member exits
+    naming the bind error, as etcd does, and leaves no data dir behind."""
+    m = etcd_factory(reference=reference)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", m.peer_port))
+        s.listen()
+        m.start(wait=False)
+        assert m.wait_exit() == 1
+    log = m.log_text()
+    assert "address already in use" in log, m.log_tail(3)
+    assert str(m.peer_port) in log, m.log_tail(3)
+    assert not os.path.exists(os.path.join(m.data_dir, "member")), "the data dir was touched"
 
 
 @BOTH
