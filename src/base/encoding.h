@@ -72,4 +72,30 @@ inline uint32_t get_u32_be(std::string_view s) {
   return get_u32_be(reinterpret_cast<const uint8_t*>(s.data()));
 }
 
+// Protobuf-style base-128 varints (the WAL and snap file envelopes are
+// decoded by hand, so that length fields are checked before allocation).
+inline void append_varint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Reads a varint at *pos; false when truncated or longer than 10 bytes.
+inline bool read_varint(std::string_view in, size_t* pos, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*pos >= in.size()) return false;
+    uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    if (shift == 63 && b > 1) return false;  // overflows 64 bits
+    result |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace etcd

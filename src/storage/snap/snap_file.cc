@@ -3,35 +3,13 @@
 #include <cstdint>
 
 #include "base/crc32c.h"
+#include "base/encoding.h"
 
 namespace etcd::snap {
 namespace {
 
 constexpr uint8_t kTagCrc = 0x08;   // field 1, varint
 constexpr uint8_t kTagData = 0x12;  // field 2, length-delimited
-
-void append_varint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool read_varint(std::string_view in, size_t* pos, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*pos >= in.size()) return false;
-    uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
-    if (shift == 63 && b > 1) return false;
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

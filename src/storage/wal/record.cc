@@ -14,30 +14,6 @@ constexpr uint8_t kTagCrc = 0x10;   // field 2, varint
 constexpr uint8_t kTagData = 0x1a;  // field 3, length-delimited
 constexpr uint64_t kLengthMask = (uint64_t{1} << 56) - 1;
 
-void append_varint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-// Reads a varint at *pos; false when truncated or longer than 10 bytes.
-bool read_varint(std::string_view in, size_t* pos, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (*pos >= in.size()) return false;
-    uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
-    if (shift == 63 && b > 1) return false;  // overflows 64 bits
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
 bool all_zero(std::string_view b, uint64_t begin, uint64_t end) {
   const char* p = b.data() + begin;
   const char* e = b.data() + end;
