@@ -85,7 +85,9 @@ class KVStore {
     // The events so far: puts carry the new KeyValue, deletes the key and
     // the deletion revision as mod_revision.
     const std::vector<mvccpb::KeyValue>& changes() const { return changes_; }
-    std::vector<bool> change_is_delete() const { return is_delete_; }
+    // change_is_delete()[i]: changes()[i] is a deletion (a put may carry an
+    // empty value too, so the watch stream needs this to type its events).
+    const std::vector<bool>& change_is_delete() const { return is_delete_; }
     // The main revision of this transaction's writes.
     int64_t write_rev() const { return begin_rev_ + 1; }
     // Ends the transaction (also done by the destructor).

@@ -90,8 +90,7 @@ EtcdServer::~EtcdServer() { stop(); }
 Result<std::unique_ptr<EtcdServer>> EtcdServer::create(const config::ServerConfig& cfg,
                                                        log::Logger& logger, env::Clock& clock) {
   std::unique_ptr<EtcdServer> s(new EtcdServer(cfg, logger, clock));
-  bool fresh = false;
-  RETURN_IF_ERROR(s->open(&fresh));
+  RETURN_IF_ERROR(s->open());
   return s;
 }
 
@@ -109,7 +108,7 @@ raft::Config EtcdServer::raft_config(raft::NodeId id) const {
   return c;
 }
 
-Status EtcdServer::open(bool* fresh) {
+Status EtcdServer::open() {
   RETURN_IF_ERROR(env::mkdir_all(fs_, member_dir_, env::kPrivateDirMode));
   backend::Options bo;
   bo.sync_mode = backend::SyncMode::kNoMetaSync;
@@ -151,8 +150,7 @@ Status EtcdServer::open(bool* fresh) {
   wo.max_wals = cfg_.max_wals;
   wo.logger = &logger_;
   std::unique_ptr<raft::RawNode> node;
-  *fresh = !wal::Wal::exists(fs_, wal_dir_);
-  if (*fresh) {
+  if (!wal::Wal::exists(fs_, wal_dir_)) {
     RETURN_IF_ERROR(bootstrap_new(&node));
   } else {
     RETURN_IF_ERROR(restart(&node));
@@ -322,11 +320,7 @@ void EtcdServer::stop() {
   }
   raft_node_->stop();
   // The publisher may be waiting on a proposal: fail pending waiters first.
-  {
-    std::lock_guard lock(wait_mu_);
-    for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
-    waiters_.clear();
-  }
+  fail_waiters();
   if (publish_thread_.joinable()) publish_thread_.join();
   {
     std::lock_guard lock(apply_mu_);
@@ -334,14 +328,16 @@ void EtcdServer::stop() {
   }
   apply_cv_.notify_all();
   if (apply_thread_.joinable()) apply_thread_.join();
-  {
-    std::lock_guard lock(wait_mu_);
-    for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
-    waiters_.clear();
-  }
+  fail_waiters();
   if (wal_) (void)wal_->close();
   backend_->close();
   logger_.info("stopped etcd server", {{"local-member-id", to_hex(id())}});
+}
+
+void EtcdServer::fail_waiters() {
+  std::lock_guard lock(wait_mu_);
+  for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
+  waiters_.clear();
 }
 
 // ---- apply thread ----
@@ -370,6 +366,8 @@ void EtcdServer::apply_batch(const ApplyBatch& batch) {
     applied_.store(batch.snapshot.metadata().index(), std::memory_order_release);
   }
   for (const auto& e : batch.entries) apply_entry(e);
+  // applied_ is atomic; passing through the waiters' mutex orders this
+  // notify after any waiter's check of it, so no wake-up is lost.
   { std::lock_guard lock(applied_mu_); }
   applied_cv_.notify_all();
   maybe_trigger_snapshot();
@@ -412,7 +410,6 @@ void EtcdServer::apply_entry(const raftpb::Entry& e) {
       if (!already) record_consistent_index(ci);
       break;
   }
-  applied_term_.store(e.term(), std::memory_order_release);
   applied_.store(e.index(), std::memory_order_release);
 }
 

@@ -82,7 +82,7 @@ class EtcdServer {
 
  private:
   EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);
-  Status open(bool* fresh);
+  Status open();
   Status bootstrap_new(std::unique_ptr<raft::RawNode>* node);
   Status restart(std::unique_ptr<raft::RawNode>* node);
   raft::Config raft_config(raft::NodeId id) const;
@@ -93,6 +93,8 @@ class EtcdServer {
   bool quota_available(int64_t cost) const;
   ApplyResult apply_alarm(const etcdserverpb::AlarmRequest& r, backend::ConsistentIndex ci);
 
+  // Completes every pending proposal with "server stopped".
+  void fail_waiters();
   // Proposes a request and waits for its application.
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);
   // Returns once every write acknowledged before the call is visible to
@@ -144,7 +146,6 @@ class EtcdServer {
   bool apply_stopping_ ABSL_GUARDED_BY(apply_mu_) = false;
   std::thread apply_thread_;
   std::atomic<uint64_t> applied_{0};
-  std::atomic<uint64_t> applied_term_{0};
   uint64_t snapshot_index_ = 0;  // apply thread
   std::mutex applied_mu_;
   std::condition_variable applied_cv_;
