@@ -120,6 +120,9 @@ KVStore::WriteTxn::~WriteTxn() { end(); }
 void KVStore::WriteTxn::end() {
   if (ended_) return;
   ended_ = true;
+  if (!changes_.empty()) {
+    for (const auto& fn : store_.observers_) fn(*this);
+  }
   // The revision advances only after the index and backend hold the
   // changes, so readers that see the new revision find every change.
   if (!changes_.empty()) store_.current_rev_.store(begin_rev_ + 1, std::memory_order_release);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -107,6 +108,15 @@ class KVStore {
   };
   std::unique_ptr<WriteTxn> write();
 
+  // Observers of every write transaction that changed something (watchers,
+  // the lessor's key -> lease map). Called on the writing thread when the
+  // transaction ends, in the order added, while it still holds the backend
+  // batch and before rev() moves to txn.write_rev(): an observer sees each
+  // revision exactly once, in revision order. Add them before the first
+  // write (not thread-safe).
+  using Observer = std::function<void(const WriteTxn&)>;
+  void add_observer(Observer fn) { observers_.push_back(std::move(fn)); }
+
   // Compacts history before `rev`: errors err_compacted (rev <= current
   // compaction) and err_future_rev (rev > current revision). Removes the
   // superseded revisions from the backend before returning.
@@ -132,6 +142,7 @@ class KVStore {
 
   backend::Backend& backend_;
   TreeIndex index_;
+  std::vector<Observer> observers_;
   // Written by the apply thread; read anywhere.
   std::atomic<int64_t> current_rev_{1};
   std::atomic<int64_t> compact_main_rev_{-1};

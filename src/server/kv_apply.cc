@@ -443,7 +443,6 @@ Result<etcdserverpb::PutResponse> KvApplier::put(const etcdserverpb::PutRequest&
   txn->set_consistent_index(ci);  // recorded even when the request fails
   if (r.lease() != 0 && !lease_exists_(r.lease())) return errors::lease_not_found();
   auto resp = put_in(*txn, r);
-  if (on_changes_) on_changes_(*txn);
   return resp;
 }
 
@@ -452,7 +451,6 @@ Result<etcdserverpb::DeleteRangeResponse> KvApplier::delete_range(
   auto txn = store_.write();
   txn->set_consistent_index(ci);
   auto resp = delete_in(*txn, r);
-  if (on_changes_) on_changes_(*txn);
   return resp;
 }
 
@@ -471,7 +469,6 @@ Result<etcdserverpb::TxnResponse> KvApplier::txn(const TxnRequest& r, backend::C
   apply_txn(*txn, r, path, 0, &resp);
   resp.mutable_header()->set_revision(txn->changes().empty() ? txn->write_rev() - 1
                                                              : txn->write_rev());
-  if (on_changes_) on_changes_(*txn);
   return resp;
 }
 

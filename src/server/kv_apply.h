@@ -50,14 +50,9 @@ class KvApplier {
   Result<etcdserverpb::CompactionResponse> compact(const etcdserverpb::CompactionRequest& r,
                                                    backend::ConsistentIndex ci);
 
-  // Called with each write transaction's changes before it ends (watchers).
-  using ChangesFn = std::function<void(const mvcc::KVStore::WriteTxn&)>;
-  void set_on_changes(ChangesFn fn) { on_changes_ = std::move(fn); }
-
  private:
   mvcc::KVStore& store_;
   LeaseExists lease_exists_;
-  ChangesFn on_changes_;
 };
 
 }  // namespace etcd::server
