@@ -3,104 +3,17 @@
 # etcd (/usr/bin/etcd), measured in the same run with the same load tool
 # (build/bin/benchmark, cmd/benchmark). Results: docs/benchmarks.md.
 #
-# Builds `etcd` and `benchmark` (Release) into $BUILD_DIR, starts both servers
-# fresh on their own temp data dirs and free loopback ports (default flags
-# otherwise), runs every case against each server back to back (ours, then the
-# reference, so background load drifts over both alike), prints a table and
-# stops and removes everything it started.
-#
-# Environment (defaults in brackets):
-#   BUILD_DIR [/tmp/benchbuild]  SKIP_BUILD [0]  REF_ETCD [/usr/bin/etcd]
-#   ROUNDS [3]  (each case is run ROUNDS times per server; the table shows the
-#               round with the median requests/s)
+# The harness (build, servers, rounds, table) is bench/compare_lib.sh; its
+# environment variables apply. Case sizes (defaults in brackets):
 #   PUT_SEQ_TOTAL [2000] PUT_CONC_TOTAL [20000] GET_1_TOTAL [10000] GET_64_TOTAL [50000]
-#   RUN_TIMEOUT [600] (seconds, per benchmark invocation)
-#   KEEP_LOGS [0] (keep the work dir with server logs and raw outputs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-BUILD_DIR=${BUILD_DIR:-/tmp/benchbuild}
-REF_ETCD=${REF_ETCD:-/usr/bin/etcd}
-ROUNDS=${ROUNDS:-3}
 PUT_SEQ_TOTAL=${PUT_SEQ_TOTAL:-2000}
 PUT_CONC_TOTAL=${PUT_CONC_TOTAL:-20000}
 GET_1_TOTAL=${GET_1_TOTAL:-10000}
 GET_64_TOTAL=${GET_64_TOTAL:-50000}
-RUN_TIMEOUT=${RUN_TIMEOUT:-600}
-PY=/usr/bin/python3
-
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  ninja -C "$BUILD_DIR" etcd benchmark >/dev/null
-fi
-OUR_ETCD=$BUILD_DIR/bin/etcd
-BENCH=$BUILD_DIR/bin/benchmark
-for b in "$OUR_ETCD" "$BENCH" "$REF_ETCD"; do
-  [ -x "$b" ] || { echo "kv_compare: missing $b" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d /tmp/kv_compare.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "${KEEP_LOGS:-0}" = 1 ]; then
-    echo "kv_compare: logs and raw outputs kept in $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_server NAME BINARY: starts a fresh single member; sets LAST_EP.
-start_server() {
-  local name=$1 bin=$2 cport pport
-  cport=$(free_port)
-  pport=$(free_port)
-  while [ "$pport" = "$cport" ]; do pport=$(free_port); done
-  mkdir -p "$WORK/$name"
-  "$bin" --name default --data-dir "$WORK/$name/data" \
-    --listen-client-urls "http://127.0.0.1:$cport" \
-    --advertise-client-urls "http://127.0.0.1:$cport" \
-    --listen-peer-urls "http://127.0.0.1:$pport" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-    --initial-cluster "default=http://127.0.0.1:$pport" \
-    >"$WORK/$name/server.log" 2>&1 &
-  PIDS+=($!)
-  LAST_EP=127.0.0.1:$cport
-}
-
-# seed EP: writes the key the range cases read ("foo", 256 B value) with the
-# reference etcdctl; retries until the member serves writes (up to 30 s).
-seed() {
-  local ep=$1 value
-  value=$(head -c 256 /dev/zero | tr '\0' v)
-  for _ in $(seq 60); do
-    ETCDCTL_API=3 timeout 10 /usr/bin/etcdctl --endpoints "$ep" put foo "$value" \
-      >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  echo "kv_compare: server at $ep did not become ready" >&2
-  return 1
-}
-
-start_server ours "$OUR_ETCD"
-ours_EP=$LAST_EP
-start_server ref "$REF_ETCD"
-ref_EP=$LAST_EP
-seed "$ours_EP" || { tail -20 "$WORK/ours/server.log" >&2; exit 1; }
-seed "$ref_EP" || { tail -20 "$WORK/ref/server.log" >&2; exit 1; }
-
+NAME=kv_compare
+TITLE="KV comparison"
 # Cases: label | total | global flags | subcommand and its flags.
 CASES=(
   "put, seq keys, 1 client|$PUT_SEQ_TOTAL|--conns 1 --clients 1|put --key-size 8 --val-size 256 --sequential-keys --key-space-size $PUT_SEQ_TOTAL"
@@ -110,51 +23,6 @@ CASES=(
   "get l, 64 clients, 8 conns|$GET_64_TOTAL|--conns 8 --clients 64|range foo --consistency l"
 )
 
-# metrics FILE: "req/s p50_ms p99_ms errors" from one benchmark output.
-metrics() {
-  awk '/Requests\/sec:/ {rps=$2}
-       /^  50% in/ {p50=$3*1000}
-       /^  99% in/ {p99=$3*1000}
-       /^  \[[0-9]+\]\t/ && err_section {gsub(/[\[\]]/, "", $1); err+=$1}
-       /^Error distribution:/ {err_section=1}
-       END {printf "%.1f %.2f %.2f %d\n", rps, p50, p99, err+0}' "$1"
-}
-
-declare -A RESULT
-i=0
-for c in "${CASES[@]}"; do
-  IFS='|' read -r label total gflags sub <<<"$c"
-  for server in ours ref; do
-    ep_var="${server}_EP"
-    runs=()
-    for r in $(seq "$ROUNDS"); do
-      out="$WORK/case$i.$server.$r.out"
-      # shellcheck disable=SC2086  # flags are word lists on purpose
-      if ! timeout "$RUN_TIMEOUT" "$BENCH" --endpoints "${!ep_var}" $gflags --total "$total" --precise \
-        $sub >"$out" 2>&1; then
-        echo "kv_compare: [$server] $label: benchmark failed or timed out" >&2
-        tail -5 "$out" >&2
-      fi
-      runs+=("$(metrics "$out")")
-      echo "[$server] $label (round $r): ${runs[-1]}" >&2
-    done
-    # The round with the median requests/s.
-    RESULT[$i.$server]=$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$(((ROUNDS + 1) / 2))p")
-  done
-  i=$((i + 1))
-done
-
-echo
-echo "KV comparison, $(date -u +%Y-%m-%dT%H:%MZ), ours=$OUR_ETCD ref=$("$REF_ETCD" --version | head -1)"
-printf '%-28s | %10s %10s %6s | %8s %8s | %8s %8s | %s\n' \
-  case "ours r/s" "ref r/s" ratio "ours p50" "ref p50" "ours p99" "ref p99" "errors o/r"
-i=0
-for c in "${CASES[@]}"; do
-  IFS='|' read -r label _ _ _ <<<"$c"
-  read -r o_rps o_p50 o_p99 o_err <<<"${RESULT[$i.ours]}"
-  read -r r_rps r_p50 r_p99 r_err <<<"${RESULT[$i.ref]}"
-  ratio=$(awk -v a="$o_rps" -v b="$r_rps" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
-  printf '%-28s | %10s %10s %6s | %6sms %6sms | %6sms %6sms | %s/%s\n' \
-    "$label" "$o_rps" "$r_rps" "$ratio" "$o_p50" "$r_p50" "$o_p99" "$r_p99" "$o_err" "$r_err"
-  i=$((i + 1))
-done
+# shellcheck source=bench/compare_lib.sh
+. bench/compare_lib.sh
+compare_main
