@@ -533,17 +533,22 @@ bool Backend::publish(ScopeBuffer& scope) {
     auto& to = gen.buckets[b];
     while (!from.empty()) {
       auto node = from.extract(from.begin());
+      gen.bytes += node.key().size() + (node.mapped() ? node.mapped()->size() : 0);
       to[std::move(node.key())].push_back(Version{seq, std::move(node.mapped())});
     }
   }
   gen.ops += scope.ops;
   if (scope.consistent_index) consistent_index_ = *scope.consistent_index;
-  if (gen.ops < options_.batch_limit && !interval_elapsed_locked()) return false;
+  // During a defrag, batches close by size only: closed by the interval,
+  // they would fill the bounded queue within seconds of a long copy.
+  const bool full =
+      gen.ops >= options_.batch_limit || (defragging_ && gen.bytes >= kMaxBatchBytesDuringDefrag);
+  if (!full && (defragging_ || !interval_elapsed_locked())) return false;
   if (options_.background_commit) {
-    // Back-pressure: at most one batch waits for the committer, so the
-    // buffer stays within about two batches.
+    // Back-pressure: at most one batch waits for the committer (during a
+    // defrag, kMaxFrozenDuringDefrag), so the buffer stays bounded.
     lock.wait(state_cv_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) {
-      return frozen_.empty() || stop_committer_;
+      return frozen_.size() < max_frozen_locked() || stop_committer_;
     });
     freeze_locked();
     return false;
@@ -778,13 +783,33 @@ uint32_t Backend::hash(const std::vector<HashIgnore>& ignores) {
 }
 
 Result<DefragResult> Backend::defrag() {
-  // Writers wait for the whole defrag (as in etcd); what they would have
-  // written is not lost, only delayed. Readers go on during the copy.
-  MutexLock writer(&writer_mu_);
+  // Everything published so far goes into LMDB, under the writer lock so no
+  // scope is half-published; then writers go on while the copy runs: their
+  // batches wait in frozen_ (readers see them) for commit_mu_, which the
+  // copy and the swap hold.
+  writer_mu_.lock();
   commit_all(/*sync=*/false);
-  MutexLock commit(&commit_mu_);
+  commit_mu_.lock();
   commit_frozen_locked(/*sync=*/false);  // the committer may have held a batch
+  {
+    MutexLock lock(&state_mu_);
+    defragging_ = true;
+  }
+  writer_mu_.unlock();
+  Result<DefragResult> r = defrag_locked();
+  {
+    MutexLock lock(&state_mu_);
+    defragging_ = false;
+    state_cv_.notify_all();
+  }
+  commit_mu_.unlock();
+  // The batches written meanwhile go to the new file now (or with the
+  // committer thread, which was waiting for commit_mu_).
+  if (!options_.background_commit) commit_frozen(/*sync=*/false);
+  return r;
+}
 
+Result<DefragResult> Backend::defrag_locked() {
   DefragResult r;
   r.size_before = size();
   r.size_in_use_before = size_in_use_locked();

@@ -216,9 +216,16 @@ class Backend {
   void force_commit();
 
   // Compacting copy into "<path>.defrag.tmp", then an atomic rename over
-  // the file and a reopen. Writers wait for the whole defrag; readers go on
-  // during the copy and wait only for the swap.
+  // the file and a reopen. Readers go on during the copy and wait only for
+  // the swap. So do writers (beyond etcd, which blocks them): their batches
+  // stay in memory, visible to readers, while the copy runs (at most
+  // kMaxFrozenDuringDefrag batches; then they wait), and are committed to
+  // the new file after the swap. Meanwhile a batch closes at batch_limit
+  // ops or kMaxBatchBytesDuringDefrag, not at batch_interval, so the
+  // buffer holds at most about 64 x 8 MB.
   Result<DefragResult> defrag();
+  static constexpr size_t kMaxFrozenDuringDefrag = 64;
+  static constexpr uint64_t kMaxBatchBytesDuringDefrag = uint64_t{8} << 20;
 
   // A consistent, compacted copy of the committed backend (after committing
   // the buffered writes) for etcd's Maintenance.Snapshot; see snapshot.h.
@@ -284,6 +291,12 @@ class Backend {
   void reopen_readers() ABSL_LOCKS_EXCLUDED(gate_mu_);
 
   int64_t size_in_use_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  // The copy and the swap of defrag(), with commit_mu_ held throughout.
+  Result<DefragResult> defrag_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  // Frozen batches a writer may leave for the committer before it waits.
+  size_t max_frozen_locked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_) {
+    return defragging_ ? kMaxFrozenDuringDefrag : 1;
+  }
 
   const std::string path_;
   const Options options_;
@@ -317,6 +330,8 @@ class Backend {
   uint64_t commits_ ABSL_GUARDED_BY(state_mu_) = 0;
   uint64_t map_grows_ ABSL_GUARDED_BY(state_mu_) = 0;
   bool stop_committer_ ABSL_GUARDED_BY(state_mu_) = false;
+  // A defrag holds commit_mu_ for its copy: batches pile up in frozen_.
+  bool defragging_ ABSL_GUARDED_BY(state_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(state_mu_) = true;
 
   // Reader slots: every LMDB read transaction (ours or inside mdb_env_copy)

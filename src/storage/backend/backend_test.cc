@@ -478,6 +478,51 @@ TEST_F(BackendTest, WritesAndReadsDuringDefragAreNotLost) {
   EXPECT_EQ(static_cast<int>(b->read_tx().range(Bucket::kKey, "", "").size()), written.load());
 }
 
+TEST_F(BackendTest, WritesGoOnWhileADefragCopies) {
+  env::RealClock real;
+  Options o;
+  o.batch_limit = 50;  // many batches pile up while the copy runs
+  o.map_size_bytes = uint64_t{512} << 20;
+  auto b = must_open(db_path(), o, real);
+  // Enough data that the copy takes a while.
+  const std::string big(4096, 'x');
+  for (int batch = 0; batch < 20; ++batch) {
+    BatchTx tx = b->batch_tx();
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(tx.put(Bucket::kLease, key_of(batch * 1000 + i), big).is_ok());
+    }
+  }
+  b->force_commit();
+  std::atomic<bool> defrag_started{false}, defrag_done{false};
+  std::thread defrag([&] {
+    defrag_started = true;
+    auto r = b->defrag();
+    EXPECT_TRUE(r.is_ok()) << r.status().to_string();
+    defrag_done = true;
+  });
+  while (!defrag_started) std::this_thread::yield();
+  // Write and read back until the defrag ends: some writes must complete,
+  // and be readable, while it still runs.
+  int written = 0, during = 0;
+  while (!defrag_done && written < 200000) {
+    put_one(*b, Bucket::kKey, key_of(written), "w" + std::to_string(written));
+    ++written;
+    auto v = b->read_tx().get(Bucket::kKey, key_of(written - 1));
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(*v, "w" + std::to_string(written - 1));
+    if (!defrag_done) ++during;
+  }
+  defrag.join();
+  EXPECT_GT(during, 50) << "writes blocked during the defrag";
+  for (int i = 0; i < 10; ++i) put_one(*b, Bucket::kKey, key_of(written++), "after");
+  b->close();
+  b = must_open(db_path(), o, real);
+  auto kvs = b->read_tx().range(Bucket::kKey, "", "");
+  ASSERT_EQ(static_cast<int>(kvs.size()), written);
+  EXPECT_EQ(*b->read_tx().get(Bucket::kKey, key_of(0)), "w0");
+  EXPECT_EQ(b->read_tx().range(Bucket::kLease, "", "").size(), 20000u);
+}
+
 TEST_F(BackendTest, MapGrowsWhenFull) {
   Options o = manual_options();
   o.map_size_bytes = uint64_t{1} << 20;

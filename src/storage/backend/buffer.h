@@ -46,6 +46,7 @@ class Generation {
  public:
   std::array<std::map<std::string, std::vector<Version>, std::less<>>, kBucketCount> buckets;
   uint64_t ops = 0;
+  uint64_t bytes = 0;  // keys and values published into it
   // Clock time of the first publish into this generation (batch interval).
   std::chrono::steady_clock::time_point first_op_at{};
   // Id of the LMDB write transaction that writes this generation, set just
