@@ -129,7 +129,7 @@ compare_main() {
 
   echo
   echo "$TITLE, $(date -u +%Y-%m-%dT%H:%MZ), ours=$OUR_ETCD ref=$("$REF_ETCD" --version | head -1)"
-  printf '%-28s | %10s %10s %6s | %8s %8s | %8s %8s | %s\n' \
+  printf '%-32s | %10s %10s %6s | %8s %8s | %8s %8s | %s\n' \
     case "ours r/s" "ref r/s" ratio "ours p50" "ref p50" "ours p99" "ref p99" "errors o/r"
   i=0
   for c in "${CASES[@]}"; do
@@ -137,7 +137,7 @@ compare_main() {
     read -r o_rps o_p50 o_p99 o_err <<<"${RESULT[$i.ours]}"
     read -r r_rps r_p50 r_p99 r_err <<<"${RESULT[$i.ref]}"
     ratio=$(awk -v a="$o_rps" -v b="$r_rps" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
-    printf '%-28s | %10s %10s %6s | %6sms %6sms | %6sms %6sms | %s/%s\n' \
+    printf '%-32s | %10s %10s %6s | %6sms %6sms | %6sms %6sms | %s/%s\n' \
       "$label" "$o_rps" "$r_rps" "$ratio" "$o_p50" "$r_p50" "$o_p99" "$r_p99" "$o_err" "$r_err"
     i=$((i + 1))
   done

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common.h"
+#include "defrag_pause.h"
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "watch_lease.h"
 
@@ -274,7 +275,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(positive64);
 
+  DefragPauseOptions dp;
+  auto* defrag_pause = app.add_subcommand(
+      "defrag-pause", "Measure how long a Defragment pauses writes and reads (not in etcd's tool)");
+  defrag_pause->add_option("--val-size", dp.val_size, "value size of the writer's puts")
+      ->check(positive);
+  defrag_pause->add_option("--warmup", dp.warmup_s, "seconds of load before the defrag");
+  defrag_pause->add_option("--cooldown", dp.cooldown_s, "seconds of load after the defrag");
+
   CLI11_PARSE(app, argc, argv);
+  if (*defrag_pause) return run_defrag_pause(g, dp);
   if (*put) return run_put(g, p);
   if (*watch_latency) return run_watch_latency(g, wl);
   if (*lease_keepalive) return run_lease_keepalive(g, lk);
