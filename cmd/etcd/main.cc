@@ -87,7 +87,12 @@ int main(int argc, char** argv) {
                             {"snapshot-count", cfg.snapshot_count},
                             {"quota-backend-bytes", cfg.quota_backend_bytes},
                             {"max-request-bytes", cfg.max_request_bytes},
-                            {"max-txn-ops", cfg.max_txn_ops}});
+                            {"max-txn-ops", cfg.max_txn_ops},
+                            {"initial-corrupt-check", cfg.initial_corrupt_check},
+                            {"corrupt-check-time-interval",
+                             etcd::config::format_go_duration(cfg.corrupt_check_time_ns)},
+                            {"auto-compaction-mode", cfg.auto_compaction_mode},
+                            {"auto-compaction-retention", cfg.auto_compaction_retention}});
   // Debian's abseil checks every absl::Mutex acquisition for lock-order
   // cycles (gRPC's locks included), a few percent of CPU per request.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -107,9 +112,22 @@ int main(int argc, char** argv) {
     }
   }
 
+  // etcd rejects a bad --auto-compaction-retention (and a failed initial
+  // corruption check) as a failed start: a warning, then "discovery failed".
+  auto start_failed = [&lg](const std::string& error) {
+    lg.warn("failed to start etcd", {{"error", error}});
+    lg.fatal("discovery failed", {{"error", error}});
+  };
+  auto retention = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
+                                                            cfg.auto_compaction_retention);
+  if (!retention.is_ok()) start_failed(retention.status().message());
   auto server = etcd::server::EtcdServer::create(cfg, lg, clock);
   if (!server.is_ok()) {
     lg.fatal("failed to start etcd", {{"error", server.status().message()}});
+  }
+  if (auto st = (*server)->initial_corruption_check(); !st.is_ok()) {
+    (*server)->stop();
+    start_failed(st.message());
   }
   auto peer = etcd::rpc::ClientServer::start_peer(**server, cfg.listen_peer_urls, lg);
   if (!peer.is_ok()) lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});

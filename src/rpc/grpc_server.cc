@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/lease_service.h"
+#include "rpc/watch_service.h"
 
 namespace etcd::rpc {
 namespace {
@@ -204,6 +206,8 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   services.push_back(std::make_unique<KvService>(server));
   services.push_back(std::make_unique<ClusterService>(server));
   services.push_back(std::make_unique<MaintenanceService>(server));
+  services.push_back(make_lease_service(server));
+  services.push_back(make_watch_service(server, max_request_bytes));
   return listen(urls, std::move(services), max_request_bytes, "client", logger);
 }
 

@@ -31,6 +31,8 @@ constexpr int64_t kDefaultQuotaBytes = int64_t{2} << 30;
 constexpr int64_t kMaxQuotaBytes = int64_t{8} << 30;
 // etcd's kvOverhead: the cost of a put beyond its key and value.
 constexpr int64_t kKvOverhead = 256;
+// etcd's leaseOverhead: the quota cost of a lease grant.
+constexpr int64_t kLeaseOverhead = 64;
 
 // go-humanize's Bytes (SI units), which etcd logs sizes with: "2.1 GB".
 std::string human_bytes(int64_t n) {
@@ -78,6 +80,34 @@ int64_t txn_cost(const etcdserverpb::TxnRequest& r) {
 
 }  // namespace
 
+// The server as the compactor and the corruption checker see it. Their
+// threads call it; every call is thread-safe on the server's side.
+class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
+ public:
+  explicit OpsHost(EtcdServer& s) : s_(s) {}
+  int64_t current_revision() override { return s_.kv_->rev(); }
+  bool is_leader() override { return s_.raft_node_->is_leader(); }
+  Status compact(int64_t revision) override {
+    etcdserverpb::CompactionRequest r;
+    r.set_revision(revision);
+    return s_.compact(r).status();
+  }
+  MemberId member_id() override { return s_.id(); }
+  // A single member has no peers to compare with (clusters fill this in).
+  std::vector<PeerHashKV> peer_hashes(int64_t) override { return {}; }
+  Status linearizable_barrier() override { return s_.linearizable_read_barrier(); }
+  void raise_corrupt_alarm(MemberId member) override {
+    etcdserverpb::AlarmRequest a;
+    a.set_memberid(member.value());
+    a.set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+    a.set_alarm(etcdserverpb::CORRUPT);
+    (void)s_.alarm(a);
+  }
+
+ private:
+  EtcdServer& s_;
+};
+
 EtcdServer::EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock)
     : cfg_(cfg), logger_(logger), clock_(clock) {
   member_dir_ = env::join_path(cfg.data_dir, "member");
@@ -117,8 +147,38 @@ Status EtcdServer::open() {
   backend_ = std::move(b).value();
   kv_ = std::make_unique<mvcc::KVStore>(*backend_);
   RETURN_IF_ERROR(kv_->restore());
+  {
+    // etcd raises a progress interval below 100ms to 100ms, and keeps its
+    // 10 minutes for one <= 0.
+    auto ms = std::chrono::milliseconds(cfg_.watch_progress_notify_interval_ns / 1000000);
+    if (cfg_.watch_progress_notify_interval_ns <= 0) ms = std::chrono::minutes(10);
+    if (ms < std::chrono::milliseconds(100)) {
+      logger_.warn("adjusting watch progress notify interval to minimum period",
+                   {{"min-watch-progress-notify-interval", "100ms"}});
+      ms = std::chrono::milliseconds(100);
+    }
+    watchable_ = std::make_unique<mvcc::WatchableStore>(*kv_, clock_, ms);
+  }
+  {
+    // etcd's minTTL: 1.5 election timeouts in whole heartbeats, rounded up
+    // to seconds.
+    uint64_t election_ticks = cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms;
+    uint64_t min_ttl_ms = (3 * election_ticks) / 2 * cfg_.heartbeat_interval_ms;
+    lease::LessorOptions lo;
+    lo.min_ttl_s = static_cast<int64_t>((min_ttl_ms + 999) / 1000);
+    lo.checkpoint = cfg_.lease_checkpoint;
+    lo.checkpoint_persist = cfg_.lease_checkpoint_persist;
+    if (cfg_.lease_checkpoint && !cfg_.lease_checkpoint_persist) {
+      logger_.warn(
+          "Detected that checkpointing is enabled without persistence. Consider enabling "
+          "experimental-enable-lease-checkpoint-persist");
+    }
+    lessor_ = std::make_unique<lease::Lessor>(*kv_, clock_, lo);
+    RETURN_IF_ERROR(lessor_->restore());
+  }
   alarms_.load(*backend_);
   capped_ = !alarms_.get(etcdserverpb::NOSPACE).empty();
+  corrupt_ = !alarms_.get(etcdserverpb::CORRUPT).empty();
   if (cfg_.quota_backend_bytes < 0) {
     quota_bytes_ = -1;
     logger_.info("disabled backend quota",
@@ -143,7 +203,8 @@ Status EtcdServer::open() {
                                            {"quota-size-bytes", quota_bytes_},
                                            {"quota-size", human_bytes(quota_bytes_)}});
   }
-  kv_applier_ = std::make_unique<KvApplier>(*kv_, [](int64_t) { return false; });
+  kv_applier_ = std::make_unique<KvApplier>(
+      *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
   raft_storage_ = std::make_unique<raft::MemoryStorage>();
   snapshotter_ = std::make_unique<snap::Snapshotter>(fs_, snap_dir_, cfg_.max_snapshots, &logger_);
   wal::WalOptions wo;
@@ -153,6 +214,7 @@ Status EtcdServer::open() {
   if (!wal::Wal::exists(fs_, wal_dir_)) {
     RETURN_IF_ERROR(bootstrap_new(&node));
   } else {
+    restarted_ = true;
     RETURN_IF_ERROR(restart(&node));
   }
   RaftNode::Options ro;
@@ -161,7 +223,14 @@ Status EtcdServer::open() {
       static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms) - 1;
   raft_node_ = std::make_unique<RaftNode>(std::move(node), *raft_storage_, *wal_, *snapshotter_,
                                           transport_, logger_, ro);
+  ops_host_ = std::make_unique<OpsHost>(*this);
+  corruption_ = std::make_unique<CorruptionChecker>(*kv_, *ops_host_, logger_);
   return Status::ok();
+}
+
+Status EtcdServer::initial_corruption_check() {
+  if (!cfg_.initial_corrupt_check || !restarted_) return Status::ok();
+  return corruption_->initial_check(std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms));
 }
 
 Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
@@ -269,6 +338,21 @@ Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
 void EtcdServer::start() {
   if (started_.exchange(true)) return;
   apply_thread_ = std::thread([this] { apply_loop(); });
+  lessor_->set_revoker([this](const std::vector<LeaseId>& ids) { revoke_expired_leases(ids); });
+  lessor_->set_leader_check([this] { return raft_node_->is_leader(); });
+  if (cfg_.lease_checkpoint) {
+    lessor_->set_checkpointer([this](const std::vector<lease::Checkpoint>& cps) {
+      serverpb::InternalRaftRequest req;
+      for (const auto& cp : cps) {
+        auto* c = req.mutable_lease_checkpoint()->add_checkpoints();
+        c->set_id(cp.id.value());
+        c->set_remaining_ttl(cp.remaining_ttl_s);
+      }
+      (void)process(std::move(req));
+    });
+  }
+  lessor_->start();
+  watchable_->start();
   raft_node_->start(
       [this](ApplyBatch b) {
         std::unique_lock lock(apply_mu_);
@@ -279,6 +363,20 @@ void EtcdServer::start() {
         apply_cv_.notify_all();
       },
       [this](const raft::ReadState& rs) { on_read_state(rs); });
+  // Auto-compaction: the retention was checked at start-up (main).
+  auto retention =
+      parse_compaction_retention(cfg_.auto_compaction_mode, cfg_.auto_compaction_retention);
+  if (retention.is_ok() && *retention > 0) {
+    compactor_ = std::make_unique<Compactor>(
+        cfg_.auto_compaction_mode == "revision" ? CompactionMode::kRevision
+                                                : CompactionMode::kPeriodic,
+        *retention, *ops_host_, logger_, clock_,
+        std::chrono::nanoseconds(cfg_.auto_compaction_revision_interval_ns));
+    compactor_->run();
+  }
+  if (cfg_.corrupt_check_time_ns > 0) {
+    corruption_->run(std::chrono::nanoseconds(cfg_.corrupt_check_time_ns));
+  }
   // Publish this member's name and client URLs once it is serving.
   publish_thread_ = std::thread([this] {
     serverpb::InternalRaftRequest req;
@@ -321,6 +419,10 @@ void EtcdServer::stop() {
   raft_node_->stop();
   // The publisher may be waiting on a proposal: fail pending waiters first.
   fail_waiters();
+  lessor_->stop();  // its revokes fail now that the server stopped
+  // Their proposals now fail at once ("server stopped").
+  if (compactor_) compactor_->stop();
+  corruption_->stop();
   if (publish_thread_.joinable()) publish_thread_.join();
   {
     std::lock_guard lock(apply_mu_);
@@ -328,6 +430,7 @@ void EtcdServer::stop() {
   }
   apply_cv_.notify_all();
   if (apply_thread_.joinable()) apply_thread_.join();
+  watchable_->stop();  // its sync rounds read the backend
   fail_waiters();
   if (wal_) (void)wal_->close();
   backend_->close();
@@ -383,6 +486,12 @@ void EtcdServer::apply_entry(const raftpb::Entry& e) {
   bool already = e.index() <= backend_->consistent_index().index.value();
   switch (e.type()) {
     case raftpb::EntryNormal: {
+      // A new leader's empty entry: once it is applied, everything of the
+      // earlier terms is, and the leader's lessor takes over expiry (etcd
+      // extends every lease by an election timeout then).
+      if (e.data().empty() && raft_node_->is_leader()) {
+        lessor_->promote(std::chrono::milliseconds(cfg_.election_timeout_ms));
+      }
       if (already) break;
       if (e.data().empty()) {
         record_consistent_index(ci);  // a new leader's empty entry
@@ -424,6 +533,22 @@ ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
     }
   };
   switch (req.request_case()) {
+    case serverpb::InternalRaftRequest::kPut:
+    case serverpb::InternalRaftRequest::kDeleteRange:
+    case serverpb::InternalRaftRequest::kTxn:
+    case serverpb::InternalRaftRequest::kCompaction:
+    case serverpb::InternalRaftRequest::kLeaseGrant:
+    case serverpb::InternalRaftRequest::kLeaseRevoke:
+      if (corrupt_) {  // etcd's applierV3Corrupt
+        record_consistent_index(ci);
+        out.status = errors::corrupt();
+        return out;
+      }
+      break;
+    default:
+      break;
+  }
+  switch (req.request_case()) {
     case serverpb::InternalRaftRequest::kPut: {
       if (capped_) {
         record_consistent_index(ci);
@@ -458,6 +583,11 @@ ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
       }
       break;
     }
+    case serverpb::InternalRaftRequest::kLeaseGrant:
+    case serverpb::InternalRaftRequest::kLeaseRevoke:
+    case serverpb::InternalRaftRequest::kLeaseCheckpoint:
+      out = apply_lease(req, ci);
+      break;
     case serverpb::InternalRaftRequest::kAlarm:
       out = apply_alarm(req.alarm(), ci);
       break;
@@ -614,13 +744,17 @@ Status EtcdServer::linearizable_read_barrier() {
 
 // ---- client API ----
 
-Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
-  if (!started_) return errors::stopped();
+uint64_t EtcdServer::next_request_id() {
   // etcd's request ids: the member id's low 16 bits, then a counter seeded
   // from the clock, so ids are unique across restarts.
   uint64_t req_id = (id().value() & 0xFFFF) << 48 |
                     ((static_cast<uint64_t>(clock_.wall_unix_ms()) & 0xFFFFFFFFFFULL) << 8);
-  req_id += next_request_id_.fetch_add(1);
+  return req_id + next_request_id_.fetch_add(1);
+}
+
+Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
+  if (!started_) return errors::stopped();
+  uint64_t req_id = next_request_id();
   req.mutable_header()->set_id(req_id);
   std::string data = req.SerializeAsString();
   if (data.size() > cfg_.max_request_bytes) return errors::request_too_large();
@@ -796,6 +930,7 @@ ApplyResult EtcdServer::apply_alarm(const etcdserverpb::AlarmRequest& r,
       logger_.warn("alarm raised", {{"alarm", etcdserverpb::AlarmType_Name(m->alarm())},
                                     {"from", to_hex(MemberId(m->memberid()))}});
       if (m->alarm() == etcdserverpb::NOSPACE) capped_ = true;
+      if (m->alarm() == etcdserverpb::CORRUPT) corrupt_ = true;
       break;
     }
     case etcdserverpb::AlarmRequest::DEACTIVATE: {
@@ -808,6 +943,7 @@ ApplyResult EtcdServer::apply_alarm(const etcdserverpb::AlarmRequest& r,
                                         {"from", to_hex(MemberId(m->memberid()))}});
       }
       if (m->alarm() == etcdserverpb::NOSPACE) capped_ = false;
+      if (m->alarm() == etcdserverpb::CORRUPT) corrupt_ = false;
       break;
     }
     default:
@@ -945,6 +1081,181 @@ Result<etcdserverpb::MoveLeaderResponse> EtcdServer::move_leader(
                                                 {"new-leader-member-id", to_hex(target->id)}});
   etcdserverpb::MoveLeaderResponse resp;
   fill_header(resp.mutable_header(), 0);
+  return resp;
+}
+
+// ---- leases ----
+
+namespace {
+
+// The lessor's errors as etcd's client errors.
+Status lease_error(const Status& s) {
+  switch (s.code()) {
+    case Code::kNotFound:
+      return errors::lease_not_found();
+    case Code::kFailedPrecondition:
+      return errors::lease_exists();
+    case Code::kOutOfRange:
+      return errors::lease_ttl_too_large();
+    default:
+      return s;
+  }
+}
+
+}  // namespace
+
+ApplyResult EtcdServer::apply_lease(const serverpb::InternalRaftRequest& req,
+                                    backend::ConsistentIndex ci) {
+  ApplyResult out;
+  switch (req.request_case()) {
+    case serverpb::InternalRaftRequest::kLeaseGrant: {
+      // etcd's applierV3Capped refuses grants under NOSPACE; its
+      // quotaApplierV3 applies one that does not fit but reports no_space.
+      if (capped_) {
+        record_consistent_index(ci);
+        out.status = errors::no_space();
+        break;
+      }
+      bool fits = quota_available(kLeaseOverhead);
+      const auto& r = req.lease_grant();
+      auto l = lessor_->grant(LeaseId(r.id()), r.ttl(), ci);
+      if (!l.is_ok()) {
+        out.status = lease_error(l.status());
+        break;
+      }
+      if (!fits) {
+        out.status = errors::no_space();
+        break;
+      }
+      auto resp = std::make_unique<etcdserverpb::LeaseGrantResponse>();
+      resp->mutable_header()->set_revision(kv_->rev());
+      resp->set_id(l->id.value());
+      resp->set_ttl(l->ttl_s);
+      out.response = std::move(resp);
+      break;
+    }
+    case serverpb::InternalRaftRequest::kLeaseRevoke: {
+      Status st = lessor_->revoke(LeaseId(req.lease_revoke().id()), ci);
+      if (!st.is_ok()) {
+        out.status = lease_error(st);
+        break;
+      }
+      auto resp = std::make_unique<etcdserverpb::LeaseRevokeResponse>();
+      resp->mutable_header()->set_revision(kv_->rev());
+      out.response = std::move(resp);
+      break;
+    }
+    case serverpb::InternalRaftRequest::kLeaseCheckpoint: {
+      std::vector<lease::Checkpoint> cps;
+      for (const auto& c : req.lease_checkpoint().checkpoints()) {
+        cps.push_back(lease::Checkpoint{LeaseId(c.id()), c.remaining_ttl()});
+      }
+      lessor_->checkpoint(cps, ci);
+      auto resp = std::make_unique<etcdserverpb::LeaseCheckpointResponse>();
+      resp->mutable_header()->set_revision(kv_->rev());
+      out.response = std::move(resp);
+      break;
+    }
+    default:
+      ASSERT(false, "not a lease request");
+  }
+  return out;
+}
+
+void EtcdServer::revoke_expired_leases(const std::vector<LeaseId>& ids) {
+  for (LeaseId id : ids) {
+    if (!started_) return;
+    serverpb::InternalRaftRequest req;
+    req.mutable_lease_revoke()->set_id(id.value());
+    auto r = process(std::move(req));
+    Status st = r.is_ok() ? r->status : r.status();
+    if (!st.is_ok() && st != errors::lease_not_found()) {
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx",
+                    static_cast<unsigned long long>(static_cast<uint64_t>(id.value())));
+      logger_.warn("failed to revoke lease", {{"lease-id", hex}, {"error", st.message()}});
+    }
+  }
+}
+
+Status EtcdServer::wait_applied_index() {
+  uint64_t target = raft_node_->commit_index();
+  std::unique_lock lock(applied_mu_);
+  // etcd's applyTimeout.
+  if (!applied_cv_.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return applied_index() >= target || !started_; })) {
+    return Status(Code::kUnavailable,
+                  "etcdserver: request timed out, waiting for the applied index took too long");
+  }
+  return started_ ? Status::ok() : errors::stopped();
+}
+
+Result<etcdserverpb::LeaseGrantResponse> EtcdServer::lease_grant(
+    etcdserverpb::LeaseGrantRequest r) {
+  RETURN_IF_ERROR(check_quota(kLeaseOverhead));
+  // No id given: one from the request-id generator, kept positive (etcd).
+  while (r.id() == 0) {
+    r.set_id(static_cast<int64_t>(next_request_id() & ((uint64_t{1} << 63) - 1)));
+  }
+  serverpb::InternalRaftRequest req;
+  *req.mutable_lease_grant() = r;
+  auto resp = unwrap<etcdserverpb::LeaseGrantResponse>(process(std::move(req)));
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<etcdserverpb::LeaseRevokeResponse> EtcdServer::lease_revoke(
+    const etcdserverpb::LeaseRevokeRequest& r) {
+  serverpb::InternalRaftRequest req;
+  *req.mutable_lease_revoke() = r;
+  auto resp = unwrap<etcdserverpb::LeaseRevokeResponse>(process(std::move(req)));
+  if (resp.is_ok()) fill_header(resp->mutable_header(), resp->header().revision());
+  return resp;
+}
+
+Result<int64_t> EtcdServer::lease_renew(LeaseId id) {
+  // Renewals do not go through Raft: the leader's lessor answers. A leader
+  // whose lessor is not promoted yet (its first entry is not applied) is
+  // retried for up to an election timeout; etcd forwards to the leader
+  // until its request timeout.
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  while (true) {
+    if (!started_) return errors::stopped();
+    if (raft_node_->is_leader()) {
+      RETURN_IF_ERROR(wait_applied_index());
+      auto ttl = lessor_->renew(id);
+      if (ttl.is_ok()) return ttl;
+      if (ttl.status().code() == Code::kNotFound) return errors::lease_not_found();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return has_leader() ? errors::timeout() : errors::no_leader();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.heartbeat_interval_ms));
+  }
+}
+
+Result<etcdserverpb::LeaseTimeToLiveResponse> EtcdServer::lease_time_to_live(
+    const etcdserverpb::LeaseTimeToLiveRequest& r) {
+  // Served by the leader, once its apply thread caught up (etcd forwards a
+  // follower's request to the leader).
+  if (!raft_node_->is_leader()) return has_leader() ? errors::not_leader() : errors::no_leader();
+  RETURN_IF_ERROR(wait_applied_index());
+  auto l = lessor_->lookup(LeaseId(r.id()), r.keys());
+  if (!l) return errors::lease_not_found();
+  etcdserverpb::LeaseTimeToLiveResponse resp;
+  fill_header(resp.mutable_header(), 0);
+  resp.set_id(r.id());
+  resp.set_ttl(l->remaining_s);
+  resp.set_grantedttl(l->ttl_s);
+  for (auto& k : l->keys) resp.add_keys(std::move(k));
+  return resp;
+}
+
+Result<etcdserverpb::LeaseLeasesResponse> EtcdServer::lease_leases() {
+  etcdserverpb::LeaseLeasesResponse resp;
+  fill_header(resp.mutable_header(), 0);
+  for (LeaseId id : lessor_->leases()) resp.add_leases()->set_id(id.value());
   return resp;
 }
 

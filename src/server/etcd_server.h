@@ -21,9 +21,13 @@
 #include "env/clock.h"
 #include "env/posix_file_system.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "lease/lessor.h"
 #include "mvcc/kvstore.h"
+#include "mvcc/watchable_store.h"
 #include "server/alarm_store.h"
+#include "server/compactor.h"
 #include "server/config/config.h"
+#include "server/corruption.h"
 #include "server/kv_apply.h"
 #include "server/membership.h"
 #include "server/raft_node.h"
@@ -65,6 +69,17 @@ class EtcdServer {
   // SHA-256 as the last message, as etcd's Maintenance.Snapshot.
   Status snapshot(const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send);
   Result<etcdserverpb::MoveLeaderResponse> move_leader(const etcdserverpb::MoveLeaderRequest& r);
+  // Lease service (etcd's v3_server.go). Grant picks an id when r.id is 0;
+  // renew and time-to-live are served by the leader without Raft, once the
+  // apply thread caught up with the commit index. lease_time_to_live fails
+  // with lease_not_found for an unknown lease (the gRPC layer answers TTL -1).
+  Result<etcdserverpb::LeaseGrantResponse> lease_grant(etcdserverpb::LeaseGrantRequest r);
+  Result<etcdserverpb::LeaseRevokeResponse> lease_revoke(const etcdserverpb::LeaseRevokeRequest& r);
+  // The renewed TTL.
+  Result<int64_t> lease_renew(LeaseId id);
+  Result<etcdserverpb::LeaseTimeToLiveResponse> lease_time_to_live(
+      const etcdserverpb::LeaseTimeToLiveRequest& r);
+  Result<etcdserverpb::LeaseLeasesResponse> lease_leases();
 
   // Fills cluster_id, member_id, raft_term and the revision (the store's
   // current one when `revision` is 0).
@@ -74,6 +89,11 @@ class EtcdServer {
   // Blocks until this member has published itself through Raft (etcd serves
   // clients only then); false on timeout.
   bool wait_ready(std::chrono::milliseconds timeout);
+  // The watchers of the KV store (the Watch service's streams).
+  mvcc::WatchableStore& watchable_store() { return *watchable_; }
+  // --experimental-initial-corrupt-check on a restarted member (etcd checks
+  // before serving; a new member is not checked). Call before start().
+  Status initial_corruption_check();
 
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
@@ -97,6 +117,14 @@ class EtcdServer {
   void fail_waiters();
   // Proposes a request and waits for its application.
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);
+  // etcd's request id generator: unique across members and restarts.
+  uint64_t next_request_id();
+  // Waits until the apply thread reached the commit index (etcd's
+  // waitAppliedIndex), for reads served by the leader's lessor.
+  Status wait_applied_index();
+  // The lessor's revoker (its loop thread): LeaseRevoke through Raft.
+  void revoke_expired_leases(const std::vector<LeaseId>& ids);
+  ApplyResult apply_lease(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci);
   // Returns once every write acknowledged before the call is visible to
   // local reads (ReadIndex, then applied >= read index).
   Status linearizable_read_barrier();
@@ -120,11 +148,28 @@ class EtcdServer {
   std::unique_ptr<backend::Backend> backend_;
   std::unique_ptr<mvcc::KVStore> kv_;
   std::unique_ptr<KvApplier> kv_applier_;
+  // After kv_ (it observes the store's writes); grants, revokes and
+  // checkpoints on the apply thread, renewals and reads on gRPC threads,
+  // expiry on its own loop thread.
+  std::unique_ptr<lease::Lessor> lessor_;
+  // After kv_ (it observes the store's writes): watchers, fed by the apply
+  // thread, caught up by its own sync thread (started with the server).
+  std::unique_ptr<mvcc::WatchableStore> watchable_;
   std::unique_ptr<Membership> membership_;
   AlarmStore alarms_;
   // NOSPACE is active: the apply thread refuses puts and txns with puts
   // (etcd's applierV3Capped).
   std::atomic<bool> capped_{false};
+  // CORRUPT is active: the apply thread fails puts, deletes, txns and
+  // compactions with "etcdserver: corrupt cluster" (etcd's applierV3Corrupt).
+  std::atomic<bool> corrupt_{false};
+  // Auto-compaction and corruption checks, each on its own thread; they
+  // reach the server through ops_host_ (compactor.h, corruption.h).
+  class OpsHost;
+  std::unique_ptr<OpsHost> ops_host_;
+  std::unique_ptr<Compactor> compactor_;
+  std::unique_ptr<CorruptionChecker> corruption_;
+  bool restarted_ = false;   // the WAL existed at open()
   int64_t quota_bytes_ = 0;  // < 0: no quota
   std::unique_ptr<raft::MemoryStorage> raft_storage_;
   std::unique_ptr<wal::Wal> wal_;

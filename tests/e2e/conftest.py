@@ -119,7 +119,8 @@ class EtcdProcess:
     own two loopback ports, with its data dir and its log file under `base`."""
 
     def __init__(self, base: pathlib.Path, name: str = "infra1", reference: bool = False,
-                 data_dir: pathlib.Path | None = None, extra_args: tuple = ()):
+                 data_dir: pathlib.Path | None = None, extra_args: tuple = (),
+                 env: dict | None = None):
         self.base = pathlib.Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -127,6 +128,7 @@ class EtcdProcess:
         self.binary = REFERENCE_ETCD if reference else binary("etcd")
         self.data_dir = pathlib.Path(data_dir) if data_dir else self.base / f"{name}.etcd"
         self.extra_args = tuple(extra_args)
+        self.env = dict(env or {})  # ETCD_* variables for the server
         self.client_port, self.peer_port = free_ports(2)
         self.log_path = self.base / f"{name}.log"
         self.proc: subprocess.Popen | None = None
@@ -172,7 +174,7 @@ class EtcdProcess:
             [str(self.binary), *self.args(), *override],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
-            env=clean_env(),
+            env=clean_env(**self.env),
             cwd=self.base,
         )
         if wait:

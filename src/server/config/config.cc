@@ -54,6 +54,11 @@ std::optional<std::string> check_initial_cluster(std::string_view v) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_duration(std::string_view v) {
+  if (!parse_go_duration(v).is_ok()) return "parse error";  // Go's flag.Duration
+  return std::nullopt;
+}
+
 std::optional<std::string> check_cluster_state(std::string_view v) {
   if (v == "new" || v == "existing") return std::nullopt;
   return "invalid value \"" + std::string(v) + "\"";
@@ -62,6 +67,7 @@ std::optional<std::string> check_cluster_state(std::string_view v) {
 constexpr const char* kMember = "Member";
 constexpr const char* kClustering = "Clustering";
 constexpr const char* kLogging = "Logging";
+constexpr const char* kExperimental = "Experimental feature";
 
 // The --help sections in etcd's order; a section is printed once it has flags.
 const std::vector<std::string>& group_order() {
@@ -73,7 +79,7 @@ const std::vector<std::string>& group_order() {
                                                   kLogging,
                                                   "Experimental distributed tracing",
                                                   "v2 Proxy",
-                                                  "Experimental feature",
+                                                  kExperimental,
                                                   "Unsafe feature"};
   return kOrder;
 }
@@ -191,6 +197,11 @@ FlagSet make_server_flags() {
   add("max-txn-ops", T::kUint, "128", kMember, "Maximum number of operations in one transaction.");
   add("max-request-bytes", T::kUint, "1572864", kMember,
       "Maximum size in bytes of a client request.");
+  add("auto-compaction-retention", T::kString, "0", kMember,
+      "How much history auto-compaction keeps; 0 turns it off.");
+  add("auto-compaction-mode", T::kString, "periodic", kMember,
+      "How to read --auto-compaction-retention: 'periodic' (a duration such as '30m', or a "
+      "bare number of hours) or 'revision' (a number of revisions).");
 
   add("initial-advertise-peer-urls", T::kStrings, "http://localhost:2380", kClustering,
       "This member's peer URLs as announced to the rest of the cluster.", check_urls);
@@ -204,6 +215,24 @@ FlagSet make_server_flags() {
       "Token that makes the ids of a new cluster unique.");
   add("advertise-client-urls", T::kStrings, "http://localhost:2379", kClustering,
       "This member's client URLs as announced to the rest of the cluster.", check_urls);
+
+  add("experimental-initial-corrupt-check", T::kBool, "false", kExperimental,
+      "Check the data for corruption before serving clients (on a restart).");
+  add("experimental-corrupt-check-time", T::kString, "0s", kExperimental,
+      "Interval between two corruption checks by the leader; 0s turns them off.", check_duration);
+  add("experimental-watch-progress-notify-interval", T::kString, "10m0s", kExperimental,
+      "Duration of periodic watch progress notifications.", check_duration);
+  add("experimental-auto-compaction-revision-interval", T::kString, "5m0s", kExperimental,
+      "Not in etcd: how often auto-compaction in revision mode checks the revision (etcd: "
+      "always 5m).",
+      check_duration);
+
+  add("experimental-enable-lease-checkpoint", T::kBool, "false", kExperimental,
+      "The leader checkpoints remaining lease TTLs through Raft, so a leader change does not "
+      "reset them.");
+  add("experimental-enable-lease-checkpoint-persist", T::kBool, "false", kExperimental,
+      "Also store checkpointed remaining TTLs in the lease bucket (needs "
+      "--experimental-enable-lease-checkpoint).");
 
   add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
   add("log-outputs", T::kStrings, "default", kLogging,
@@ -269,6 +298,16 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.initial_cluster_state = flags.get("initial-cluster-state");
   c.initial_cluster_token = flags.get("initial-cluster-token");
   c.advertise_client_urls = flags.get_strings("advertise-client-urls");
+  c.auto_compaction_mode = flags.get("auto-compaction-mode");
+  c.auto_compaction_retention = flags.get("auto-compaction-retention");
+  c.auto_compaction_revision_interval_ns =
+      *parse_go_duration(flags.get("experimental-auto-compaction-revision-interval"));
+  c.lease_checkpoint = flags.get_bool("experimental-enable-lease-checkpoint");
+  c.lease_checkpoint_persist = flags.get_bool("experimental-enable-lease-checkpoint-persist");
+  c.initial_corrupt_check = flags.get_bool("experimental-initial-corrupt-check");
+  c.corrupt_check_time_ns = *parse_go_duration(flags.get("experimental-corrupt-check-time"));
+  c.watch_progress_notify_interval_ns =
+      *parse_go_duration(flags.get("experimental-watch-progress-notify-interval"));
   if (flags.is_set("initial-cluster")) {
     c.initial_cluster = flags.get("initial-cluster");
   } else {
@@ -308,6 +347,18 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   if (c.election_timeout_ms > 50000) {
     return fail(Kind::kInvalid, "--election-timeout[" + std::to_string(c.election_timeout_ms) +
                                     "ms] is too long, and should be set less than 50000ms");
+  }
+  if (c.auto_compaction_mode != "" && c.auto_compaction_mode != "periodic" &&
+      c.auto_compaction_mode != "revision") {
+    return fail(Kind::kInvalid, "unknown auto-compaction-mode \"" + c.auto_compaction_mode + "\"");
+  }
+  if (c.lease_checkpoint_persist && !c.lease_checkpoint) {
+    return fail(Kind::kInvalid,
+                "setting experimental-enable-lease-checkpoint-persist requires "
+                "experimental-enable-lease-checkpoint");
+  }
+  if (c.auto_compaction_revision_interval_ns <= 0) {
+    return fail(Kind::kInvalid, "--experimental-auto-compaction-revision-interval must be >0");
   }
   return r;
 }

@@ -33,6 +33,23 @@ struct ServerConfig {
   std::string initial_cluster_state;  // "new" or "existing"
   std::string initial_cluster_token;
   std::vector<std::string> advertise_client_urls;
+  // Auto-compaction (parsed and started with the server: etcd reports a bad
+  // retention at start-up, not while verifying flags).
+  std::string auto_compaction_mode = "periodic";  // "periodic" or "revision"
+  std::string auto_compaction_retention = "0";    // "0": off
+  // Ours, not etcd's: how often revision mode looks at the revision (etcd:
+  // a fixed 5 minutes).
+  int64_t auto_compaction_revision_interval_ns = int64_t{300} * 1000000000;
+  // Leases: the leader checkpoints remaining TTLs through Raft (and, with
+  // persist, the lease bucket keeps them).
+  bool lease_checkpoint = false;
+  bool lease_checkpoint_persist = false;
+  // Corruption checks (etcd's experimental flags).
+  bool initial_corrupt_check = false;
+  int64_t corrupt_check_time_ns = 0;  // 0: no periodic check
+  // Watch progress notifications for watches that ask (etcd's default 10m;
+  // below 100ms etcd raises it to 100ms).
+  int64_t watch_progress_notify_interval_ns = int64_t{600} * 1000000000;
   // Logging
   std::string logger;
   log::Level log_level = log::Level::kInfo;

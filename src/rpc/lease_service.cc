@@ -1,0 +1,91 @@
+#include "rpc/lease_service.h"
+
+#include "etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/grpc_server.h"
+#include "server/errors.h"
+
+namespace etcd::rpc {
+namespace {
+
+class LeaseService final : public etcdserverpb::Lease::Service {
+ public:
+  explicit LeaseService(server::EtcdServer& s) : s_(s) {}
+
+  grpc::Status LeaseGrant(grpc::ServerContext*, const etcdserverpb::LeaseGrantRequest* req,
+                          etcdserverpb::LeaseGrantResponse* resp) override {
+    auto r = s_.lease_grant(*req);
+    if (!r.is_ok()) return to_grpc(r.status());
+    *resp = std::move(r).value();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LeaseRevoke(grpc::ServerContext*, const etcdserverpb::LeaseRevokeRequest* req,
+                           etcdserverpb::LeaseRevokeResponse* resp) override {
+    auto r = s_.lease_revoke(*req);
+    if (!r.is_ok()) return to_grpc(r.status());
+    *resp = std::move(r).value();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LeaseTimeToLive(grpc::ServerContext*,
+                               const etcdserverpb::LeaseTimeToLiveRequest* req,
+                               etcdserverpb::LeaseTimeToLiveResponse* resp) override {
+    auto r = s_.lease_time_to_live(*req);
+    if (r.is_ok()) {
+      *resp = std::move(r).value();
+      return grpc::Status::OK;
+    }
+    if (r.status() != server::errors::lease_not_found()) return to_grpc(r.status());
+    // etcd answers an unknown lease with TTL -1, not an error.
+    resp->Clear();
+    s_.fill_header(resp->mutable_header(), 0);
+    resp->set_id(req->id());
+    resp->set_ttl(-1);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LeaseLeases(grpc::ServerContext*, const etcdserverpb::LeaseLeasesRequest*,
+                           etcdserverpb::LeaseLeasesResponse* resp) override {
+    auto r = s_.lease_leases();
+    if (!r.is_ok()) return to_grpc(r.status());
+    *resp = std::move(r).value();
+    return grpc::Status::OK;
+  }
+
+  // One handler thread per open stream (the sync API): each request renews
+  // its lease and is answered in order.
+  grpc::Status LeaseKeepAlive(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<etcdserverpb::LeaseKeepAliveResponse,
+                               etcdserverpb::LeaseKeepAliveRequest>* stream) override {
+    etcdserverpb::LeaseKeepAliveRequest req;
+    while (stream->Read(&req)) {
+      // The header is taken before the renewal, so its revision is never
+      // newer than the state the renewal saw (etcd does the same).
+      etcdserverpb::LeaseKeepAliveResponse resp;
+      s_.fill_header(resp.mutable_header(), 0);
+      resp.set_id(req.id());
+      auto ttl = s_.lease_renew(LeaseId(req.id()));
+      if (ttl.is_ok()) {
+        resp.set_ttl(*ttl);
+      } else if (ttl.status() == server::errors::lease_not_found()) {
+        resp.set_ttl(0);
+      } else {
+        return to_grpc(ttl.status());
+      }
+      if (ctx->IsCancelled() || !stream->Write(resp)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  server::EtcdServer& s_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> make_lease_service(server::EtcdServer& server) {
+  return std::make_unique<LeaseService>(server);
+}
+
+}  // namespace etcd::rpc

@@ -1,0 +1,343 @@
+#include "rpc/watch_service.h"
+
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "base/assert.h"
+#include "etcdserverpb/rpc.grpc.pb.h"
+#include "mvcc/watchable_store.h"
+
+namespace etcd::rpc {
+namespace {
+
+// etcd's grpcOverheadBytes: fragments may be this much over the request
+// limit.
+constexpr uint64_t kGrpcOverheadBytes = 512 * 1024;
+// Threads that convert and start writes for streams with responses queued.
+constexpr int kSenderThreads = 2;
+
+class WatchReactor;
+
+// Streams with responses to send, served by a few threads. Each stream is
+// queued at most once (WatchReactor::scheduled_), so the queue is bounded
+// by the number of open streams.
+class SenderPool {
+ public:
+  SenderPool() {
+    for (int i = 0; i < kSenderThreads; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~SenderPool();
+  void schedule(WatchReactor* r);
+
+ private:
+  void run();
+
+  absl::Mutex mu_;
+  std::deque<WatchReactor*> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// One Watch call. Reference-counted: gRPC holds one reference until OnDone,
+// and the sender pool one while the stream is queued; the last one deletes.
+//
+// Threads: gRPC callback threads run OnReadDone/OnWriteDone/OnCancel/OnDone;
+// sender threads run pump(); the store's threads only call the stream's
+// notify (schedule). One write is outstanding at a time (pumping_/writing_).
+class WatchReactor final
+    : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
+ public:
+  WatchReactor(server::EtcdServer& server, SenderPool& pool, uint64_t max_bytes)
+      : server_(server), pool_(pool), max_bytes_(max_bytes) {
+    stream_ = server_.watchable_store().new_stream([this] { schedule(); });
+    StartRead(&req_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the client closed its side: events still flow (etcd)
+    handle(req_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      // A request may queue a control response: read the next one only
+      // when there is room for it.
+      if (!stream_->has_control_room()) {
+        read_paused_ = true;
+        return;
+      }
+    }
+    StartRead(&req_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool resume_read = false;
+    {
+      absl::ReleasableMutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        lock.Release();
+        finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch stream send failed"));
+        return;
+      }
+      if (read_paused_ && stream_->has_control_room()) {
+        read_paused_ = false;
+        resume_read = !finishing_;
+      }
+    }
+    if (resume_read) StartRead(&req_);
+    pump();
+  }
+
+  void OnCancel() override {
+    // etcd answers a watch whose client went away with this status.
+    finish(grpc::Status(grpc::StatusCode::CANCELLED, "etcdserver: watch canceled"));
+  }
+
+  void OnDone() override {
+    stream_->close();  // no notify after this returns
+    unref();
+  }
+
+  // Sender threads: converts queued responses and starts the next write.
+  void pump() {
+    {
+      absl::MutexLock lock(&mu_);
+      scheduled_ = false;
+      if (pumping_) {
+        repump_ = true;
+        return;
+      }
+      pumping_ = true;
+    }
+    bool more = false;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (finishing_ || writing_) {
+          pumping_ = false;
+          return;
+        }
+        if (!fragments_.empty()) {
+          out_ = std::move(fragments_.front());
+          fragments_.pop_front();
+          writing_ = true;
+          pumping_ = false;
+          // More to send right after this one: let gRPC coalesce the
+          // messages instead of flushing each (the last one is unhinted, so
+          // nothing waits for a write that will not come).
+          more = !fragments_.empty() || stream_->buffered() > 0;
+          break;
+        }
+      }
+      mvcc::WatchResponse r;
+      if (stream_->next(&r)) {
+        auto msgs = convert(std::move(r));
+        absl::MutexLock lock(&mu_);
+        for (auto& m : msgs) fragments_.push_back(std::move(m));
+        continue;
+      }
+      absl::MutexLock lock(&mu_);
+      if (repump_) {
+        repump_ = false;
+        continue;
+      }
+      pumping_ = false;
+      return;
+    }
+    StartWrite(&out_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+  }
+
+  void ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  ~WatchReactor() override = default;
+
+  // Called by the store (any producer thread) when a response arrives.
+  void schedule() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (scheduled_ || finishing_) return;
+      scheduled_ = true;
+    }
+    ref();
+    pool_.schedule(this);
+  }
+
+  // Finishes the call once; Finish is called without mu_ (gRPC may run
+  // reactions inline).
+  void finish(const grpc::Status& st) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+    }
+    Finish(st);
+  }
+
+  void handle(const etcdserverpb::WatchRequest& req) {
+    switch (req.request_union_case()) {
+      case etcdserverpb::WatchRequest::kCreateRequest: {
+        const auto& c = req.create_request();
+        mvcc::WatchOptions o;
+        for (int f : c.filters()) {
+          if (f == etcdserverpb::WatchCreateRequest::NOPUT) o.no_put = true;
+          if (f == etcdserverpb::WatchCreateRequest::NODELETE) o.no_delete = true;
+        }
+        o.prev_kv = c.prev_kv();
+        o.progress_notify = c.progress_notify();
+        o.fragment = c.fragment();
+        // The created (or refused) response is queued by the stream.
+        (void)stream_->watch(c.watch_id(), c.key(), c.range_end(), c.start_revision(), o);
+        break;
+      }
+      case etcdserverpb::WatchRequest::kCancelRequest:
+        (void)stream_->cancel(req.cancel_request().watch_id());  // unknown ids: no answer (etcd)
+        break;
+      case etcdserverpb::WatchRequest::kProgressRequest:
+        stream_->request_progress();
+        break;
+      default:
+        break;  // etcd ignores what it does not know
+    }
+  }
+
+  // One store response as gRPC messages (several when fragmented).
+  std::vector<etcdserverpb::WatchResponse> convert(mvcc::WatchResponse r) {
+    using Kind = mvcc::WatchResponse::Kind;
+    etcdserverpb::WatchResponse w;
+    server_.fill_header(w.mutable_header(), r.revision);
+    w.set_watch_id(r.watch_id);
+    switch (r.kind) {
+      case Kind::kCreated:
+        w.set_created(true);
+        w.set_canceled(r.canceled);
+        w.set_cancel_reason(r.cancel_reason);
+        break;
+      case Kind::kCanceled:
+        w.set_canceled(true);
+        break;
+      case Kind::kCompacted:
+        w.set_compact_revision(r.compact_revision);
+        w.set_canceled(true);
+        break;
+      case Kind::kEvents:
+        break;
+    }
+    std::vector<etcdserverpb::WatchResponse> out;
+    const bool split = r.fragment && r.events.size() > 1;
+    for (auto& ev : r.events) *w.add_events() = std::move(ev);
+    if (!split || w.ByteSizeLong() < max_bytes_) {
+      out.push_back(std::move(w));
+      return out;
+    }
+    // etcd's sendFragments: fill each fragment until adding an event would
+    // reach the limit (one event at least); all but the last say fragment.
+    etcdserverpb::WatchResponse base = w;
+    base.clear_events();
+    base.set_fragment(true);
+    const int n = w.events_size();
+    int i = 0;
+    while (i < n) {
+      etcdserverpb::WatchResponse cur = base;
+      size_t size = cur.ByteSizeLong();
+      while (i < n) {
+        size_t ev = w.events(i).ByteSizeLong();
+        size_t add = ev + 1 + google::protobuf::io::CodedOutputStream::VarintSize64(ev);
+        if (cur.events_size() > 0 && size + add >= max_bytes_) break;
+        *cur.add_events() = std::move(*w.mutable_events(i));
+        size += add;
+        ++i;
+      }
+      if (i == n) cur.set_fragment(false);
+      out.push_back(std::move(cur));
+    }
+    return out;
+  }
+
+  server::EtcdServer& server_;
+  SenderPool& pool_;
+  const uint64_t max_bytes_;
+  std::unique_ptr<mvcc::WatchStream> stream_;
+  std::atomic<int> refs_{1};        // gRPC's, until OnDone
+  etcdserverpb::WatchRequest req_;  // the read in flight (one at a time)
+
+  absl::Mutex mu_;
+  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;  // in the sender pool's queue
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;    // a thread is in pump()
+  bool repump_ ABSL_GUARDED_BY(mu_) = false;     // pump() was asked again meanwhile
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;    // a write is in flight (out_)
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  // The fragments of the response being sent (at most one response's).
+  std::deque<etcdserverpb::WatchResponse> fragments_ ABSL_GUARDED_BY(mu_);
+  etcdserverpb::WatchResponse out_;  // owned by the write in flight
+};
+
+SenderPool::~SenderPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : threads_) t.join();
+  std::deque<WatchReactor*> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left.swap(queue_);
+  }
+  for (WatchReactor* r : left) r->unref();
+}
+
+void SenderPool::schedule(WatchReactor* r) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(r);
+}
+
+void SenderPool::run() {
+  while (true) {
+    WatchReactor* r = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      r = queue_.front();
+      queue_.pop_front();
+    }
+    r->pump();
+    r->unref();
+  }
+}
+
+class WatchService final : public etcdserverpb::Watch::CallbackService {
+ public:
+  WatchService(server::EtcdServer& s, uint64_t max_request_bytes)
+      : s_(s), max_bytes_(max_request_bytes + kGrpcOverheadBytes) {}
+
+  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
+      grpc::CallbackServerContext*) override {
+    return new WatchReactor(s_, pool_, max_bytes_);
+  }
+
+ private:
+  server::EtcdServer& s_;
+  const uint64_t max_bytes_;
+  SenderPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> make_watch_service(server::EtcdServer& server,
+                                                  uint64_t max_request_bytes) {
+  return std::make_unique<WatchService>(server, max_request_bytes);
+}
+
+}  // namespace etcd::rpc
