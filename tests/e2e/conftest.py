@@ -347,6 +347,18 @@ def etcdctl(member):
     return _run
 
 
+def wait_log(member, msg: str, timeout: float = 15.0, pred=lambda e: True) -> dict:
+    """The first JSON log entry of `member` with `msg` (and `pred`), waiting
+    up to `timeout` for it; fails the test with the log's tail otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in member.log_entries():
+            if e.get("msg") == msg and pred(e):
+                return e
+        time.sleep(0.1)
+    raise AssertionError(f"no {msg!r} in the log after {timeout}s:\n{member.log_tail()}")
+
+
 # ---- a minimal raw gRPC KV client (hand-encoded protobuf; no codegen) ----
 
 

@@ -10,20 +10,10 @@ import time
 
 import pytest
 
-from conftest import KvClient, REFERENCE_ETCD, binary, error_line
+from conftest import KvClient, REFERENCE_ETCD, binary, error_line, wait_log
 
 COMPACTED = "Error: etcdserver: mvcc: required revision has been compacted"
 
-
-def wait_log(member, msg: str, timeout: float = 15.0, pred=lambda e: True) -> dict:
-    """The first JSON log entry with `msg` (and `pred`), waiting for it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for e in member.log_entries():
-            if e.get("msg") == msg and pred(e):
-                return e
-        time.sleep(0.1)
-    raise AssertionError(f"no {msg!r} in the log after {timeout}s:\n{member.log_tail()}")
 
 
 def write_keys(member, n: int, pause: float = 0.0) -> int:

@@ -4,24 +4,12 @@ and what they find in a member's own damaged data), and the CORRUPT alarm
 (writes fail with `etcdserver: corrupt cluster`, reads go on), activated
 through raw gRPC Maintenance/Alarm as a peer's check would."""
 
-import time
-
 import grpc
 import pytest
 
-from conftest import KvClient, _fields, _varint, error_line
+from conftest import KvClient, _fields, _varint, error_line, wait_log
 
 CORRUPT = "Error: etcdserver: corrupt cluster"
-
-
-def wait_log(member, msg: str, timeout: float = 15.0, pred=lambda e: True) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for e in member.log_entries():
-            if e.get("msg") == msg and pred(e):
-                return e
-        time.sleep(0.1)
-    raise AssertionError(f"no {msg!r} in the log after {timeout}s:\n{member.log_tail()}")
 
 
 def activate_corrupt(member, member_id: int = 0) -> None:

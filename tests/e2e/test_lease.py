@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import REFERENCE_ETCDCTL, _field_bytes, _fields, _varint, error_line, etcdctl_env
+from conftest import REFERENCE_ETCDCTL, _fields, _varint, error_line, etcdctl_env
 
 ID_RE = re.compile(r"\b[0-9a-f]{16}\b")
 REMAINING_RE = re.compile(r"remaining\((-?\d+)s\)")
