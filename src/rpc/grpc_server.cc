@@ -207,8 +207,12 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   services.push_back(std::make_unique<ClusterService>(server));
   services.push_back(std::make_unique<MaintenanceService>(server));
   services.push_back(make_lease_service(server));
-  services.push_back(make_watch_service(server, max_request_bytes));
-  return listen(urls, std::move(services), max_request_bytes, "client", logger);
+  auto watch = make_watch_service(server, max_request_bytes);
+  WatchServiceBase* watch_ptr = watch.get();
+  services.push_back(std::move(watch));
+  auto cs = listen(urls, std::move(services), max_request_bytes, "client", logger);
+  if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
+  return cs;
 }
 
 Result<std::unique_ptr<ClientServer>> ClientServer::start_peer(server::EtcdServer& server,
@@ -226,6 +230,9 @@ ClientServer::~ClientServer() { shutdown(); }
 
 void ClientServer::shutdown() {
   if (server_) {
+    // Watch streams never end on their own: end them, then give unary
+    // calls up to 2 s to finish.
+    if (watch_ != nullptr) watch_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
   }

@@ -15,6 +15,8 @@
 
 namespace etcd::rpc {
 
+class WatchServiceBase;
+
 grpc::Status to_grpc(const Status& s);
 
 // "http://127.0.0.1:2379" -> "127.0.0.1:2379". TLS URLs are refused until
@@ -47,6 +49,7 @@ class ClientServer {
       uint64_t max_request_bytes, const std::string& traffic, log::Logger& logger);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
+  WatchServiceBase* watch_ = nullptr;  // in services_, client servers only
 };
 
 }  // namespace etcd::rpc

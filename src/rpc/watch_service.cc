@@ -1,6 +1,7 @@
 #include "rpc/watch_service.h"
 
 #include <absl/base/thread_annotations.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/synchronization/mutex.h>
 
 #include <atomic>
@@ -22,6 +23,24 @@ constexpr uint64_t kGrpcOverheadBytes = 512 * 1024;
 constexpr int kSenderThreads = 2;
 
 class WatchReactor;
+
+// The open streams, so that shutdown can end them.
+class Registry {
+ public:
+  void add(WatchReactor* r) {
+    absl::MutexLock lock(&mu_);
+    live_.insert(r);
+  }
+  void remove(WatchReactor* r) {
+    absl::MutexLock lock(&mu_);
+    live_.erase(r);
+  }
+  void cancel_all();
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_set<WatchReactor*> live_ ABSL_GUARDED_BY(mu_);
+};
 
 // Streams with responses to send, served by a few threads. Each stream is
 // queued at most once (WatchReactor::scheduled_), so the queue is bounded
@@ -52,9 +71,10 @@ class SenderPool {
 class WatchReactor final
     : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
  public:
-  WatchReactor(server::EtcdServer& server, SenderPool& pool, uint64_t max_bytes)
-      : server_(server), pool_(pool), max_bytes_(max_bytes) {
+  WatchReactor(server::EtcdServer& server, SenderPool& pool, Registry& registry, uint64_t max_bytes)
+      : server_(server), pool_(pool), registry_(registry), max_bytes_(max_bytes) {
     stream_ = server_.watchable_store().new_stream([this] { schedule(); });
+    registry_.add(this);
     StartRead(&req_);
   }
 
@@ -100,7 +120,19 @@ class WatchReactor final
 
   void OnDone() override {
     stream_->close();  // no notify after this returns
+    registry_.remove(this);
     unref();
+  }
+
+  // Finishes the call once; Finish is called without mu_ (gRPC may run
+  // reactions inline).
+  void finish(const grpc::Status& st) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+    }
+    Finish(st);
   }
 
   // Sender threads: converts queued responses and starts the next write.
@@ -169,17 +201,6 @@ class WatchReactor final
     }
     ref();
     pool_.schedule(this);
-  }
-
-  // Finishes the call once; Finish is called without mu_ (gRPC may run
-  // reactions inline).
-  void finish(const grpc::Status& st) ABSL_LOCKS_EXCLUDED(mu_) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finishing_) return;
-      finishing_ = true;
-    }
-    Finish(st);
   }
 
   void handle(const etcdserverpb::WatchRequest& req) {
@@ -264,6 +285,7 @@ class WatchReactor final
 
   server::EtcdServer& server_;
   SenderPool& pool_;
+  Registry& registry_;
   const uint64_t max_bytes_;
   std::unique_ptr<mvcc::WatchStream> stream_;
   std::atomic<int> refs_{1};        // gRPC's, until OnDone
@@ -317,26 +339,46 @@ void SenderPool::run() {
   }
 }
 
-class WatchService final : public etcdserverpb::Watch::CallbackService {
+void Registry::cancel_all() {
+  std::vector<WatchReactor*> streams;
+  {
+    // A reference taken under mu_ keeps a stream alive even if its OnDone
+    // runs meanwhile (OnDone removes it under mu_ first).
+    absl::MutexLock lock(&mu_);
+    for (WatchReactor* r : live_) {
+      r->ref();
+      streams.push_back(r);
+    }
+  }
+  for (WatchReactor* r : streams) {
+    r->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: server stopped"));
+    r->unref();
+  }
+}
+
+class WatchService final : public WatchServiceBase {
  public:
   WatchService(server::EtcdServer& s, uint64_t max_request_bytes)
       : s_(s), max_bytes_(max_request_bytes + kGrpcOverheadBytes) {}
 
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
       grpc::CallbackServerContext*) override {
-    return new WatchReactor(s_, pool_, max_bytes_);
+    return new WatchReactor(s_, pool_, registry_, max_bytes_);
   }
+
+  void cancel_all() override { registry_.cancel_all(); }
 
  private:
   server::EtcdServer& s_;
   const uint64_t max_bytes_;
+  Registry registry_;
   SenderPool pool_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_watch_service(server::EtcdServer& server,
-                                                  uint64_t max_request_bytes) {
+std::unique_ptr<WatchServiceBase> make_watch_service(server::EtcdServer& server,
+                                                     uint64_t max_request_bytes) {
   return std::make_unique<WatchService>(server, max_request_bytes);
 }
 

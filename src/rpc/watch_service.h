@@ -16,14 +16,23 @@
 #include <cstdint>
 #include <memory>
 
+#include "etcdserverpb/rpc.grpc.pb.h"
 #include "server/etcd_server.h"
 
 namespace etcd::rpc {
 
+class WatchServiceBase : public etcdserverpb::Watch::CallbackService {
+ public:
+  // Ends every open stream with UNAVAILABLE "etcdserver: server stopped"
+  // (a shutting-down server would otherwise wait for the gRPC shutdown
+  // deadline, as watch streams never end on their own).
+  virtual void cancel_all() = 0;
+};
+
 // Requests up to max_request_bytes (the server's --max-request-bytes):
 // fragmented responses are cut at max_request_bytes plus gRPC's overhead,
 // as etcd's.
-std::unique_ptr<grpc::Service> make_watch_service(server::EtcdServer& server,
-                                                  uint64_t max_request_bytes);
+std::unique_ptr<WatchServiceBase> make_watch_service(server::EtcdServer& server,
+                                                     uint64_t max_request_bytes);
 
 }  // namespace etcd::rpc
