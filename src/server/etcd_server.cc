@@ -939,7 +939,7 @@ ApplyResult EtcdServer::apply_alarm(const etcdserverpb::AlarmRequest& r,
       *resp->add_alarms() = *m;
       if (old_count == 0 || !alarms_.get(r.alarm()).empty()) break;
       if (m->alarm() == etcdserverpb::NOSPACE || m->alarm() == etcdserverpb::CORRUPT) {
-        logger_.info("alarm disarmed", {{"alarm", etcdserverpb::AlarmType_Name(m->alarm())},
+        logger_.warn("alarm disarmed", {{"alarm", etcdserverpb::AlarmType_Name(m->alarm())},
                                         {"from", to_hex(MemberId(m->memberid()))}});
       }
       if (m->alarm() == etcdserverpb::NOSPACE) capped_ = false;
