@@ -129,6 +129,34 @@ TEST_F(KVStoreTest, OneRevisionPerTransactionAndReadsOwnWrites) {
   EXPECT_EQ(store_->rev(), 2);
 }
 
+TEST_F(KVStoreTest, ObserversSeeEachChangingTransactionOnceBeforeItsRevision) {
+  std::vector<std::string> seen;
+  store_->add_observer([&](const KVStore::WriteTxn& txn) {
+    // Called before the revision moves: readers do not see it yet.
+    EXPECT_EQ(store_->rev(), txn.write_rev() - 1);
+    std::string s = "a" + std::to_string(txn.write_rev()) + ":";
+    for (size_t i = 0; i < txn.changes().size(); ++i) {
+      s += (txn.change_is_delete()[i] ? "-" : "+") + txn.changes()[i].key();
+    }
+    seen.push_back(s);
+  });
+  store_->add_observer(
+      [&](const KVStore::WriteTxn& txn) { seen.push_back("b" + std::to_string(txn.write_rev())); });
+  {
+    auto txn = store_->write();
+    txn->put("x", "1", 0);
+    txn->put("y", "2", 0);
+  }
+  { auto txn = store_->write(); }  // no change: not observed
+  {
+    auto txn = store_->write();
+    EXPECT_EQ(txn->delete_range({"x", ""}), 1);
+    EXPECT_EQ(txn->delete_range({"nothing", ""}), 0);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a2:+x+y", "b2", "a3:-x", "b3"}));
+  EXPECT_EQ(store_->rev(), 3);
+}
+
 TEST_F(KVStoreTest, FutureAndCompactedRevisions) {
   put("k", "1");  // 2
   put("k", "2");  // 3
