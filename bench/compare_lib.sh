@@ -98,8 +98,10 @@ metrics() {
 compare_main() {
   start_server ours "$OUR_ETCD"
   ours_EP=$LAST_EP
+  ours_PID=${PIDS[-1]}
   start_server ref "$REF_ETCD"
   ref_EP=$LAST_EP
+  ref_PID=${PIDS[-1]}
   seed "$ours_EP" || { tail -20 "$WORK/ours/server.log" >&2; exit 1; }
   seed "$ref_EP" || { tail -20 "$WORK/ref/server.log" >&2; exit 1; }
 
@@ -141,4 +143,15 @@ compare_main() {
       "$label" "$o_rps" "$r_rps" "$ratio" "$o_p50" "$r_p50" "$o_p99" "$r_p99" "$o_err" "$r_err"
     i=$((i + 1))
   done
+  # Peak resident memory of each server over the whole run (VmHWM).
+  printf 'peak RSS: ours %s MB, ref %s MB\n' "$(peak_rss_mb "$ours_PID")" "$(peak_rss_mb "$ref_PID")"
+}
+
+# peak_rss_mb PID: the process's peak resident set size in MB ("-" if gone).
+peak_rss_mb() {
+  if [ -r "/proc/$1/status" ]; then
+    awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"
+  else
+    echo -
+  fi
 }
