@@ -17,9 +17,6 @@ using std::chrono::seconds;
 // the remaining TTL of a lease that never expires (not primary).
 constexpr int64_t kForeverSeconds = INT64_MAX / 1'000'000'000;
 
-// Keys scanned per range when re-attaching keys at start-up.
-constexpr int64_t kRestoreBatch = 1000;
-
 }  // namespace
 
 Status err_lease_not_found() { return {Code::kNotFound, "lease not found"}; }
@@ -34,7 +31,7 @@ Lessor::Lessor(mvcc::KVStore& kv, env::Clock& clock, LessorOptions opts)
 
 Lessor::~Lessor() { stop(); }
 
-Status Lessor::restore() {
+Status Lessor::restore(const mvcc::KVStore::LeasedKeys& leased_keys) {
   std::vector<leasepb::Lease> stored;
   Status status;
   {
@@ -62,25 +59,13 @@ Status Lessor::restore() {
   }
   // Every live key naming a lease joins it (keys of a lease that is gone
   // are left alone, as etcd only logs them).
-  std::string start;
-  const std::string all("\0", 1);
-  while (true) {
-    mvcc::RangeOptions ro;
-    ro.limit = kRestoreBatch;
-    auto r = kv_.range(mvcc::KeyRange{start, all}, ro);
-    if (!r.is_ok()) return r.status();
-    for (const auto& kv : r->kvs) {
-      if (kv.lease() == 0) continue;
-      auto it = leases_.find(LeaseId(kv.lease()));
-      if (it == leases_.end()) continue;
-      it->second.keys.insert(kv.key());
-      key_lease_[kv.key()] = it->first;
-      attached_keys_.store(key_lease_.size(), std::memory_order_relaxed);
-    }
-    if (static_cast<int64_t>(r->kvs.size()) < kRestoreBatch) break;
-    start = r->kvs.back().key();
-    start.push_back('\0');
+  for (const auto& [key, lease] : leased_keys) {
+    auto it = leases_.find(LeaseId(lease));
+    if (it == leases_.end()) continue;
+    it->second.keys.insert(key);
+    key_lease_[key] = it->first;
   }
+  attached_keys_.store(key_lease_.size(), std::memory_order_relaxed);
   return Status::ok();
 }
 

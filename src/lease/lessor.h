@@ -117,8 +117,8 @@ class Lessor {
 
   // Start-up, after the KVStore restored: loads the lease bucket (TTLs below
   // the minimum raised to it, expiry "forever" until promoted) and attaches
-  // every live key that names a lease.
-  Status restore();
+  // the live keys that name a lease (KVStore::restore found them).
+  Status restore(const mvcc::KVStore::LeasedKeys& leased_keys);
 
   void set_revoker(Revoker fn);
   void set_checkpointer(Checkpointer fn);  // only used when opts.checkpoint

@@ -36,9 +36,10 @@ class LessorTest : public ::testing::Test {
     ASSERT_TRUE(b.is_ok()) << b.status().to_string();
     backend_ = std::move(b).value();
     kv_ = std::make_unique<mvcc::KVStore>(*backend_);
-    ASSERT_TRUE(kv_->restore().is_ok());
+    mvcc::KVStore::LeasedKeys leased;
+    ASSERT_TRUE(kv_->restore(&leased).is_ok());
     lessor_ = std::make_unique<Lessor>(*kv_, clock_, opts);
-    ASSERT_TRUE(lessor_->restore().is_ok());
+    ASSERT_TRUE(lessor_->restore(leased).is_ok());
   }
   void close() {
     lessor_.reset();

@@ -30,7 +30,7 @@ bool is_future_rev(const Status& s) { return s.message() == kFutureRevText; }
 
 KVStore::KVStore(backend::Backend& backend) : backend_(backend) {}
 
-Status KVStore::restore() {
+Status KVStore::restore(LeasedKeys* leased_keys) {
   backend::ReadTx rtx = backend_.read_tx();
   int64_t finished = -1;
   int64_t scheduled = -1;
@@ -56,6 +56,13 @@ Status KVStore::restore() {
       return false;
     }
     cur = std::max(cur, parsed->rev.main);
+    if (leased_keys != nullptr) {
+      if (!parsed->tombstone && kv.lease() != 0) {
+        (*leased_keys)[kv.key()] = kv.lease();
+      } else {
+        leased_keys->erase(kv.key());
+      }
+    }
     if (parsed->tombstone) {
       index_.tombstone(kv.key(), parsed->rev);  // ignored for a key not seen yet
     } else {

@@ -16,6 +16,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -55,9 +56,14 @@ class KVStore {
  public:
   explicit KVStore(backend::Backend& backend);
 
+  // Live keys that name a lease: key -> lease id.
+  using LeasedKeys = std::unordered_map<std::string, int64_t>;
+
   // Rebuilds the index from the backend (start-up) and finishes a
-  // compaction that was scheduled but not finished before a crash.
-  Status restore();
+  // compaction that was scheduled but not finished before a crash. The same
+  // scan fills `leased_keys`, if given, for the lessor to attach (etcd's
+  // restore does both in one pass too).
+  Status restore(LeasedKeys* leased_keys = nullptr);
 
   int64_t rev() const { return current_rev_.load(std::memory_order_acquire); }
   int64_t compact_rev() const { return compact_main_rev_.load(std::memory_order_acquire); }

@@ -208,6 +208,31 @@ TEST_F(KVStoreTest, RestoreRebuildsIndexAndRevision) {
   EXPECT_EQ(store_->rev(), 7);
 }
 
+TEST_F(KVStoreTest, RestoreReportsTheLiveKeysThatNameALease) {
+  put("a", "1", 7);  // stays on lease 7
+  put("b", "1", 7);
+  put("b", "2", 0);  // detached by a later put
+  put("c", "1", 8);
+  {
+    auto txn = store_->write();
+    txn->delete_range({"c", ""});  // deleted
+  }
+  put("d", "1", 0);
+  put("d", "2", 9);  // attached by a later put
+  put("e", "1", 8);
+  ASSERT_TRUE(store_->compact(store_->rev()).is_ok());  // history gone, live keys stay
+  store_.reset();
+  backend_->close();
+  backend_.reset();
+  auto b = backend::Backend::open((dir_ / "db").string(), backend::Options{}, clock_);
+  ASSERT_TRUE(b.is_ok());
+  backend_ = std::move(b).value();
+  store_ = std::make_unique<KVStore>(*backend_);
+  KVStore::LeasedKeys leased;
+  ASSERT_TRUE(store_->restore(&leased).is_ok());
+  EXPECT_EQ(leased, (KVStore::LeasedKeys{{"a", 7}, {"d", 9}, {"e", 8}}));
+}
+
 TEST_F(KVStoreTest, ReadsFromAnotherThreadSeeAcknowledgedWrites) {
   for (int i = 0; i < 50; ++i) {
     put("k" + std::to_string(i), "v");

@@ -10,6 +10,7 @@
 #include "base/encoding.h"
 #include "base/version.h"
 #include "server/cluster_ids.h"
+#include "server/config/flag_set.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -48,18 +49,8 @@ std::string human_bytes(int64_t n) {
 
 // A duration as Go prints one ("1.234567ms", "2.5s").
 std::string go_duration(std::chrono::steady_clock::duration d) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  char buf[64];
-  if (ns < 1000) {
-    std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));
-  } else if (ns < 1000000) {
-    std::snprintf(buf, sizeof buf, "%gµs", static_cast<double>(ns) / 1e3);
-  } else if (ns < 1000000000) {
-    std::snprintf(buf, sizeof buf, "%gms", static_cast<double>(ns) / 1e6);
-  } else {
-    std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(ns) / 1e9);
-  }
-  return buf;
+  return config::format_go_duration(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
 int64_t put_cost(const etcdserverpb::PutRequest& r) {
@@ -146,7 +137,8 @@ Status EtcdServer::open() {
   if (!b.is_ok()) return b.status();
   backend_ = std::move(b).value();
   kv_ = std::make_unique<mvcc::KVStore>(*backend_);
-  RETURN_IF_ERROR(kv_->restore());
+  mvcc::KVStore::LeasedKeys leased_keys;
+  RETURN_IF_ERROR(kv_->restore(&leased_keys));
   {
     // etcd raises a progress interval below 100ms to 100ms, and keeps its
     // 10 minutes for one <= 0.
@@ -174,7 +166,7 @@ Status EtcdServer::open() {
           "experimental-enable-lease-checkpoint-persist");
     }
     lessor_ = std::make_unique<lease::Lessor>(*kv_, clock_, lo);
-    RETURN_IF_ERROR(lessor_->restore());
+    RETURN_IF_ERROR(lessor_->restore(leased_keys));
   }
   alarms_.load(*backend_);
   capped_ = !alarms_.get(etcdserverpb::NOSPACE).empty();
