@@ -181,7 +181,7 @@ void WatchStream::close() {
   store_.streams_.erase(this);
 }
 
-bool WatchStream::push_event(WatchResponse r) {
+bool WatchStream::push_event(WatchResponse&& r) {
   size_t bytes = 0;
   for (const auto& ev : r.events) {
     bytes += ev.kv().key().size() + ev.kv().value().size() + ev.prev_kv().key().size() +
@@ -337,7 +337,7 @@ void WatchableStore::remove_watcher(Watcher* w) {
   w->state = Watcher::State::kDone;
 }
 
-bool WatchableStore::send(Watcher* w, std::vector<mvccpb::Event> events, int64_t rev) {
+bool WatchableStore::send(Watcher* w, std::vector<mvccpb::Event>& events, int64_t rev) {
   const bool progress = events.empty();
   if (w->opts.no_put || w->opts.no_delete) {
     std::erase_if(events, [w](const mvccpb::Event& ev) {
@@ -351,7 +351,10 @@ bool WatchableStore::send(Watcher* w, std::vector<mvccpb::Event> events, int64_t
   r.revision = rev;
   r.events = std::move(events);
   r.fragment = w->opts.fragment;
-  if (!w->stream->push_event(std::move(r))) return false;
+  if (!w->stream->push_event(std::move(r))) {
+    events = std::move(r.events);  // kept for the victim
+    return false;
+  }
   if (!progress) w->sent_events = true;
   return true;
 }
@@ -585,7 +588,8 @@ void WatchableStore::tick_progress() {
       // Only a synced watcher can vouch that everything up to the current
       // revision was delivered; a full buffer drops the notification.
       if (!w->sent_events && w->state == Watcher::State::kSynced) {
-        send(w.get(), {}, delivered_rev_);
+        std::vector<mvccpb::Event> none;
+        send(w.get(), none, delivered_rev_);
       }
       w->sent_events = false;
     }

@@ -146,9 +146,9 @@ class WatchStream {
   friend class WatchableStore;
   WatchStream(WatchableStore& store, size_t capacity, std::function<void()> notify);
 
-  // Queue operations; the caller holds store_.mu_. They return false when
-  // the buffer is full.
-  bool push_event(WatchResponse r);
+  // Queue operations; the caller holds store_.mu_. push_event returns false
+  // when the buffer is full, and then leaves `r` as it was.
+  bool push_event(WatchResponse&& r);
   void push_control(WatchResponse r);
 
   WatchableStore& store_;
@@ -252,8 +252,9 @@ class WatchableStore {
 
   void remove_watcher(Watcher* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends events (after the watcher's filters) or a progress notification
-  // (empty events); false when the stream's buffer is full.
-  bool send(Watcher* w, std::vector<mvccpb::Event> events, int64_t rev)
+  // (empty events), moving them out of `events`; false when the stream's
+  // buffer is full, and then `events` keeps them (filtered).
+  bool send(Watcher* w, std::vector<mvccpb::Event>& events, int64_t rev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void make_victim(Watcher* w, std::vector<mvccpb::Event> events, int64_t rev)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
