@@ -12,11 +12,6 @@ constexpr int64_t kNanosPerHour = int64_t{3600} * 1000000000;
 // The periodic mode samples the revision this many times per period.
 constexpr int64_t kRetryDivisor = 10;
 
-bool is_compacted(const Status& s) {
-  Status c = errors::compacted();
-  return s.code() == c.code() && s.message() == c.message();
-}
-
 std::string period_text(std::chrono::nanoseconds d) {
   return config::format_go_duration(d.count());
 }
@@ -77,10 +72,6 @@ size_t Compactor::retentions() const {
   return static_cast<size_t>(retention_ / std::max<int64_t>(1, retry_interval().count())) + 1;
 }
 
-bool Compactor::skip_turn() {
-  return paused_.load(std::memory_order_acquire) || !host_.is_leader();
-}
-
 bool Compactor::poll() {
   auto now = clock_.now();
   if (now < next_) return false;
@@ -95,7 +86,8 @@ bool Compactor::poll() {
 void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
   const std::chrono::nanoseconds period(retention_);
   const auto retry = retry_interval();
-  if (!skip_turn() && now - last_success_ >= base_interval_ && revs_.front() != last_revision_) {
+  if (host_.is_leader() && now - last_success_ >= base_interval_ &&
+      revs_.front() != last_revision_) {
     // After the first compaction (which waits a whole retention), compact
     // at most every hour.
     if (base_interval_ == period) {
@@ -106,7 +98,7 @@ void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
                  {{"revision", rev}, {"compact-period", period_text(period)}});
     auto start = clock_.now();
     Status st = host_.compact(rev);
-    if (st.is_ok() || is_compacted(st)) {
+    if (st.is_ok() || st == errors::compacted()) {
       logger_.info("completed auto periodic compaction",
                    {{"revision", rev},
                     {"compact-period", period_text(period)},
@@ -128,14 +120,14 @@ void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
 
 void Compactor::wake_revision(std::chrono::steady_clock::time_point now) {
   next_ = now + revision_interval_;
-  if (skip_turn()) return;
+  if (!host_.is_leader()) return;
   int64_t rev = host_.current_revision() - retention_;
   if (rev <= 0 || rev == last_revision_) return;
   logger_.info("starting auto revision compaction",
                {{"revision", rev}, {"revision-compaction-retention", retention_}});
   auto start = clock_.now();
   Status st = host_.compact(rev);
-  if (st.is_ok() || is_compacted(st)) {
+  if (st.is_ok() || st == errors::compacted()) {
     last_revision_ = rev;
     logger_.info("completed auto revision compaction",
                  {{"revision", rev},

@@ -10,12 +10,12 @@
 //  - revision: every check interval (etcd: 5 minutes) the store is compacted
 //    to current revision - retention, when that is positive and moved.
 //
-// Only the leader compacts: at each wake-up a compactor that is paused, or
-// whose host is not the leader, skips its turn (etcd pauses and resumes the
-// compactor on leadership changes; asking at the wake-up is the same thing).
+// Only the leader compacts: at each wake-up a compactor whose host is not the
+// leader skips its turn (etcd pauses and resumes the compactor on leadership
+// changes; asking at the wake-up is the same thing).
 //
 // Threads: run() starts one thread ("compactor") that owns all the state
-// below; pause()/resume()/stop() may be called from any thread. Tests drive
+// below; stop() may be called from any thread. Tests drive
 // the state machine without the thread: poll() after moving a ManualClock.
 #pragma once
 
@@ -77,8 +77,6 @@ class Compactor {
   // wake-up of the injected clock).
   void run();
   void stop();
-  void pause() { paused_.store(true, std::memory_order_release); }
-  void resume() { paused_.store(false, std::memory_order_release); }
 
   // One step of the loop, on the caller's thread: if the wake-up is due on
   // the clock, runs it (maybe compacting) and schedules the next. Returns
@@ -94,7 +92,6 @@ class Compactor {
  private:
   void wake_periodic(std::chrono::steady_clock::time_point now);
   void wake_revision(std::chrono::steady_clock::time_point now);
-  bool skip_turn();
   void loop();
 
   const CompactionMode mode_;
@@ -103,7 +100,6 @@ class Compactor {
   log::Logger& logger_;
   env::Clock& clock_;
   const std::chrono::nanoseconds revision_interval_;
-  std::atomic<bool> paused_{false};
 
   // Loop state: owned by the compactor thread (or poll()'s caller).
   std::chrono::steady_clock::time_point next_;

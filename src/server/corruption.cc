@@ -11,10 +11,6 @@ std::string rev_text(Revision r) {
   return "{" + std::to_string(r.main) + " " + std::to_string(r.sub) + "}";
 }
 
-bool same_error(const Status& s, const Status& want) {
-  return !s.is_ok() && s.code() == want.code() && s.message() == want.message();
-}
-
 // Retries of verify_local when a compaction overtook the pass (its view
 // then legitimately misses revisions the index named at the start).
 constexpr int kLocalAttempts = 3;
@@ -142,9 +138,9 @@ Status CorruptionChecker::initial_check(std::chrono::milliseconds timeout) {
     f.push_back({"remote-peer-id", to_hex(p.id)});
     f.push_back({"remote-peer-endpoints", p.endpoints});
     f.push_back({"error", p.error.message()});
-    if (same_error(p.error, errors::future_rev())) {
+    if (p.error == errors::future_rev()) {
       logger_.warn("cannot fetch hash from slow remote peer", f);
-    } else if (same_error(p.error, errors::compacted())) {
+    } else if (p.error == errors::compacted()) {
       logger_.warn("cannot fetch hash from remote peer; local member is behind", f);
     }
   }
