@@ -28,8 +28,8 @@ class FileSystemTest : public ::testing::TestWithParam<bool> {
       root_ = "/data";
     } else {
       fs_ = std::make_unique<PosixFileSystem>();
-      char tmpl[] = "/tmp/fs_test_XXXXXX";
-      ASSERT_NE(::mkdtemp(tmpl), nullptr);
+      std::string tmpl = ::testing::TempDir() + "fs_test_XXXXXX";
+      ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
       tmp_ = tmpl;
       root_ = tmp_ + "/data";
     }

@@ -224,8 +224,8 @@ TEST(SnapshotterTest, FsyncFailurePanics) {
 }
 
 TEST(SnapshotterTest, ModesArePrivateAndFixed) {
-  char tmpl[] = "/tmp/snap_test_XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string tmpl = ::testing::TempDir() + "snap_test_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
   const std::string root = tmpl;
   const std::string dir = root + "/member/snap";
   env::PosixFileSystem fs;

@@ -160,8 +160,9 @@ TEST(WalTest, RoundTripAcrossSegmentCutsSim) {
 class TempDir {
  public:
   TempDir() {
-    char tmpl[] = "/tmp/wal_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
+    std::string tmpl = ::testing::TempDir() + "wal_test_XXXXXX";
+    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
+    path_ = tmpl;
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
   const std::string& path() const { return path_; }
