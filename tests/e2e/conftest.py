@@ -11,8 +11,9 @@ import subprocess
 import threading
 import time
 
-import grpc
 import pytest
+
+import etcdpb
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("ETCD_BIN_DIR", ROOT / "build" / "bin"))
@@ -359,98 +360,29 @@ def wait_log(member, msg: str, timeout: float = 15.0, pred=lambda e: True) -> di
     raise AssertionError(f"no {msg!r} in the log after {timeout}s:\n{member.log_tail()}")
 
 
-# ---- a minimal raw gRPC KV client (hand-encoded protobuf; no codegen) ----
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field_bytes(num: int, data: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(data)) + data
-
-
-def _fields(buf: bytes) -> dict[int, list]:
-    """Top-level fields of a protobuf message: number -> [values]."""
-    out: dict[int, list] = {}
-    i = 0
-    while i < len(buf):
-        key, shift = 0, 0
-        while True:
-            b = buf[i]
-            i += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-        elif wt == 2:
-            n, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                n |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-            v = buf[i:i + n]
-            i += n
-        else:
-            raise ValueError(f"unexpected wire type {wt}")
-        out.setdefault(num, []).append(v)
-    return out
-
-
 class KvClient:
     """etcdserverpb.KV Put and Range over a plain gRPC channel, for tests
     that need many requests per second or several connections at once."""
 
     def __init__(self, endpoint: str):
-        self.channel = grpc.insecure_channel(endpoint)
-        self._put = self.channel.unary_unary("/etcdserverpb.KV/Put")
-        self._range = self.channel.unary_unary("/etcdserverpb.KV/Range")
+        self._client = etcdpb.Client(endpoint)
 
     def put(self, key: str, value: str, timeout: float = 5.0) -> int:
         """Returns the revision of the acknowledged put."""
-        req = _field_bytes(1, key.encode()) + _field_bytes(2, value.encode())
-        resp = self._put(req, timeout=timeout)
-        header = _fields(resp)[1][0]  # PutResponse.header
-        return _fields(header)[3][0]  # ResponseHeader.revision
+        return self._client.put(key.encode(), value.encode(), timeout=timeout).header.revision
 
     def get(self, key: str, serializable: bool = False,
             timeout: float = 5.0) -> tuple[int, dict | None]:
         """(header revision, kv or None) of one key; kv has key, value,
         create_revision, mod_revision, version."""
-        req = _field_bytes(1, key.encode())
-        if serializable:
-            req += _varint(7 << 3) + _varint(1)  # RangeRequest.serializable
-        resp = _fields(self._range(req, timeout=timeout))
-        rev = _fields(resp[1][0]).get(3, [0])[0]
-        kvs = resp.get(2, [])
-        if not kvs:
-            return rev, None
-        f = _fields(kvs[0])
-        kv = {"key": f[1][0].decode(), "value": f.get(5, [b""])[0].decode(),
-              "create_revision": f.get(2, [0])[0], "mod_revision": f.get(3, [0])[0],
-              "version": f.get(4, [0])[0]}
-        return rev, kv
+        resp = self._client.range(key.encode(), serializable=serializable, timeout=timeout)
+        if not resp.kvs:
+            return resp.header.revision, None
+        kv = resp.kvs[0]
+        return resp.header.revision, {
+            "key": kv.key.decode(), "value": kv.value.decode(),
+            "create_revision": kv.create_revision, "mod_revision": kv.mod_revision,
+            "version": kv.version}
 
     def close(self):
-        self.channel.close()
+        self._client.close()

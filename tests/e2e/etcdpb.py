@@ -45,41 +45,44 @@ class Client:
         self.pb = rpc()
         self.channel = grpc.insecure_channel(endpoint)
 
-    def _unary(self, service: str, method: str, req, resp_type, timeout: float = 10.0):
+    def call(self, service: str, method: str, req, resp_type, timeout: float = 10.0):
+        """Any unary method: call("Maintenance", "Hash", pb.HashRequest(), pb.HashResponse)."""
         call = self.channel.unary_unary(f"/etcdserverpb.{service}/{method}",
                                         request_serializer=lambda m: m.SerializeToString(),
                                         response_deserializer=resp_type.FromString)
         return call(req, timeout=timeout)
 
-    def put(self, key: bytes, value: bytes, lease: int = 0):
-        return self._unary("KV", "Put", self.pb.PutRequest(key=key, value=value, lease=lease),
-                           self.pb.PutResponse)
+    def put(self, key: bytes, value: bytes, lease: int = 0, timeout: float = 10.0):
+        return self.call("KV", "Put", self.pb.PutRequest(key=key, value=value, lease=lease),
+                         self.pb.PutResponse, timeout)
 
-    def range(self, key: bytes, range_end: bytes = b"", revision: int = 0):
-        return self._unary("KV", "Range",
-                           self.pb.RangeRequest(key=key, range_end=range_end, revision=revision),
-                           self.pb.RangeResponse)
+    def range(self, key: bytes, range_end: bytes = b"", revision: int = 0,
+              serializable: bool = False, timeout: float = 10.0):
+        return self.call("KV", "Range",
+                         self.pb.RangeRequest(key=key, range_end=range_end, revision=revision,
+                                              serializable=serializable),
+                         self.pb.RangeResponse, timeout)
 
     def delete(self, key: bytes, range_end: bytes = b"", prev_kv: bool = False):
-        return self._unary("KV", "DeleteRange",
+        return self.call("KV", "DeleteRange",
                            self.pb.DeleteRangeRequest(key=key, range_end=range_end,
                                                       prev_kv=prev_kv),
                            self.pb.DeleteRangeResponse)
 
     def txn(self, req):
-        return self._unary("KV", "Txn", req, self.pb.TxnResponse)
+        return self.call("KV", "Txn", req, self.pb.TxnResponse)
 
     def compact(self, revision: int, physical: bool = False):
-        return self._unary("KV", "Compact",
+        return self.call("KV", "Compact",
                            self.pb.CompactionRequest(revision=revision, physical=physical),
                            self.pb.CompactionResponse)
 
     def lease_grant(self, ttl: int, lease_id: int = 0):
-        return self._unary("Lease", "LeaseGrant", self.pb.LeaseGrantRequest(TTL=ttl, ID=lease_id),
+        return self.call("Lease", "LeaseGrant", self.pb.LeaseGrantRequest(TTL=ttl, ID=lease_id),
                            self.pb.LeaseGrantResponse)
 
     def lease_revoke(self, lease_id: int):
-        return self._unary("Lease", "LeaseRevoke", self.pb.LeaseRevokeRequest(ID=lease_id),
+        return self.call("Lease", "LeaseRevoke", self.pb.LeaseRevokeRequest(ID=lease_id),
                            self.pb.LeaseRevokeResponse)
 
     def watch(self, requests):

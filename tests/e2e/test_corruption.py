@@ -4,26 +4,26 @@ and what they find in a member's own damaged data), and the CORRUPT alarm
 (writes fail with `etcdserver: corrupt cluster`, reads go on), activated
 through raw gRPC Maintenance/Alarm as a peer's check would."""
 
-import grpc
 import pytest
 
-from conftest import KvClient, _fields, _varint, error_line, wait_log
+import etcdpb
+from conftest import KvClient, error_line, wait_log
 
 CORRUPT = "Error: etcdserver: corrupt cluster"
 
 
 def activate_corrupt(member, member_id: int = 0) -> None:
-    """Maintenance/Alarm ACTIVATE CORRUPT for `member_id` (hand-encoded)."""
-    ch = grpc.insecure_channel(member.endpoint)
+    """Maintenance/Alarm ACTIVATE CORRUPT for `member_id`."""
+    c = etcdpb.Client(member.endpoint)
     try:
-        alarm = ch.unary_unary("/etcdserverpb.Maintenance/Alarm")
-        req = (_varint(1 << 3) + _varint(1)            # action ACTIVATE
-               + _varint(2 << 3) + _varint(member_id)  # memberID
-               + _varint(3 << 3) + _varint(2))         # alarm CORRUPT
-        resp = _fields(alarm(req, timeout=5))
-        assert 2 in resp, resp  # the activated alarm member
+        pb = c.pb
+        resp = c.call("Maintenance", "Alarm",
+                      pb.AlarmRequest(action=pb.AlarmRequest.ACTIVATE, memberID=member_id,
+                                      alarm=pb.CORRUPT),
+                      pb.AlarmResponse, timeout=5)
+        assert [(a.memberID, a.alarm) for a in resp.alarms] == [(member_id, pb.CORRUPT)], resp
     finally:
-        ch.close()
+        c.close()
 
 
 @pytest.mark.parametrize("reference", [False, True], ids=["ours", "reference"])

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import REFERENCE_ETCDCTL, _fields, _varint, error_line, etcdctl_env
+import etcdpb
+from conftest import REFERENCE_ETCDCTL, error_line, etcdctl_env
 
 ID_RE = re.compile(r"\b[0-9a-f]{16}\b")
 REMAINING_RE = re.compile(r"remaining\((-?\d+)s\)")
@@ -184,16 +185,12 @@ def test_lease_commands_match_reference(pair):
 def raw_lease_grant(m, ttl: int, lease: int) -> tuple[int, int]:
     """Lease.LeaseGrant over plain gRPC with an explicit id (etcdctl cannot
     choose one); returns (ID, TTL)."""
-    import grpc
-
-    ch = grpc.insecure_channel(m.endpoint)
+    c = etcdpb.Client(m.endpoint)
     try:
-        call = ch.unary_unary("/etcdserverpb.Lease/LeaseGrant")
-        req = _varint(1 << 3) + _varint(ttl) + _varint(2 << 3) + _varint(lease)
-        f = _fields(call(req, timeout=10))
-        return f.get(2, [0])[0], f.get(3, [0])[0]
+        resp = c.lease_grant(ttl, lease)
+        return resp.ID, resp.TTL
     finally:
-        ch.close()
+        c.close()
 
 
 def test_grant_with_id_and_existing_id(pair):

@@ -7,9 +7,11 @@ what etcd prints for the same commands (hashes were checked against
 import hashlib
 import json
 import time
+
 import grpc
 
-from conftest import KvClient, _fields, _varint, error_line
+import etcdpb
+from conftest import KvClient, error_line
 
 NO_SPACE = "Error: etcdserver: mvcc: database space exceeded"
 
@@ -81,24 +83,31 @@ def test_hash_and_hashkv_over_raw_grpc(member):
     hash_revision field of HashKV, which etcdctl 3.4 does not print."""
     ok(member, "put", "a", "1")
     ok(member, "put", "a", "2")
-    ch = grpc.insecure_channel(member.endpoint)
+    c = etcdpb.Client(member.endpoint)
+    pb = c.pb
+
+    def hash_():
+        return c.call("Maintenance", "Hash", pb.HashRequest(), pb.HashResponse, timeout=5)
+
+    def hashkv(rev=0):
+        return c.call("Maintenance", "HashKV", pb.HashKVRequest(revision=rev), pb.HashKVResponse,
+                      timeout=5)
+
     try:
-        hash_rpc = ch.unary_unary("/etcdserverpb.Maintenance/Hash")
-        hashkv_rpc = ch.unary_unary("/etcdserverpb.Maintenance/HashKV")
-        h1 = _fields(hash_rpc(b"", timeout=5))
-        assert h1[2][0] != 0
-        assert _fields(h1[1][0])[3] == [3]  # header.revision
-        assert _fields(hash_rpc(b"", timeout=5))[2] == h1[2]
-        r = _fields(hashkv_rpc(_varint(1 << 3) + _varint(2), timeout=5))
-        assert r[2] == [2587454935]  # hash
-        assert r[4] == [2]  # hash_revision
-        assert _fields(r[1][0])[3] == [3]  # header.revision: the current one
-        r = _fields(hashkv_rpc(b"", timeout=5))
-        assert r[2] == [535221974] and r[4] == [3]
+        h1 = hash_()
+        assert h1.hash != 0
+        assert h1.header.revision == 3
+        assert hash_().hash == h1.hash
+        r = hashkv(2)
+        assert r.hash == 2587454935
+        assert r.hash_revision == 2
+        assert r.header.revision == 3  # the current one
+        r = hashkv()
+        assert r.hash == 535221974 and r.hash_revision == 3
         ok(member, "put", "b", "1")
-        assert _fields(hash_rpc(b"", timeout=5))[2] != h1[2]
+        assert hash_().hash != h1.hash
     finally:
-        ch.close()
+        c.close()
 
 
 # ---- Defragment ----
