@@ -161,8 +161,14 @@ class WatchReactor final
           pumping_ = false;
           // More to send right after this one: let gRPC coalesce the
           // messages instead of flushing each (the last one is unhinted, so
-          // nothing waits for a write that will not come).
-          more = !fragments_.empty() || stream_->buffered() > 0;
+          // nothing waits for a write that will not come). Never the
+          // stream's first write: it carries the initial metadata, and
+          // gRPC holds hinted initial metadata, and the write's completion
+          // with it, until something else flushes the connection (a stream
+          // alone on its connection then stalled until the client's next
+          // ping, ~10 s for etcdctl, forever for others).
+          more = sent_first_ && (!fragments_.empty() || stream_->buffered() > 0);
+          sent_first_ = true;
           break;
         }
       }
@@ -292,10 +298,11 @@ class WatchReactor final
   etcdserverpb::WatchRequest req_;  // the read in flight (one at a time)
 
   absl::Mutex mu_;
-  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;  // in the sender pool's queue
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;    // a thread is in pump()
-  bool repump_ ABSL_GUARDED_BY(mu_) = false;     // pump() was asked again meanwhile
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;    // a write is in flight (out_)
+  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;   // in the sender pool's queue
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;     // a thread is in pump()
+  bool repump_ ABSL_GUARDED_BY(mu_) = false;      // pump() was asked again meanwhile
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;     // a write is in flight (out_)
+  bool sent_first_ ABSL_GUARDED_BY(mu_) = false;  // the first write (headers) was started
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   // The fragments of the response being sent (at most one response's).
