@@ -4,11 +4,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/log.h"
+#include "base/version.h"
 #include "env/clock.h"
 #include "rpc/grpc_server.h"
 #include "server/config/config.h"
@@ -20,6 +23,91 @@ std::vector<std::string> environment() {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   return env;
+}
+
+// etcd's start-up lines before the member opens its data dir: the
+// listeners, then "starting an etcd server" with the configuration (etcd's
+// fields first, in its order; then ours).
+void log_starting(etcd::log::Logger& lg, const etcd::config::ServerConfig& cfg) {
+  namespace fs = std::filesystem;
+  using etcd::config::format_go_duration;
+  const std::string member_dir = (fs::path(cfg.data_dir) / "member").string();
+  const std::string wal_dir =
+      cfg.wal_dir.empty() ? (fs::path(member_dir) / "wal").string() : cfg.wal_dir;
+  std::error_code ec;
+  const bool initialized = fs::exists(wal_dir, ec);
+  if (fs::exists(member_dir, ec)) {
+    lg.info("server has been already initialized",
+            {{"data-dir", cfg.data_dir}, {"dir-type", "member"}});
+  }
+  lg.info("configuring peer listeners", {{"listen-peer-urls", cfg.listen_peer_urls}});
+  lg.info("configuring client listeners", {{"listen-client-urls", cfg.listen_client_urls}});
+  const int64_t ms = 1000000;
+  // As etcd: the retention as the duration it means (a bare number is hours
+  // in periodic mode, revisions in revision mode); a bad one is reported
+  // when the compactor is set up.
+  auto parsed = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
+                                                         cfg.auto_compaction_retention);
+  const std::string retention =
+      parsed.is_ok() ? format_go_duration(*parsed) : cfg.auto_compaction_retention;
+  lg.info(
+      "starting an etcd server",
+      {{"etcd-version", etcd::kEtcdVersion},
+       {"git-sha", etcd::kGitSha},
+       {"implementation",
+        std::string(etcd::kImplementationName) + " " + etcd::kImplementationVersion},
+       {"go-os", "linux"},
+       {"max-cpu-available", std::thread::hardware_concurrency()},
+       {"member-initialized", initialized},
+       {"name", cfg.name},
+       {"data-dir", cfg.data_dir},
+       {"wal-dir", cfg.wal_dir},
+       {"wal-dir-dedicated", cfg.wal_dir},
+       {"member-dir", member_dir},
+       {"force-new-cluster", false},
+       {"heartbeat-interval",
+        format_go_duration(static_cast<int64_t>(cfg.heartbeat_interval_ms) * ms)},
+       {"election-timeout", format_go_duration(static_cast<int64_t>(cfg.election_timeout_ms) * ms)},
+       {"initial-election-tick-advance", true},
+       {"snapshot-count", cfg.snapshot_count},
+       {"max-wals", cfg.max_wals},
+       {"max-snapshots", cfg.max_snapshots},
+       {"snapshot-catchup-entries", etcd::server::kSnapshotCatchUpEntries},
+       {"initial-advertise-peer-urls", cfg.initial_advertise_peer_urls},
+       {"listen-peer-urls", cfg.listen_peer_urls},
+       {"advertise-client-urls", cfg.advertise_client_urls},
+       {"listen-client-urls", cfg.listen_client_urls},
+       {"listen-metrics-urls", std::vector<std::string>{}},
+       // etcd reads these only to bootstrap: a restarted member logs them empty.
+       {"initial-cluster", initialized ? "" : cfg.initial_cluster},
+       {"initial-cluster-state", cfg.initial_cluster_state},
+       {"initial-cluster-token", initialized ? "" : cfg.initial_cluster_token},
+       {"quota-backend-bytes",
+        cfg.quota_backend_bytes == 0 ? int64_t{2} << 30 : cfg.quota_backend_bytes},
+       {"max-request-bytes", cfg.max_request_bytes},
+       {"pre-vote", true},
+       {"initial-corrupt-check", cfg.initial_corrupt_check},
+       {"corrupt-check-time-interval", format_go_duration(cfg.corrupt_check_time_ns)},
+       {"auto-compaction-mode", cfg.auto_compaction_mode},
+       {"auto-compaction-retention", retention},
+       {"auto-compaction-interval", retention},
+       {"max-txn-ops", cfg.max_txn_ops}});
+}
+
+// etcd's name of a stop signal (Go's os.Signal String()).
+const char* signal_name(int sig) { return sig == SIGINT ? "interrupt" : "terminated"; }
+
+// After a clean shutdown etcd raises the stop signal again with its default
+// action, so the process ends as killed by it (exit status 143 for SIGTERM
+// in a shell): supervisors and scripts see what they see with etcd.
+[[noreturn]] void exit_by(int sig) {
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  _exit(128 + sig);  // not reached
 }
 
 }  // namespace
@@ -73,26 +161,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> running(argv, argv + argc);
   lg.info("Running: ", {{"args", running}});
-  lg.info("configuration", {{"name", cfg.name},
-                            {"data-dir", cfg.data_dir},
-                            {"listen-client-urls", cfg.listen_client_urls},
-                            {"listen-peer-urls", cfg.listen_peer_urls},
-                            {"advertise-client-urls", cfg.advertise_client_urls},
-                            {"initial-advertise-peer-urls", cfg.initial_advertise_peer_urls},
-                            {"initial-cluster", cfg.initial_cluster},
-                            {"initial-cluster-state", cfg.initial_cluster_state},
-                            {"initial-cluster-token", cfg.initial_cluster_token},
-                            {"heartbeat-interval-ms", cfg.heartbeat_interval_ms},
-                            {"election-timeout-ms", cfg.election_timeout_ms},
-                            {"snapshot-count", cfg.snapshot_count},
-                            {"quota-backend-bytes", cfg.quota_backend_bytes},
-                            {"max-request-bytes", cfg.max_request_bytes},
-                            {"max-txn-ops", cfg.max_txn_ops},
-                            {"initial-corrupt-check", cfg.initial_corrupt_check},
-                            {"corrupt-check-time-interval",
-                             etcd::config::format_go_duration(cfg.corrupt_check_time_ns)},
-                            {"auto-compaction-mode", cfg.auto_compaction_mode},
-                            {"auto-compaction-retention", cfg.auto_compaction_retention}});
+  log_starting(lg, cfg);
   // Debian's abseil checks every absl::Mutex acquisition for lock-order
   // cycles (gRPC's locks included), a few percent of CPU per request.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -129,9 +198,22 @@ int main(int argc, char** argv) {
     (*server)->stop();
     start_failed(st.message());
   }
+  auto log_closing = [&lg, &cfg](const char* msg) {
+    lg.info(msg, {{"name", cfg.name},
+                  {"data-dir", cfg.data_dir},
+                  {"advertise-peer-urls", cfg.initial_advertise_peer_urls},
+                  {"advertise-client-urls", cfg.advertise_client_urls}});
+  };
+  (*server)->start();
   auto peer = etcd::rpc::ClientServer::start_peer(**server, cfg.listen_peer_urls, lg);
   if (!peer.is_ok()) lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});
-  (*server)->start();
+  lg.info("now serving peer/client/metrics",
+          {{"local-member-id", etcd::to_hex((*server)->id())},
+           {"initial-advertise-peer-urls", cfg.initial_advertise_peer_urls},
+           {"listen-peer-urls", cfg.listen_peer_urls},
+           {"advertise-client-urls", cfg.advertise_client_urls},
+           {"listen-client-urls", cfg.listen_client_urls},
+           {"listen-metrics-urls", std::vector<std::string>{}}});
   // As etcd, clients are served once this member has published itself
   // through Raft; a stop signal meanwhile still stops it.
   int sig = 0;
@@ -139,23 +221,30 @@ int main(int argc, char** argv) {
   while (!(*server)->wait_ready(std::chrono::milliseconds(100))) {
     sig = sigtimedwait(&stop_signals, nullptr, &poll);
     if (sig == SIGINT || sig == SIGTERM) {
-      lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+      lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
+      log_closing("closing etcd server");
       (*server)->stop();
-      return 0;
+      (*peer)->shutdown();
+      log_closing("closed etcd server");
+      exit_by(sig);
     }
   }
+  lg.info("ready to serve client requests");
   auto client =
       etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes, lg);
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});
   }
-  lg.info("ready to serve client requests");
 
   sigwait(&stop_signals, &sig);
-  lg.info("received signal; shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
+  // etcd's order: clients first, then the member (a leader hands over its
+  // leadership), then the peer listeners.
+  log_closing("closing etcd server");
   (*client)->shutdown();
-  (*peer)->shutdown();
   (*server)->stop();
-  return 0;
+  (*peer)->shutdown();
+  log_closing("closed etcd server");
+  exit_by(sig);
 }

@@ -1,11 +1,20 @@
 #include "raft/raft.h"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 
 #include "raft/confchange/confchange.h"
 
 namespace etcd::raft {
 namespace {
+
+// A node id as etcd raft's logs print it (%x).
+std::string hex(NodeId id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%" PRIx64, id);
+  return buf;
+}
 
 constexpr const char* kCampaignTransfer = "CampaignTransfer";
 
@@ -120,6 +129,7 @@ Status Config::validate() {
 
 Raft::Raft(Config c)
     : id_(c.id),
+      logger_(c.logger),
       raft_log_(*c.storage, c.max_committed_size_per_ready ? c.max_committed_size_per_ready
                                                            : c.max_size_per_msg),
       max_msg_size_(c.max_size_per_msg),
@@ -144,7 +154,20 @@ Raft::Raft(Config c)
   if (!is_empty_hard_state(init->hard_state)) load_state(init->hard_state);
   if (c.applied > 0) raft_log_.applied_to(c.applied);
   become_follower(term_, kNone);
+  if (logger_) {
+    std::string peers;
+    for (NodeId id : prs_.config.voters.ids()) {
+      peers += (peers.empty() ? "" : ",") + hex(id);
+    }
+    info("newRaft " + hex_id() + " [peers: [" + peers + "], term: " + std::to_string(term_) +
+         ", commit: " + std::to_string(raft_log_.committed()) +
+         ", applied: " + std::to_string(raft_log_.applied()) +
+         ", lastindex: " + std::to_string(raft_log_.last_index()) +
+         ", lastterm: " + std::to_string(raft_log_.last_term()) + "]");
+  }
 }
+
+std::string Raft::hex_id() const { return hex(id_); }
 
 raftpb::HardState Raft::hard_state() const {
   raftpb::HardState hs;
@@ -343,6 +366,7 @@ void Raft::become_follower(uint64_t term, NodeId lead) {
   reset(term);
   lead_ = lead;
   state_ = StateType::kFollower;
+  info(hex_id() + " became follower at term " + std::to_string(term_));
 }
 
 void Raft::become_candidate() {
@@ -350,6 +374,7 @@ void Raft::become_candidate() {
   reset(term_ + 1);
   vote_ = id_;
   state_ = StateType::kCandidate;
+  info(hex_id() + " became candidate at term " + std::to_string(term_));
 }
 
 void Raft::become_pre_candidate() {
@@ -358,6 +383,7 @@ void Raft::become_pre_candidate() {
   prs_.reset_votes();
   lead_ = kNone;
   state_ = StateType::kPreCandidate;
+  info(hex_id() + " became pre-candidate at term " + std::to_string(term_));
 }
 
 void Raft::become_leader() {
@@ -365,6 +391,7 @@ void Raft::become_leader() {
   reset(term_);
   lead_ = id_;
   state_ = StateType::kLeader;
+  info(hex_id() + " became leader at term " + std::to_string(term_));
   // The leader's own progress is always replicating; probing it makes no sense.
   progress_of(id_).become_replicate();
   // Conservatively treat any configuration change in the log as pending.
@@ -388,6 +415,7 @@ void Raft::hup(CampaignType t) {
     // not know the configuration it would lead.
     return;
   }
+  info(hex_id() + " is starting a new election at term " + std::to_string(term_));
   campaign(t);
 }
 
@@ -425,11 +453,16 @@ void Raft::campaign(CampaignType t) {
     m.set_index(raft_log_.last_index());
     m.set_log_term(raft_log_.last_term());
     if (t == CampaignType::kTransfer) m.set_context(kCampaignTransfer);
+    info(hex_id() + " [logterm: " + std::to_string(raft_log_.last_term()) + ", index: " +
+         std::to_string(raft_log_.last_index()) + "] sent " + raftpb::MessageType_Name(vote_msg) +
+         " request to " + hex(id) + " at term " + std::to_string(term_));
     send(std::move(m));
   }
 }
 
-tracker::ProgressTracker::Tally Raft::poll(NodeId id, raftpb::MessageType, bool granted) {
+tracker::ProgressTracker::Tally Raft::poll(NodeId id, raftpb::MessageType t, bool granted) {
+  info(hex_id() + " received " + raftpb::MessageType_Name(t) + (granted ? "" : " rejection") +
+       " from " + hex(id) + " at term " + std::to_string(term_));
   prs_.record_vote(id, granted);
   return prs_.tally_votes();
 }
@@ -884,6 +917,7 @@ raftpb::ConfState Raft::apply_conf_change(const raftpb::ConfChangeV2& cc) {
 raftpb::ConfState Raft::switch_to_config(tracker::Config cfg, tracker::ProgressMap prs) {
   prs_.config = std::move(cfg);
   prs_.progress = std::move(prs);
+  info(hex_id() + " switched to configuration " + prs_.config.to_string());
   raftpb::ConfState cs = prs_.conf_state();
   auto it = prs_.progress.find(id_);
   bool ok = it != prs_.progress.end();

@@ -4,6 +4,7 @@
 // RawNode collects into a Ready. No threads, no I/O, no clock.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,10 @@ struct Config {
   bool disable_proposal_forwarding = false;
   // Seeds the randomized election timeout.
   uint64_t seed = 0;
+  // Receives etcd raft's info-level lines ("8e9e05c52164694d became leader
+  // at term 2", ...), worded as etcd's so that operators' log searches
+  // work; unset: silent. Called on the thread that drives this Raft.
+  std::function<void(const std::string&)> logger;
 
   Status validate();
 };
@@ -161,7 +166,14 @@ class Raft {
   void reduce_uncommitted_size(const std::vector<raftpb::Entry>& ents);
 
   // All fields are owned by the thread driving this Raft (no locking).
+  // etcd raft's info-level line (Config::logger).
+  void info(const std::string& msg) const {
+    if (logger_) logger_(msg);
+  }
+  std::string hex_id() const;
+
   NodeId id_;
+  std::function<void(const std::string&)> logger_;
   uint64_t term_ = 0;
   NodeId vote_ = kNone;
   std::vector<ReadState> read_states_;

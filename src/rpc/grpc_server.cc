@@ -172,6 +172,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
     auto addr = listen_address(urls[i]);
     if (!addr.is_ok()) return addr.status();
     builder.AddListeningPort(*addr, grpc::InsecureServerCredentials(), &ports[i]);
+    cs->addresses_.push_back(*addr);
   }
   // etcd allows requests up to --max-request-bytes plus gRPC's framing.
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_request_bytes + 512 * 1024));
@@ -192,9 +193,16 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
       cs->server_->Shutdown();
       return Status(Code::kUnavailable, "listen " + urls[i] + ": address already in use");
     }
-    logger.info("serving " + traffic + " traffic insecurely; this is strongly discouraged!",
-                {{"address", urls[i]}});
+    // etcd's lines: a plain peer listener is not warned about; a plain
+    // client listener is.
+    if (traffic == "peer") {
+      logger.info("serving peer traffic", {{"address", cs->addresses_[i]}});
+    } else {
+      logger.info("serving client traffic insecurely; this is strongly discouraged!",
+                  {{"address", cs->addresses_[i]}});
+    }
   }
+  if (traffic == "peer") cs->peer_logger_ = &logger;
   return cs;
 }
 
@@ -233,8 +241,16 @@ void ClientServer::shutdown() {
     // Watch streams never end on their own: end them, then give unary
     // calls up to 2 s to finish.
     if (watch_ != nullptr) watch_->cancel_all();
+    if (peer_logger_ != nullptr) {
+      for (const auto& a : addresses_)
+        peer_logger_->info("stopping serving peer traffic", {{"address", a}});
+    }
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
+    if (peer_logger_ != nullptr) {
+      for (const auto& a : addresses_)
+        peer_logger_->info("stopped serving peer traffic", {{"address", a}});
+    }
   }
 }
 

@@ -50,6 +50,10 @@ class ClientServer {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   WatchServiceBase* watch_ = nullptr;  // in services_, client servers only
+  // Peer servers log their stop as etcd does ("stopping serving peer
+  // traffic"); the addresses are host:port, as etcd logs them.
+  log::Logger* peer_logger_ = nullptr;
+  std::vector<std::string> addresses_;
 };
 
 }  // namespace etcd::rpc

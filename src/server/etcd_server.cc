@@ -16,15 +16,19 @@
 namespace etcd::server {
 namespace {
 
-// Entries the raft log keeps behind a snapshot so slow followers can catch
-// up without one (etcd's snapshotCatchUpEntries).
-constexpr uint64_t kSnapshotCatchUpEntries = 5000;
-
 std::string wal_metadata(MemberId id, uint64_t cluster_id) {
   nlohmann::json j;
   j["member_id"] = id.value();
   j["cluster_id"] = cluster_id;
   return j.dump();
+}
+
+// etcd's version.Cluster: "3.5.0" -> "3.5", as the cluster version is logged.
+std::string cluster_version(const std::string& v) {
+  auto first = v.find('.');
+  if (first == std::string::npos) return v;
+  auto second = v.find('.', first + 1);
+  return second == std::string::npos ? v : v.substr(0, second);
 }
 
 // etcd's quota defaults (DefaultQuotaBytes, MaxQuotaBytes).
@@ -126,6 +130,7 @@ raft::Config EtcdServer::raft_config(raft::NodeId id) const {
   c.check_quorum = true;
   c.pre_vote = true;
   c.seed = id ^ static_cast<uint64_t>(clock_.wall_unix_ms());
+  c.logger = [this](const std::string& msg) { logger_.info(msg); };
   return c;
 }
 
@@ -133,12 +138,21 @@ Status EtcdServer::open() {
   RETURN_IF_ERROR(env::mkdir_all(fs_, member_dir_, env::kPrivateDirMode));
   backend::Options bo;
   bo.sync_mode = backend::SyncMode::kNoMetaSync;
-  auto b = backend::Backend::open(env::join_path(snap_dir_, "db"), bo, clock_);
+  const auto opening = clock_.now();
+  const std::string db_path = env::join_path(snap_dir_, "db");
+  auto b = backend::Backend::open(db_path, bo, clock_);
   if (!b.is_ok()) return b.status();
   backend_ = std::move(b).value();
+  logger_.info(
+      "opened backend db",
+      {{"path", db_path},
+       {"took", config::format_go_duration(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - opening)
+                        .count())}});
   kv_ = std::make_unique<mvcc::KVStore>(*backend_);
   mvcc::KVStore::LeasedKeys leased_keys;
   RETURN_IF_ERROR(kv_->restore(&leased_keys));
+  logger_.info("kvstore restored", {{"current-rev", kv_->rev()}});
   {
     // etcd raises a progress interval below 100ms to 100ms, and keeps its
     // 10 minutes for one <= 0.
@@ -171,6 +185,20 @@ Status EtcdServer::open() {
   alarms_.load(*backend_);
   capped_ = !alarms_.get(etcdserverpb::NOSPACE).empty();
   corrupt_ = !alarms_.get(etcdserverpb::CORRUPT).empty();
+  kv_applier_ = std::make_unique<KvApplier>(
+      *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
+  raft_storage_ = std::make_unique<raft::MemoryStorage>();
+  snapshotter_ = std::make_unique<snap::Snapshotter>(fs_, snap_dir_, cfg_.max_snapshots, &logger_);
+  wal::WalOptions wo;
+  wo.max_wals = cfg_.max_wals;
+  wo.logger = &logger_;
+  std::unique_ptr<raft::RawNode> node;
+  if (!wal::Wal::exists(fs_, wal_dir_)) {
+    RETURN_IF_ERROR(bootstrap_new(&node));
+  } else {
+    restarted_ = true;
+    RETURN_IF_ERROR(restart(&node));
+  }
   if (cfg_.quota_backend_bytes < 0) {
     quota_bytes_ = -1;
     logger_.info("disabled backend quota",
@@ -195,20 +223,6 @@ Status EtcdServer::open() {
                                            {"quota-size-bytes", quota_bytes_},
                                            {"quota-size", human_bytes(quota_bytes_)}});
   }
-  kv_applier_ = std::make_unique<KvApplier>(
-      *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
-  raft_storage_ = std::make_unique<raft::MemoryStorage>();
-  snapshotter_ = std::make_unique<snap::Snapshotter>(fs_, snap_dir_, cfg_.max_snapshots, &logger_);
-  wal::WalOptions wo;
-  wo.max_wals = cfg_.max_wals;
-  wo.logger = &logger_;
-  std::unique_ptr<raft::RawNode> node;
-  if (!wal::Wal::exists(fs_, wal_dir_)) {
-    RETURN_IF_ERROR(bootstrap_new(&node));
-  } else {
-    restarted_ = true;
-    RETURN_IF_ERROR(restart(&node));
-  }
   RaftNode::Options ro;
   ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
   ro.initial_tick_advance =
@@ -222,7 +236,7 @@ Status EtcdServer::open() {
 
 Status EtcdServer::initial_corruption_check() {
   if (!cfg_.initial_corrupt_check || !restarted_) return Status::ok();
-  return corruption_->initial_check(std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms));
+  return corruption_->initial_check(request_timeout());
 }
 
 Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
@@ -268,6 +282,9 @@ Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
                             wal::WalOptions{.max_wals = cfg_.max_wals, .logger = &logger_});
   if (!w.is_ok()) return w.status();
   wal_ = std::move(w).value();
+  logger_.info("starting local member", {{"local-member-id", to_hex(local)},
+                                         {"cluster-id", to_hex(MemberId(cid))},
+                                         {"initial-cluster", cfg_.initial_cluster}});
   auto n = raft::RawNode::create(raft_config(local.value()));
   if (!n.is_ok()) return n.status();
   std::vector<raft::Peer> peers;
@@ -277,9 +294,6 @@ Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
   }
   RETURN_IF_ERROR((*n)->bootstrap(peers));
   *node = std::move(n).value();
-  logger_.info("starting a new member", {{"local-member-id", to_hex(local)},
-                                         {"cluster-id", to_hex(MemberId(cid))},
-                                         {"initial-cluster", cfg_.initial_cluster}});
   return Status::ok();
 }
 
@@ -309,6 +323,17 @@ Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
   uint64_t cid = meta["cluster_id"].get<uint64_t>();
   membership_ = std::make_unique<Membership>(local, cid);
   membership_->load(*backend_);
+  for (const Member& m : membership_->members()) {
+    logger_.info("recovered/added member from store",
+                 {{"cluster-id", to_hex(MemberId(cid))},
+                  {"local-member-id", to_hex(local)},
+                  {"recovered-remote-peer-id", to_hex(m.id)},
+                  {"recovered-remote-peer-urls", m.peer_urls}});
+  }
+  if (std::string v = membership_->version(); !v.empty()) {
+    logger_.info("enabled capabilities for version", {{"cluster-version", cluster_version(v)}});
+    logger_.info("set cluster version from store", {{"cluster-version", cluster_version(v)}});
+  }
   if (!raft::is_empty_snap(snap)) {
     RETURN_IF_ERROR(raft_storage_->apply_snapshot(snap));
     conf_state_ = snap.metadata().conf_state();
@@ -316,19 +341,39 @@ Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
   }
   raft_storage_->set_hard_state(contents->hard_state);
   RETURN_IF_ERROR(raft_storage_->append(contents->entries));
-  auto n = raft::RawNode::create(raft_config(local.value()));
-  if (!n.is_ok()) return n.status();
-  *node = std::move(n).value();
   logger_.info("restarting local member",
                {{"local-member-id", to_hex(local)},
                 {"cluster-id", to_hex(MemberId(cid))},
                 {"commit-index", contents->hard_state.commit()},
                 {"backend-consistent-index", backend_->consistent_index().index.value()}});
+  auto n = raft::RawNode::create(raft_config(local.value()));
+  if (!n.is_ok()) return n.status();
+  *node = std::move(n).value();
   return Status::ok();
 }
 
 void EtcdServer::start() {
   if (started_.exchange(true)) return;
+  {
+    std::string v = membership_->version();
+    logger_.info("starting etcd server",
+                 {{"local-member-id", to_hex(id())},
+                  {"local-server-version", kEtcdVersion},
+                  {"cluster-id", to_hex(MemberId(cluster_id()))},
+                  {"cluster-version", v.empty() ? "to_be_decided" : cluster_version(v)}});
+    // RaftNode advances all but one election tick at start: a lone voter
+    // need not wait a whole election timeout for a leader (etcd does too).
+    const uint64_t election_ticks = cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms;
+    const int64_t tick_ns = static_cast<int64_t>(cfg_.heartbeat_interval_ms) * 1000000;
+    logger_.info("started as single-node; fast-forwarding election ticks",
+                 {{"local-member-id", to_hex(id())},
+                  {"forward-ticks", election_ticks - 1},
+                  {"forward-duration",
+                   config::format_go_duration(static_cast<int64_t>(election_ticks - 1) * tick_ns)},
+                  {"election-ticks", election_ticks},
+                  {"election-timeout",
+                   config::format_go_duration(static_cast<int64_t>(election_ticks) * tick_ns)}});
+  }
   apply_thread_ = std::thread([this] { apply_loop(); });
   lessor_->set_revoker([this](const std::vector<LeaseId>& ids) { revoke_expired_leases(ids); });
   lessor_->set_leader_check([this] { return raft_node_->is_leader(); });
@@ -377,23 +422,33 @@ void EtcdServer::start() {
     a->set_name(cfg_.name);
     for (const auto& u : cfg_.advertise_client_urls) a->add_client_urls(u);
     // Retried until it succeeds or the server stops (etcd retries too).
+    std::string attributes = "{Name:" + cfg_.name + " ClientURLs:[";
+    for (size_t i = 0; i < cfg_.advertise_client_urls.size(); ++i) {
+      attributes += (i ? " " : "") + cfg_.advertise_client_urls[i];
+    }
+    attributes += "]}";
     while (started_) {
       if (process(req).is_ok()) {
         logger_.info(
             "published local member to cluster through raft",
-            {{"local-member-id", to_hex(id())}, {"cluster-id", to_hex(MemberId(cluster_id()))}});
+            {{"local-member-id", to_hex(id())},
+             {"local-member-attributes", attributes},
+             {"request-path", "/0/members/" + to_hex(id()) + "/attributes"},
+             {"cluster-id", to_hex(MemberId(cluster_id()))},
+             {"publish-timeout",
+              config::format_go_duration(std::chrono::nanoseconds(request_timeout()).count())}});
         {
           std::lock_guard lock(ready_mu_);
           ready_ = true;
         }
         ready_cv_.notify_all();
         // As etcd, the leader then records the cluster version.
-        if (raft_node_->is_leader()) {
+        if (raft_node_->is_leader() && membership_->version().empty()) {
+          logger_.info("setting up initial cluster version", {{"cluster-version", kApiVersion}});
           serverpb::InternalRaftRequest v;
           v.mutable_cluster_version_set()->set_version(std::string(kApiVersion) + ".0");
           if (process(v).is_ok()) {
-            logger_.info("set initial cluster version",
-                         {{"cluster-version", std::string(kApiVersion) + ".0"}});
+            logger_.info("cluster version is updated", {{"cluster-version", kApiVersion}});
           }
         }
         return;
@@ -407,6 +462,17 @@ void EtcdServer::stop() {
   if (!started_.exchange(false)) {
     if (backend_) backend_->close();
     return;
+  }
+  // etcd hands leadership over before stopping; a lone voter has no one
+  // to hand it to.
+  if (!raft_node_->is_leader()) {
+    logger_.info("skipped leadership transfer; local server is not leader",
+                 {{"local-member-id", to_hex(id())},
+                  {"current-leader-member-id", to_hex(MemberId(raft_node_->lead()))}});
+  } else {
+    logger_.info("skipped leadership transfer for single voting member cluster",
+                 {{"local-member-id", to_hex(id())},
+                  {"current-leader-member-id", to_hex(MemberId(raft_node_->lead()))}});
   }
   raft_node_->stop();
   // The publisher may be waiting on a proposal: fail pending waiters first.
@@ -426,7 +492,6 @@ void EtcdServer::stop() {
   fail_waiters();
   if (wal_) (void)wal_->close();
   backend_->close();
-  logger_.info("stopped etcd server", {{"local-member-id", to_hex(id())}});
 }
 
 void EtcdServer::fail_waiters() {
@@ -597,9 +662,20 @@ ApplyResult EtcdServer::apply_request(const serverpb::InternalRaftRequest& req,
     case serverpb::InternalRaftRequest::kClusterVersionSet: {
       backend::BatchTx tx = backend_->batch_tx();
       tx.set_consistent_index(ci);
-      Status st = tx.put(backend::Bucket::kCluster, backend::kClusterVersion,
-                         req.cluster_version_set().version());
-      ASSERT(st.is_ok(), "storing the cluster version failed");
+      const std::string& v = req.cluster_version_set().version();
+      const std::string was = membership_->set_version(v, tx);
+      const std::string cid = to_hex(MemberId(cluster_id()));
+      if (was.empty()) {
+        logger_.info("set initial cluster version", {{"cluster-id", cid},
+                                                     {"local-member-id", to_hex(id())},
+                                                     {"cluster-version", cluster_version(v)}});
+      } else if (was != v) {
+        logger_.info("updated cluster version", {{"cluster-id", cid},
+                                                 {"local-member-id", to_hex(id())},
+                                                 {"from", cluster_version(was)},
+                                                 {"to", cluster_version(v)}});
+      }
+      logger_.info("enabled capabilities for version", {{"cluster-version", cluster_version(v)}});
       break;
     }
     default:
@@ -625,6 +701,10 @@ void EtcdServer::apply_conf_change(const raftpb::Entry& e) {
           membership_->promote(MemberId(cc.node_id()), tx);
         } else if (m.is_ok()) {
           membership_->add(*m, tx);
+          logger_.info("added member", {{"cluster-id", to_hex(MemberId(cluster_id()))},
+                                        {"local-member-id", to_hex(id())},
+                                        {"added-peer-id", to_hex(m->id)},
+                                        {"added-peer-peer-urls", m->peer_urls}});
         }
         break;
       case raftpb::ConfChangeAddLearnerNode:
@@ -688,7 +768,7 @@ void EtcdServer::on_read_state(const raft::ReadState& rs) {
 }
 
 Status EtcdServer::linearizable_read_barrier() {
-  auto timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  auto timeout = request_timeout();
   std::shared_ptr<ReadRound> round;
   {
     std::unique_lock lock(read_mu_);
@@ -762,7 +842,7 @@ Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
     waiters_.erase(req_id);
     return raft_node_->lead() == 0 ? errors::no_leader() : errors::timeout();
   }
-  auto timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  auto timeout = request_timeout();
   if (future.wait_for(timeout) != std::future_status::ready) {
     std::lock_guard lock(wait_mu_);
     waiters_.erase(req_id);
@@ -1059,8 +1139,7 @@ Result<etcdserverpb::MoveLeaderResponse> EtcdServer::move_leader(
                 {"current-leader-member-id", to_hex(MemberId(lead))},
                 {"transferee-member-id", to_hex(target->id)}});
   raft_node_->transfer_leader(r.targetid());
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + request_timeout();
   while (raft_node_->lead() != r.targetid()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status(Code::kUnavailable,
@@ -1210,8 +1289,7 @@ Result<int64_t> EtcdServer::lease_renew(LeaseId id) {
   // whose lessor is not promoted yet (its first entry is not applied) is
   // retried for up to an election timeout; etcd forwards to the leader
   // until its request timeout.
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + request_timeout();
   while (true) {
     if (!started_) return errors::stopped();
     if (raft_node_->is_leader()) {

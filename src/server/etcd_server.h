@@ -36,6 +36,10 @@
 
 namespace etcd::server {
 
+// Entries the raft log keeps behind a snapshot so slow followers can catch
+// up without one (etcd's snapshotCatchUpEntries).
+inline constexpr uint64_t kSnapshotCatchUpEntries = 5000;
+
 // The result of applying one proposed request.
 struct ApplyResult {
   Status status;
@@ -106,6 +110,10 @@ class EtcdServer {
   Status bootstrap_new(std::unique_ptr<raft::RawNode>* node);
   Status restart(std::unique_ptr<raft::RawNode>* node);
   raft::Config raft_config(raft::NodeId id) const;
+  // etcd's ReqTimeout: 5 s plus two election timeouts.
+  std::chrono::milliseconds request_timeout() const {
+    return std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
+  }
 
   // etcd's quotaKVServer: fails a write whose cost does not fit the quota
   // with no_space, after raising the NOSPACE alarm through Raft.

@@ -1,6 +1,7 @@
 #include "server/membership.h"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace etcd::server {
 
@@ -45,6 +46,19 @@ void Membership::load(backend::Backend& b) {
                  removed_.insert(MemberId(std::stoull(std::string(k), nullptr, 16)));
                  return true;
                });
+  version_ = rtx.get(backend::Bucket::kCluster, backend::kClusterVersion).value_or("");
+}
+
+std::string Membership::set_version(const std::string& version, backend::BatchTx& tx) {
+  Status s = tx.put(backend::Bucket::kCluster, backend::kClusterVersion, version);
+  ASSERT(s.is_ok(), "storing the cluster version failed: " + s.to_string());
+  std::lock_guard lock(mu_);
+  return std::exchange(version_, version);
+}
+
+std::string Membership::version() const {
+  std::lock_guard lock(mu_);
+  return version_;
 }
 
 void Membership::store(const Member& m, backend::BatchTx& tx) {

@@ -50,6 +50,11 @@ class Membership {
   void update_attributes(MemberId id, const std::string& name,
                          const std::vector<std::string>& client_urls, backend::BatchTx& tx);
   void promote(MemberId id, backend::BatchTx& tx);
+  // The cluster version ("3.5.0"), stored in the cluster bucket; returns
+  // the previous one ("" when none was set).
+  std::string set_version(const std::string& version, backend::BatchTx& tx);
+  // "" until the leader sets it.
+  std::string version() const;
 
   std::vector<Member> members() const;  // ordered by id
   std::optional<Member> member(MemberId id) const;
@@ -63,6 +68,7 @@ class Membership {
   mutable std::mutex mu_;
   std::map<MemberId, Member> members_ ABSL_GUARDED_BY(mu_);
   std::set<MemberId> removed_ ABSL_GUARDED_BY(mu_);
+  std::string version_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace etcd::server

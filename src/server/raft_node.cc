@@ -140,14 +140,24 @@ void RaftNode::loop() {
 void RaftNode::handle_ready() {
   raft::Ready rd = node_->ready();
   if (rd.soft_state) {
-    bool was_leader = leader_.load();
-    lead_.store(rd.soft_state->lead, std::memory_order_release);
-    bool now_leader = rd.soft_state->raft_state == raft::StateType::kLeader;
-    leader_.store(now_leader, std::memory_order_release);
-    if (now_leader != was_leader || rd.soft_state->lead != 0) {
-      logger_.info(
-          now_leader ? "became leader" : "leader changed",
-          {{"leader", to_hex(MemberId(rd.soft_state->lead))}, {"term", node_->raft().term()}});
+    const uint64_t was = lead_.load(std::memory_order_relaxed);
+    const uint64_t now = rd.soft_state->lead;
+    lead_.store(now, std::memory_order_release);
+    leader_.store(rd.soft_state->raft_state == raft::StateType::kLeader, std::memory_order_release);
+    if (now != was) {
+      // etcd raft's node-level lines, worded as etcd's.
+      const std::string self = to_hex(MemberId(node_->raft().id()));
+      const std::string term = std::to_string(node_->raft().term());
+      if (now == raft::kNone) {
+        logger_.info("raft.node: " + self + " lost leader " + to_hex(MemberId(was)) + " at term " +
+                     term);
+      } else if (was == raft::kNone) {
+        logger_.info("raft.node: " + self + " elected leader " + to_hex(MemberId(now)) +
+                     " at term " + term);
+      } else {
+        logger_.info("raft.node: " + self + " changed leader from " + to_hex(MemberId(was)) +
+                     " to " + to_hex(MemberId(now)) + " at term " + term);
+      }
     }
   }
   for (const auto& rs : rd.read_states) on_read_state_(rs);

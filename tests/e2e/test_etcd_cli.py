@@ -129,7 +129,7 @@ def test_empty_env_is_ignored_and_unknown_env_warns(etcd, tmp_path):
     assert [e["environment-variable"] for e in warn] == ["ETCD_ENABLE_V2_BOGUS=1"]
     used = [e for e in entries if e["msg"] == "recognized and used environment variable"]
     assert [(e["variable-name"], e["variable-value"]) for e in used] == [("ETCD_SNAPSHOT_COUNT", "7")]
-    conf = next(e for e in entries if e["msg"] == "configuration")
+    conf = next(e for e in entries if e["msg"] == "starting an etcd server")
     assert conf["name"] == "y"
     assert conf["snapshot-count"] == 7
     assert conf["data-dir"] == "y.etcd"
@@ -171,10 +171,11 @@ def test_config_file_wins_over_flags_and_env(etcd, tmp_path):
     r = etcd("--config-file", str(cfg), "--snapshot-count", "5",
              env=clean_env(ETCD_MAX_TXN_OPS="3"), cwd=tmp_path)
     entries = log_lines(log_file.read_text())
-    conf = next(e for e in entries if e["msg"] == "configuration")
+    conf = next(e for e in entries if e["msg"] == "starting an etcd server")
     assert conf["name"] == "infra0"
     assert conf["snapshot-count"] == 2000
-    assert conf["heartbeat-interval-ms"] == 200
+    assert conf["heartbeat-interval"] == "200ms"
+    assert conf["election-timeout"] == "2s"
     assert conf["initial-cluster-state"] == "existing"
     assert conf["max-txn-ops"] == 128  # variables are ignored with a config file
     assert r.stderr == ""  # everything went to the file
@@ -185,7 +186,7 @@ def test_config_file_from_env(etcd, tmp_path):
     cfg.write_text("name: from-env-file\nlog-outputs: [stdout]\n")
     block_data_dir(tmp_path, "from-env-file.etcd")
     r = etcd(env=clean_env(ETCD_CONFIG_FILE=str(cfg)), cwd=tmp_path)
-    conf = next(e for e in log_lines(r.stdout) if e["msg"] == "configuration")
+    conf = next(e for e in log_lines(r.stdout) if e["msg"] == "starting an etcd server")
     assert conf["name"] == "from-env-file"
     assert conf["data-dir"] == "from-env-file.etcd"
 
@@ -204,7 +205,7 @@ def test_log_outputs_and_levels(etcd, tmp_path):
 def test_defaults_in_logged_configuration(etcd, tmp_path):
     block_data_dir(tmp_path, "default.etcd")
     r = etcd("--log-outputs", "stdout", cwd=tmp_path)
-    conf = next(e for e in log_lines(r.stdout) if e["msg"] == "configuration")
+    conf = next(e for e in log_lines(r.stdout) if e["msg"] == "starting an etcd server")
     assert conf["name"] == "default"
     assert conf["data-dir"] == "default.etcd"
     assert conf["listen-client-urls"] == ["http://localhost:2379"]
@@ -212,12 +213,13 @@ def test_defaults_in_logged_configuration(etcd, tmp_path):
     assert conf["initial-cluster"] == "default=http://localhost:2380"
     assert conf["initial-cluster-token"] == "etcd-cluster"
     assert conf["initial-cluster-state"] == "new"
-    assert conf["heartbeat-interval-ms"] == 100
-    assert conf["election-timeout-ms"] == 1000
+    assert conf["heartbeat-interval"] == "100ms"
+    assert conf["quota-backend-bytes"] == 2147483648  # 0: the default, as etcd logs it
+    assert conf["election-timeout"] == "1s"
     assert conf["snapshot-count"] == 100000
     assert conf["max-request-bytes"] == 1572864
     assert conf["max-txn-ops"] == 128
-    assert conf["quota-backend-bytes"] == 0
+    assert conf["auto-compaction-retention"] == "0s"
 
 
 def test_tools_say_what_they_are():

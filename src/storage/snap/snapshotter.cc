@@ -12,6 +12,15 @@ constexpr std::string_view kSnapSuffix = ".snap";
 constexpr std::string_view kTmpSuffix = ".snap.tmp";
 constexpr std::string_view kBrokenSuffix = ".snap.broken";
 
+// Files that share member/snap with the snapshots and are expected there:
+// the backend's database, its lock file and a defrag's temporary copy
+// (storage/backend), set-aside broken snapshots, and the database images
+// etcd receives from a leader ("<index>.snap.db").
+bool is_expected_other_file(std::string_view name) {
+  return name == "db" || name == "db-lock" || name == "db.defrag.tmp" ||
+         name.ends_with(kBrokenSuffix) || name.ends_with(".snap.db");
+}
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -70,8 +79,7 @@ Result<std::vector<std::string>> Snapshotter::snap_names() {
       removed = true;
     } else if (ends_with(name, kSnapSuffix)) {
       out.push_back(name);
-    } else if (logger_ != nullptr && name != "db" && !ends_with(name, kBrokenSuffix) &&
-               !ends_with(name, ".snap.db")) {
+    } else if (logger_ != nullptr && !is_expected_other_file(name)) {
       logger_->warn("found unexpected non-snap file; skipping", {{"path", name}});
     }
   }

@@ -4,9 +4,13 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 
+#include <spdlog/sinks/ostream_sink.h>
+
 #include "base/crc32c.h"
+#include "base/log.h"
 #include "env/posix_file_system.h"
 #include "env/sim_file_system.h"
 #include "storage/snap/snap_file.h"
@@ -185,6 +189,23 @@ TEST(SnapshotterTest, OtherFilesAreLeftAlone) {
   ASSERT_TRUE(s.save(make_snapshot(2, 1)).is_ok());
   EXPECT_EQ(list(fs, kDir),
             (std::vector<std::string>{"0000000000000001-0000000000000002.snap", "db"}));
+}
+
+TEST(SnapshotterTest, TheBackendsFilesAreExpectedOthersAreWarnedAbout) {
+  env::SimFileSystem fs;
+  ASSERT_TRUE(env::mkdir_all(fs, kDir).is_ok());
+  for (const char* name : {"db", "db-lock", "db.defrag.tmp", "0000000000000009.snap.db", "stray"}) {
+    ASSERT_TRUE(fs.open(env::join_path(kDir, name), env::OpenMode::kCreateNew).is_ok());
+  }
+  std::ostringstream os;
+  log::Logger lg(log::Level::kInfo, {std::make_shared<spdlog::sinks::ostream_sink_mt>(os)},
+                 [] { return int64_t{0}; });
+  Snapshotter s(fs, kDir, 1, &lg);
+  ASSERT_TRUE(s.save(make_snapshot(1, 1)).is_ok());
+  ASSERT_TRUE(s.load_newest().is_ok());
+  const std::string out = os.str();
+  EXPECT_NE(out.find("\"path\":\"stray\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("db"), std::string::npos) << out;
 }
 
 TEST(SnapshotterTest, CrashDuringSaveLeavesOldOrNewNeverBroken) {
