@@ -194,6 +194,20 @@ Status EtcdServer::open() {
   wo.logger = &logger_;
   std::unique_ptr<raft::RawNode> node;
   if (!wal::Wal::exists(fs_, wal_dir_)) {
+    // A backend that has applied entries but no WAL to go with them (what a
+    // failed restore, or a lost --wal-dir, leaves behind): a new member's
+    // log would start below the backend's consistent index, so its entries
+    // would be taken as applied already and nothing would ever complete.
+    // Refuse, naming the files, and touch nothing.
+    if (uint64_t ci = backend_->consistent_index().index.value(); ci > 0) {
+      return failed_precondition(
+          "data dir " + cfg_.data_dir + " is half-made: " + env::join_path(snap_dir_, "db") +
+          " holds applied data (consistent index " + std::to_string(ci) +
+          ") but there is no WAL in " + wal_dir_ +
+          " (a failed 'snapshot restore' or a moved --wal-dir leaves this); restore again into an "
+          "empty data dir, point --wal-dir at the member's WAL, or move the db away to start a "
+          "new member");
+    }
     RETURN_IF_ERROR(bootstrap_new(&node));
   } else {
     restarted_ = true;
@@ -227,8 +241,9 @@ Status EtcdServer::open() {
   ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
   ro.initial_tick_advance =
       static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms) - 1;
+  transport_ = std::make_unique<UnreachableTransport>(logger_, clock_);
   raft_node_ = std::make_unique<RaftNode>(std::move(node), *raft_storage_, *wal_, *snapshotter_,
-                                          transport_, logger_, ro);
+                                          *transport_, logger_, ro);
   ops_host_ = std::make_unique<OpsHost>(*this);
   corruption_ = std::make_unique<CorruptionChecker>(*kv_, *ops_host_, logger_);
   return Status::ok();
@@ -427,16 +442,20 @@ void EtcdServer::start() {
       attributes += (i ? " " : "") + cfg_.advertise_client_urls[i];
     }
     attributes += "]}";
+    const std::string request_path = "/0/members/" + to_hex(id()) + "/attributes";
+    const std::string timeout =
+        config::format_go_duration(std::chrono::nanoseconds(request_timeout()).count());
     while (started_) {
-      if (process(req).is_ok()) {
-        logger_.info(
-            "published local member to cluster through raft",
-            {{"local-member-id", to_hex(id())},
-             {"local-member-attributes", attributes},
-             {"request-path", "/0/members/" + to_hex(id()) + "/attributes"},
-             {"cluster-id", to_hex(MemberId(cluster_id()))},
-             {"publish-timeout",
-              config::format_go_duration(std::chrono::nanoseconds(request_timeout()).count())}});
+      const auto attempt = std::chrono::steady_clock::now();
+      auto done = process(req);
+      const Status published = done.is_ok() ? done->status : done.status();
+      if (published.is_ok()) {
+        logger_.info("published local member to cluster through raft",
+                     {{"local-member-id", to_hex(id())},
+                      {"local-member-attributes", attributes},
+                      {"request-path", request_path},
+                      {"cluster-id", to_hex(MemberId(cluster_id()))},
+                      {"publish-timeout", timeout}});
         {
           std::lock_guard lock(ready_mu_);
           ready_ = true;
@@ -453,7 +472,20 @@ void EtcdServer::start() {
         }
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!started_) return;
+      // Not serving until this succeeds: say so at every attempt, as etcd.
+      logger_.warn("failed to publish local member to cluster through raft",
+                   {{"local-member-id", to_hex(id())},
+                    {"local-member-attributes", attributes},
+                    {"request-path", request_path},
+                    {"publish-timeout", timeout},
+                    {"error", published.message()}});
+      // A proposal dropped at once (no leader) is retried a request timeout
+      // after the attempt began, as etcd's blocking proposal would be.
+      const auto next = attempt + request_timeout();
+      while (started_ && std::chrono::steady_clock::now() < next) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
   });
 }
@@ -793,9 +825,18 @@ Status EtcdServer::linearizable_read_barrier() {
     while (!answered && std::chrono::steady_clock::now() < deadline) {
       answered =
           read_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return round->done; });
-      if (!answered && read_round_ == round) raft_node_->read_index(round->ctx);
+      if (!answered && read_round_ == round && std::chrono::steady_clock::now() < deadline) {
+        logger_.warn(
+            "waiting for ReadIndex response took too long, retrying",
+            {{"sent-request-id", get_u64_be(reinterpret_cast<const uint8_t*>(round->ctx.data()))},
+             {"retry-timeout", "500ms"}});
+        raft_node_->read_index(round->ctx);
+      }
     }
     if (!answered) {
+      logger_.warn(
+          "timed out waiting for read index response (local node might have slow network)",
+          {{"timeout", config::format_go_duration(std::chrono::nanoseconds(timeout).count())}});
       // No answer (no leader): give up this round so later reads start anew.
       if (read_round_ == round) {
         read_round_ = std::move(next_read_round_);

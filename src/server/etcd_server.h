@@ -31,6 +31,7 @@
 #include "server/kv_apply.h"
 #include "server/membership.h"
 #include "server/raft_node.h"
+#include "server/unreachable_transport.h"
 #include "serverpb/raft_internal.pb.h"
 #include "storage/backend/backend.h"
 
@@ -182,7 +183,7 @@ class EtcdServer {
   std::unique_ptr<raft::MemoryStorage> raft_storage_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<snap::Snapshotter> snapshotter_;
-  NullTransport transport_;
+  std::unique_ptr<UnreachableTransport> transport_;
   std::unique_ptr<RaftNode> raft_node_;
   raftpb::ConfState conf_state_;  // apply thread
 

@@ -38,11 +38,6 @@ class Transport {
   virtual void send(std::vector<raftpb::Message> msgs) = 0;
 };
 
-class NullTransport final : public Transport {
- public:
-  void send(std::vector<raftpb::Message>) override {}
-};
-
 // What the apply thread receives from one Ready.
 struct ApplyBatch {
   std::vector<raftpb::Entry> entries;

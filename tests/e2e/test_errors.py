@@ -109,3 +109,54 @@ def test_data_dir_in_use_by_a_running_member(etcd_factory):
     fatal = [e for e in second.log_entries() if e["level"] == "fatal"]
     assert fatal and "in use by another process" in fatal[-1]["error"], second.log_tail()
     assert first.ok("get", "k") == "k\nv\n"
+
+
+def test_half_made_data_dir_is_refused_and_left_alone(etcd_factory):
+    """Issue 13.3: member/snap/db with applied data but no WAL (a failed
+    restore) used to make the member lead, then wait forever on its own
+    publish proposal with no client port. It must exit, naming the files."""
+    import hashlib
+    import shutil
+    m = etcd_factory().start()
+    m.ok("put", "kept", "value")
+    m.stop()
+    shutil.rmtree(m.data_dir / "member" / "wal")
+    db = m.data_dir / "member" / "snap" / "db"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    m.start(wait=False)
+    assert m.wait_exit(timeout=15) == 1
+    fatal = [e for e in m.log_entries() if e["level"] == "fatal"]
+    assert fatal and fatal[-1]["msg"] == "failed to start etcd", m.log_tail()
+    err = fatal[-1]["error"]
+    assert f"data dir {m.data_dir} is half-made" in err
+    assert str(db) in err and "no WAL in " + str(m.data_dir / "member" / "wal") in err
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before, "the db was modified"
+    assert not (m.data_dir / "member" / "wal").exists(), "a WAL was created"
+
+
+def test_member_without_quorum_says_so_periodically(etcd_factory):
+    """Issue 13.3: a member that cannot reach a quorum (its --initial-cluster
+    names a peer it cannot reach) does not serve, and says why in the log at
+    warn level, again and again, never waiting in silence."""
+    import time
+    m = etcd_factory()
+    m.start("--initial-cluster", f"{m.name}={m.peer_url},absent=http://127.0.0.1:1", wait=False)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        warns = [e for e in m.log_entries() if e["level"] == "warn"]
+        publish = [e for e in warns if e["msg"] ==
+                   "failed to publish local member to cluster through raft"]
+        peer = [e for e in warns if e["msg"] ==
+                "peer became inactive (message send to peer failed)"]
+        if len(publish) >= 2 and len(peer) >= 2:
+            break
+        assert m.running(), m.log_tail()
+        time.sleep(0.5)
+    assert len(publish) >= 2 and len(peer) >= 2, m.log_tail()
+    assert publish[0]["request-path"].startswith("/0/members/")
+    assert publish[0]["publish-timeout"] == "7s"
+    assert all(p["peer-id"] == peer[0]["peer-id"] for p in peer)
+    assert "cannot reach its peers" in peer[0]["error"]
+    # Not serving clients meanwhile (etcd opens the client port once published).
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", m.client_port), 0.5).close()
