@@ -14,7 +14,9 @@ deps:
 build: deps
 	scripts/build release
 
-run: build
+# Builds only the server it runs (not the tests, benchmarks and simulator).
+run: deps
+	scripts/build release etcd
 	build/bin/etcd --name default --data-dir default.etcd \
 	  --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
 	  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
