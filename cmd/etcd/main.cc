@@ -35,7 +35,11 @@ void log_starting(etcd::log::Logger& lg, const etcd::config::ServerConfig& cfg) 
   const std::string wal_dir =
       cfg.wal_dir.empty() ? (fs::path(member_dir) / "wal").string() : cfg.wal_dir;
   std::error_code ec;
-  const bool initialized = fs::exists(wal_dir, ec);
+  // etcd's wal.Exist: the directory holds a *.wal file.
+  bool initialized = false;
+  for (fs::directory_iterator it(wal_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".wal") initialized = true;
+  }
   if (fs::exists(member_dir, ec)) {
     lg.info("server has been already initialized",
             {{"data-dir", cfg.data_dir}, {"dir-type", "member"}});
@@ -206,7 +210,10 @@ int main(int argc, char** argv) {
   };
   (*server)->start();
   auto peer = etcd::rpc::ClientServer::start_peer(**server, cfg.listen_peer_urls, lg);
-  if (!peer.is_ok()) lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});
+  if (!peer.is_ok()) {
+    (*server)->stop();
+    lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});
+  }
   lg.info("now serving peer/client/metrics",
           {{"local-member-id", etcd::to_hex((*server)->id())},
            {"initial-advertise-peer-urls", cfg.initial_advertise_peer_urls},

@@ -149,6 +149,24 @@ Status EtcdServer::open() {
        {"took", config::format_go_duration(
                     std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - opening)
                         .count())}});
+  // Checked before anything reads or writes the backend (the KV store's
+  // restore may resume a compaction, which writes).
+  if (!wal::Wal::exists(fs_, wal_dir_)) {
+    // A backend that has applied entries but no WAL to go with them (what a
+    // failed restore, or a lost --wal-dir, leaves behind): a new member's
+    // log would start below the backend's consistent index, so its entries
+    // would be taken as applied already and nothing would ever complete.
+    // Refuse, naming the files, and touch nothing.
+    if (uint64_t ci = backend_->consistent_index().index.value(); ci > 0) {
+      return failed_precondition(
+          "data dir " + cfg_.data_dir + " is half-made: " + env::join_path(snap_dir_, "db") +
+          " holds applied data (consistent index " + std::to_string(ci) +
+          ") but there is no WAL in " + wal_dir_ +
+          " (a failed 'snapshot restore' or a moved --wal-dir leaves this); restore again into an "
+          "empty data dir, point --wal-dir at the member's WAL, or move the db away to start a "
+          "new member");
+    }
+  }
   kv_ = std::make_unique<mvcc::KVStore>(*backend_);
   mvcc::KVStore::LeasedKeys leased_keys;
   RETURN_IF_ERROR(kv_->restore(&leased_keys));
@@ -194,20 +212,6 @@ Status EtcdServer::open() {
   wo.logger = &logger_;
   std::unique_ptr<raft::RawNode> node;
   if (!wal::Wal::exists(fs_, wal_dir_)) {
-    // A backend that has applied entries but no WAL to go with them (what a
-    // failed restore, or a lost --wal-dir, leaves behind): a new member's
-    // log would start below the backend's consistent index, so its entries
-    // would be taken as applied already and nothing would ever complete.
-    // Refuse, naming the files, and touch nothing.
-    if (uint64_t ci = backend_->consistent_index().index.value(); ci > 0) {
-      return failed_precondition(
-          "data dir " + cfg_.data_dir + " is half-made: " + env::join_path(snap_dir_, "db") +
-          " holds applied data (consistent index " + std::to_string(ci) +
-          ") but there is no WAL in " + wal_dir_ +
-          " (a failed 'snapshot restore' or a moved --wal-dir leaves this); restore again into an "
-          "empty data dir, point --wal-dir at the member's WAL, or move the db away to start a "
-          "new member");
-    }
     RETURN_IF_ERROR(bootstrap_new(&node));
   } else {
     restarted_ = true;
@@ -290,6 +294,7 @@ Status EtcdServer::bootstrap_new(std::unique_ptr<raft::RawNode>* node) {
     members.push_back(m);
     ids.push_back(m.id);
   }
+  voters_at_start_ = members.size();
   MemberId local = compute_member_id(self->second, cfg_.initial_cluster_token);
   uint64_t cid = compute_cluster_id(ids);
   membership_ = std::make_unique<Membership>(local, cid);
@@ -338,6 +343,8 @@ Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
   uint64_t cid = meta["cluster_id"].get<uint64_t>();
   membership_ = std::make_unique<Membership>(local, cid);
   membership_->load(*backend_);
+  voters_at_start_ = 0;
+  for (const Member& m : membership_->members()) voters_at_start_ += m.is_learner ? 0 : 1;
   for (const Member& m : membership_->members()) {
     logger_.info("recovered/added member from store",
                  {{"cluster-id", to_hex(MemberId(cid))},
@@ -380,14 +387,18 @@ void EtcdServer::start() {
     // need not wait a whole election timeout for a leader (etcd does too).
     const uint64_t election_ticks = cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms;
     const int64_t tick_ns = static_cast<int64_t>(cfg_.heartbeat_interval_ms) * 1000000;
-    logger_.info("started as single-node; fast-forwarding election ticks",
-                 {{"local-member-id", to_hex(id())},
-                  {"forward-ticks", election_ticks - 1},
-                  {"forward-duration",
-                   config::format_go_duration(static_cast<int64_t>(election_ticks - 1) * tick_ns)},
-                  {"election-ticks", election_ticks},
-                  {"election-timeout",
-                   config::format_go_duration(static_cast<int64_t>(election_ticks) * tick_ns)}});
+    if (voters_at_start_ != 1) {
+      logger_.info("starting initial election tick advance", {{"election-ticks", election_ticks}});
+    } else {
+      logger_.info("started as single-node; fast-forwarding election ticks",
+                   {{"local-member-id", to_hex(id())},
+                    {"forward-ticks", election_ticks - 1},
+                    {"forward-duration", config::format_go_duration(
+                                             static_cast<int64_t>(election_ticks - 1) * tick_ns)},
+                    {"election-ticks", election_ticks},
+                    {"election-timeout",
+                     config::format_go_duration(static_cast<int64_t>(election_ticks) * tick_ns)}});
+    }
   }
   apply_thread_ = std::thread([this] { apply_loop(); });
   lessor_->set_revoker([this](const std::vector<LeaseId>& ids) { revoke_expired_leases(ids); });
@@ -445,8 +456,12 @@ void EtcdServer::start() {
     const std::string request_path = "/0/members/" + to_hex(id()) + "/attributes";
     const std::string timeout =
         config::format_go_duration(std::chrono::nanoseconds(request_timeout()).count());
+    // etcd's proposal blocks until there is a leader and goes through at
+    // once; ours is dropped while there is none, so it is retried every
+    // 100 ms. The warning comes as etcd's does: once a whole request
+    // timeout passed without success, and once per timeout after that.
+    auto warn_at = std::chrono::steady_clock::now() + request_timeout();
     while (started_) {
-      const auto attempt = std::chrono::steady_clock::now();
       auto done = process(req);
       const Status published = done.is_ok() ? done->status : done.status();
       if (published.is_ok()) {
@@ -473,19 +488,17 @@ void EtcdServer::start() {
         return;
       }
       if (!started_) return;
-      // Not serving until this succeeds: say so at every attempt, as etcd.
-      logger_.warn("failed to publish local member to cluster through raft",
-                   {{"local-member-id", to_hex(id())},
-                    {"local-member-attributes", attributes},
-                    {"request-path", request_path},
-                    {"publish-timeout", timeout},
-                    {"error", published.message()}});
-      // A proposal dropped at once (no leader) is retried a request timeout
-      // after the attempt began, as etcd's blocking proposal would be.
-      const auto next = attempt + request_timeout();
-      while (started_ && std::chrono::steady_clock::now() < next) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (auto now = std::chrono::steady_clock::now(); now >= warn_at) {
+        // Not serving until this succeeds: say so.
+        logger_.warn("failed to publish local member to cluster through raft",
+                     {{"local-member-id", to_hex(id())},
+                      {"local-member-attributes", attributes},
+                      {"request-path", request_path},
+                      {"publish-timeout", timeout},
+                      {"error", published.message()}});
+        warn_at = now + request_timeout();
       }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
 }
@@ -793,7 +806,10 @@ void EtcdServer::on_read_state(const raft::ReadState& rs) {
     read_round_->done = true;
     read_round_ = std::move(next_read_round_);
     next_read_round_.reset();
-    if (read_round_) raft_node_->read_index(read_round_->ctx);
+    if (read_round_) {
+      read_round_->sent = std::chrono::steady_clock::now();
+      raft_node_->read_index(read_round_->ctx);
+    }
   }
   // Notified outside the lock, so woken readers do not block on it at once.
   read_cv_.notify_all();
@@ -813,6 +829,7 @@ Status EtcdServer::linearizable_read_barrier() {
     if (!read_round_) {
       read_round_ = new_round();
       round = read_round_;
+      round->sent = std::chrono::steady_clock::now();
       raft_node_->read_index(round->ctx);
     } else {
       if (!next_read_round_) next_read_round_ = new_round();
@@ -822,26 +839,39 @@ Status EtcdServer::linearizable_read_barrier() {
     // is sent again every 500 ms, as etcd does.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool answered = false;
+    constexpr auto kRetry = std::chrono::milliseconds(500);
     while (!answered && std::chrono::steady_clock::now() < deadline) {
-      answered =
-          read_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return round->done; });
-      if (!answered && read_round_ == round && std::chrono::steady_clock::now() < deadline) {
-        logger_.warn(
-            "waiting for ReadIndex response took too long, retrying",
-            {{"sent-request-id", get_u64_be(reinterpret_cast<const uint8_t*>(round->ctx.data()))},
-             {"retry-timeout", "500ms"}});
-        raft_node_->read_index(round->ctx);
+      answered = read_cv_.wait_for(lock, kRetry, [&] { return round->done; });
+      const auto now = std::chrono::steady_clock::now();
+      // One waiter of the round resends it (and says so), not each.
+      if (answered || read_round_ != round || now >= deadline || now - round->sent < kRetry) {
+        continue;
       }
+      round->sent = now;
+      const std::string ctx = round->ctx;
+      lock.unlock();
+      logger_.warn("waiting for ReadIndex response took too long, retrying",
+                   {{"sent-request-id", get_u64_be(reinterpret_cast<const uint8_t*>(ctx.data()))},
+                    {"retry-timeout", "500ms"}});
+      raft_node_->read_index(ctx);
+      lock.lock();
     }
     if (!answered) {
-      logger_.warn(
-          "timed out waiting for read index response (local node might have slow network)",
-          {{"timeout", config::format_go_duration(std::chrono::nanoseconds(timeout).count())}});
       // No answer (no leader): give up this round so later reads start anew.
+      if (read_round_ == round) {
+        lock.unlock();
+        logger_.warn(
+            "timed out waiting for read index response (local node might have slow network)",
+            {{"timeout", config::format_go_duration(std::chrono::nanoseconds(timeout).count())}});
+        lock.lock();
+      }
       if (read_round_ == round) {
         read_round_ = std::move(next_read_round_);
         next_read_round_.reset();
-        if (read_round_) raft_node_->read_index(read_round_->ctx);
+        if (read_round_) {
+          read_round_->sent = std::chrono::steady_clock::now();
+          raft_node_->read_index(read_round_->ctx);
+        }
       } else if (next_read_round_ == round) {
         next_read_round_.reset();
       }

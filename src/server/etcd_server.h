@@ -178,8 +178,9 @@ class EtcdServer {
   std::unique_ptr<OpsHost> ops_host_;
   std::unique_ptr<Compactor> compactor_;
   std::unique_ptr<CorruptionChecker> corruption_;
-  bool restarted_ = false;   // the WAL existed at open()
-  int64_t quota_bytes_ = 0;  // < 0: no quota
+  bool restarted_ = false;      // the WAL existed at open()
+  size_t voters_at_start_ = 0;  // the voting members known at open()
+  int64_t quota_bytes_ = 0;     // < 0: no quota
   std::unique_ptr<raft::MemoryStorage> raft_storage_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<snap::Snapshotter> snapshotter_;
@@ -209,6 +210,7 @@ class EtcdServer {
     std::string ctx;
     bool done = false;
     uint64_t index = 0;
+    std::chrono::steady_clock::time_point sent{};  // last (re)sent, under read_mu_
   };
   std::mutex read_mu_;
   std::condition_variable read_cv_;

@@ -138,10 +138,13 @@ def test_member_without_quorum_says_so_periodically(etcd_factory):
     """Issue 13.3: a member that cannot reach a quorum (its --initial-cluster
     names a peer it cannot reach) does not serve, and says why in the log at
     warn level, again and again, never waiting in silence."""
+    import datetime
     import time
     m = etcd_factory()
     m.start("--initial-cluster", f"{m.name}={m.peer_url},absent=http://127.0.0.1:1", wait=False)
-    deadline = time.monotonic() + 20
+    # etcd's cadence: a publish warning per request timeout (7 s), a peer
+    # warning every 5 s.
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         warns = [e for e in m.log_entries() if e["level"] == "warn"]
         publish = [e for e in warns if e["msg"] ==
@@ -157,6 +160,11 @@ def test_member_without_quorum_says_so_periodically(etcd_factory):
     assert publish[0]["publish-timeout"] == "7s"
     assert all(p["peer-id"] == peer[0]["peer-id"] for p in peer)
     assert "cannot reach its peers" in peer[0]["error"]
+    gap = (datetime.datetime.fromisoformat(publish[1]["ts"].replace("Z", "+00:00")) -
+           datetime.datetime.fromisoformat(publish[0]["ts"].replace("Z", "+00:00")))
+    assert gap.total_seconds() >= 6, "one publish warning per request timeout, not a flood"
+    assert any(e["msg"] == "starting initial election tick advance" for e in m.log_entries())
+    assert not any(e["msg"].startswith("started as single-node") for e in m.log_entries())
     # Not serving clients meanwhile (etcd opens the client port once published).
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", m.client_port), 0.5).close()

@@ -4,6 +4,7 @@ for, compared line by line with the reference etcd's (run with
 scenario with the same flags: a fresh start, one put, SIGTERM; a restart,
 SIGTERM. docs/operations.md lists the lines this test holds us to."""
 
+import datetime
 import json
 import re
 
@@ -184,3 +185,20 @@ def test_fields_of_shared_lines(logs):
     assert again["initial-cluster"] == ""  # as etcd: read only to bootstrap
     assert re.fullmatch(r"[0-9.]+(µs|ms|s)", first(start, "opened backend db")["took"])
     assert first(ours[1], "restarting local member")["commit-index"] >= 4
+
+
+def ts(e: dict) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(e["ts"].replace("Z", "+00:00"))
+
+
+def test_a_clean_start_warns_about_nothing_and_serves_once_it_leads(logs):
+    """A healthy single member logs no warning (a publish attempt made
+    before the first election is not a failure), and publishes itself right
+    after it becomes leader, not a request timeout (7 s) later."""
+    ours, _, _ = logs
+    for run in ours:
+        warns = [e["msg"] for e in run if e["level"] != "info"]
+        assert not warns, warns
+        leader = next(e for e in run if e["msg"].startswith("raft.node: <id> elected leader"))
+        published = first(run, "published local member to cluster through raft")
+        assert (ts(published) - ts(leader)).total_seconds() < 3.0
