@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/duration.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "env/clock.h"
@@ -30,7 +31,7 @@ std::vector<std::string> environment() {
 // fields first, in its order; then ours).
 void log_starting(etcd::log::Logger& lg, const etcd::config::ServerConfig& cfg) {
   namespace fs = std::filesystem;
-  using etcd::config::format_go_duration;
+  using etcd::format_go_duration;
   const std::string member_dir = (fs::path(cfg.data_dir) / "member").string();
   const std::string wal_dir =
       cfg.wal_dir.empty() ? (fs::path(member_dir) / "wal").string() : cfg.wal_dir;

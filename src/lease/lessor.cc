@@ -49,7 +49,7 @@ Status Lessor::restore(const mvcc::KVStore::LeasedKeys& leased_keys) {
     });
   }
   RETURN_IF_ERROR(status);
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& pb : stored) {
     Lease l;
     l.id = LeaseId(pb.id());
@@ -70,17 +70,17 @@ Status Lessor::restore(const mvcc::KVStore::LeasedKeys& leased_keys) {
 }
 
 void Lessor::set_revoker(Revoker fn) {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   revoker_ = std::move(fn);
 }
 
 void Lessor::set_checkpointer(Checkpointer fn) {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   checkpointer_ = std::move(fn);
 }
 
 void Lessor::set_leader_check(std::function<bool()> fn) {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   leader_check_ = std::move(fn);
 }
 
@@ -95,7 +95,7 @@ void Lessor::on_write(const mvcc::KVStore::WriteTxn& txn) {
       std::all_of(changes.begin(), changes.end(), [](const auto& kv) { return kv.lease() == 0; })) {
     return;
   }
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t i = 0; i < changes.size(); ++i) {
     const std::string& key = changes[i].key();
     LeaseId now_lease(deleted[i] ? 0 : changes[i].lease());
@@ -149,7 +149,7 @@ Result<LeaseView> Lessor::grant(LeaseId id, int64_t ttl_s, backend::ConsistentIn
   tx.set_consistent_index(ci);
   if (id.value() == 0) return err_lease_not_found();
   if (ttl_s > kMaxLeaseTtl) return err_ttl_too_large();
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (leases_.count(id) != 0) return err_lease_exists();
   Lease& l = leases_[id];
   l.id = id;
@@ -166,7 +166,7 @@ Status Lessor::revoke(LeaseId id, backend::ConsistentIndex ci) {
   std::set<std::string> keys;
   bool found = false;
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = leases_.find(id);
     if (it != leases_.end()) {
       found = true;
@@ -184,7 +184,7 @@ Status Lessor::revoke(LeaseId id, backend::ConsistentIndex ci) {
   auto txn = kv_.write();
   for (const std::string& key : keys) txn->delete_range(mvcc::KeyRange{key, ""});
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = leases_.find(id);
     ASSERT(it != leases_.end(), "lease vanished during its revoke");
     expiry_queue_.erase({it->second.queued, id});
@@ -200,7 +200,7 @@ Status Lessor::revoke(LeaseId id, backend::ConsistentIndex ci) {
 void Lessor::checkpoint(const std::vector<Checkpoint>& cps, backend::ConsistentIndex ci) {
   backend::BatchTx tx = kv_.backend().batch_tx();
   tx.set_consistent_index(ci);
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const Checkpoint& cp : cps) {
     auto it = leases_.find(cp.id);
     if (it == leases_.end()) continue;
@@ -212,7 +212,7 @@ void Lessor::checkpoint(const std::vector<Checkpoint>& cps, backend::ConsistentI
 }
 
 void Lessor::promote(std::chrono::milliseconds extend) {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   primary_ = true;
   ++primary_epoch_;
   const Clock::time_point now = clock_.now();
@@ -258,7 +258,7 @@ void Lessor::promote(std::chrono::milliseconds extend) {
 }
 
 void Lessor::demote() {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   demote_locked();
 }
 
@@ -277,19 +277,19 @@ void Lessor::demote_locked() {
 // ---- any thread ----
 
 bool Lessor::exists(LeaseId id) const {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return leases_.count(id) != 0;
 }
 
 bool Lessor::is_primary() const {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return primary_;
 }
 
 Result<int64_t> Lessor::renew(LeaseId id, std::chrono::milliseconds wait) {
   Checkpointer cp;
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!primary_) return err_not_primary();
     auto it = leases_.find(id);
     if (it == leases_.end()) return err_lease_not_found();
@@ -308,7 +308,7 @@ Result<int64_t> Lessor::renew(LeaseId id, std::chrono::milliseconds wait) {
     if (opts_.checkpoint && checkpointer_ && it->second.remaining_ttl_s > 0) cp = checkpointer_;
   }
   if (cp) cp({Checkpoint{id, 0}});
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!primary_) return err_not_primary();
   auto it = leases_.find(id);
   if (it == leases_.end()) return err_lease_not_found();
@@ -317,7 +317,7 @@ Result<int64_t> Lessor::renew(LeaseId id, std::chrono::milliseconds wait) {
 }
 
 std::optional<LeaseView> Lessor::lookup(LeaseId id, bool with_keys) const {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = leases_.find(id);
   if (it == leases_.end()) return std::nullopt;
   const Lease& l = it->second;
@@ -334,7 +334,7 @@ std::optional<LeaseView> Lessor::lookup(LeaseId id, bool with_keys) const {
 std::vector<LeaseId> Lessor::leases() const {
   std::vector<std::pair<Clock::time_point, LeaseId>> all;
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     all.reserve(leases_.size());
     for (const auto& [id, l] : leases_) all.emplace_back(l.expiry, id);
   }
@@ -346,7 +346,7 @@ std::vector<LeaseId> Lessor::leases() const {
 }
 
 LeaseId Lessor::lease_of(const std::string& key) const {
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = key_lease_.find(key);
   return it == key_lease_.end() ? LeaseId(0) : it->second;
 }
@@ -355,7 +355,7 @@ LeaseId Lessor::lease_of(const std::string& key) const {
 
 std::vector<LeaseId> Lessor::find_expired(size_t limit) {
   std::vector<LeaseId> out;
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!primary_) return out;
   const Clock::time_point now = clock_.now();
   std::vector<LeaseId> requeue;
@@ -380,7 +380,7 @@ std::vector<LeaseId> Lessor::find_expired(size_t limit) {
 
 std::vector<Checkpoint> Lessor::find_due_checkpoints(size_t limit) {
   std::vector<Checkpoint> out;
-  backend::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!primary_ || !opts_.checkpoint || !checkpointer_) return out;
   const Clock::time_point now = clock_.now();
   while (!checkpoint_queue_.empty() && out.size() < limit) {
@@ -405,7 +405,7 @@ void Lessor::run_once() {
   Checkpointer checkpointer;
   bool primary;
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     leader_check = leader_check_;
     revoker = revoker_;
     checkpointer = checkpointer_;
@@ -423,30 +423,25 @@ void Lessor::run_once() {
 }
 
 void Lessor::start() {
+  if (loop_.running()) return;
   {
-    backend::MutexLock lock(&mu_);
-    if (loop_.joinable()) return;
+    MutexLock lock(&mu_);
     stopping_ = false;
   }
-  loop_ = std::thread([this] {
-    while (true) {
+  loop_.start([this](Worker& self) {
+    do {
       run_once();
-      backend::MutexLock lock(&mu_);
-      if (lock.wait_for(changed_cv_, kLoopInterval,
-                        [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_; })) {
-        return;
-      }
-    }
+    } while (self.sleep_for(kLoopInterval));
   });
 }
 
 void Lessor::stop() {
   {
-    backend::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   changed_cv_.notify_all();
-  if (loop_.joinable()) loop_.join();
+  loop_.stop();
 }
 
 }  // namespace etcd::lease

@@ -46,11 +46,12 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/mutex.h"
 #include "base/status.h"
+#include "base/worker.h"
 #include "env/clock.h"
 #include "mvcc/kvstore.h"
 #include "storage/backend/backend.h"
-#include "storage/backend/mutex.h"
 
 namespace etcd::lease {
 
@@ -192,7 +193,7 @@ class Lessor {
   env::Clock& clock_;
   const LessorOptions opts_;
 
-  mutable backend::Mutex mu_;
+  mutable Mutex mu_;
   // Signalled when a lease is revoked or the lessor is demoted or stopped
   // (renewals of an expired lease wait for it).
   mutable std::condition_variable changed_cv_;
@@ -208,12 +209,13 @@ class Lessor {
   std::set<std::pair<Clock::time_point, LeaseId>> checkpoint_queue_ ABSL_GUARDED_BY(mu_);
   bool primary_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t primary_epoch_ ABSL_GUARDED_BY(mu_) = 0;  // bumped on every promote/demote
+  // Stopped: renewals waiting on an expired lease give up.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Revoker revoker_ ABSL_GUARDED_BY(mu_);
   Checkpointer checkpointer_ ABSL_GUARDED_BY(mu_);
   std::function<bool()> leader_check_ ABSL_GUARDED_BY(mu_);
 
-  std::thread loop_;
+  Worker loop_;  // start()'s thread: run_once() every kLoopInterval
 };
 
 }  // namespace etcd::lease

@@ -607,30 +607,15 @@ WatchableStore::Counts WatchableStore::counts() {
   return c;
 }
 
-void WatchableStore::kick() {
-  absl::MutexLock lock(&run_mu_);
-  kicked_ = true;
-}
+void WatchableStore::kick() { worker_.kick(); }
 
 void WatchableStore::start() {
-  absl::MutexLock lock(&run_mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  if (!worker_.running()) worker_.start([this](Worker& self) { run(self); });
 }
 
-void WatchableStore::stop() {
-  {
-    absl::MutexLock lock(&run_mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-  }
-  thread_.join();
-  absl::MutexLock lock(&run_mu_);
-  thread_ = std::thread();
-}
+void WatchableStore::stop() { worker_.stop(); }
 
-void WatchableStore::run() {
+void WatchableStore::run(Worker& self) {
   constexpr auto kSyncInterval = std::chrono::milliseconds(100);   // etcd's
   constexpr auto kVictimInterval = std::chrono::milliseconds(10);  // etcd's
   auto next_sync = clock_.now();
@@ -640,15 +625,9 @@ void WatchableStore::run() {
       absl::MutexLock lock(&mu_);
       has_victims = !victims_.empty();
     }
-    bool kicked;
-    {
-      absl::MutexLock lock(&run_mu_);
-      auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(run_mu_) { return stopping_ || kicked_; };
-      run_mu_.AwaitWithTimeout(absl::Condition(&wake),
-                               absl::FromChrono(has_victims ? kVictimInterval : kSyncInterval));
-      if (stopping_) return;
-      kicked = std::exchange(kicked_, false);
-    }
+    const Worker::Wake wake = self.wait_for(has_victims ? kVictimInterval : kSyncInterval);
+    if (wake == Worker::Wake::kStop) return;
+    const bool kicked = wake == Worker::Wake::kKick;
     // Retry while it makes progress (bounded: each pass empties buffers).
     for (int i = 0; i < 4 && retry_victims() > 0; ++i) {
     }

@@ -57,6 +57,7 @@
 
 #include "base/rng.h"
 #include "base/status.h"
+#include "base/worker.h"
 #include "env/clock.h"
 #include "mvcc/interval_tree.h"
 #include "mvcc/kvstore.h"
@@ -261,7 +262,7 @@ class WatchableStore {
   bool all_synced(const WatchStream* s) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void flush_deferred_progress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::chrono::milliseconds jittered_interval() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void run();
+  void run(Worker& self);
   void kick();
 
   KVStore& kv_;
@@ -279,10 +280,7 @@ class WatchableStore {
   Rng rng_ ABSL_GUARDED_BY(mu_){0x77A7C4};  // progress jitter
   uint64_t visited_ ABSL_GUARDED_BY(mu_) = 0;
 
-  absl::Mutex run_mu_;
-  bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
-  bool kicked_ ABSL_GUARDED_BY(run_mu_) = false;
-  std::thread thread_;
+  Worker worker_;  // the background thread (start()/stop())
 };
 
 }  // namespace etcd::mvcc

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "server/config/flag_set.h"
+#include "base/duration.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -11,10 +11,6 @@ namespace {
 constexpr int64_t kNanosPerHour = int64_t{3600} * 1000000000;
 // The periodic mode samples the revision this many times per period.
 constexpr int64_t kRetryDivisor = 10;
-
-std::string period_text(std::chrono::nanoseconds d) {
-  return config::format_go_duration(d.count());
-}
 
 }  // namespace
 
@@ -33,7 +29,7 @@ Result<int64_t> parse_compaction_retention(std::string_view mode, std::string_vi
     }
     return n * kNanosPerHour;  // periodic (and etcd's default mode)
   }
-  auto d = config::parse_go_duration(retention);
+  auto d = parse_go_duration(retention);
   if (!d.is_ok()) {
     return invalid_argument("error parsing CompactionRetention: " + d.status().message());
   }
@@ -95,21 +91,22 @@ void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
     }
     int64_t rev = revs_.front();
     logger_.info("starting auto periodic compaction",
-                 {{"revision", rev}, {"compact-period", period_text(period)}});
+                 {{"revision", rev}, {"compact-period", format_go_duration(period)}});
     auto start = clock_.now();
     Status st = host_.compact(rev);
     if (st.is_ok() || st == errors::compacted()) {
       logger_.info("completed auto periodic compaction",
                    {{"revision", rev},
-                    {"compact-period", period_text(period)},
-                    {"took", period_text(clock_.now() - start)}});
+                    {"compact-period", format_go_duration(period)},
+                    {"took", format_go_duration(clock_.now() - start)}});
       last_revision_ = rev;
       last_success_ = clock_.now();
     } else {
-      logger_.warn("failed auto periodic compaction", {{"revision", rev},
-                                                       {"compact-period", period_text(period)},
-                                                       {"retry-interval", period_text(retry)},
-                                                       {"error", st.message()}});
+      logger_.warn("failed auto periodic compaction",
+                   {{"revision", rev},
+                    {"compact-period", format_go_duration(period)},
+                    {"retry-interval", format_go_duration(retry)},
+                    {"error", st.message()}});
     }
   }
   // The next sample; the window keeps the revision of one period ago first.
@@ -132,43 +129,32 @@ void Compactor::wake_revision(std::chrono::steady_clock::time_point now) {
     logger_.info("completed auto revision compaction",
                  {{"revision", rev},
                   {"revision-compaction-retention", retention_},
-                  {"took", period_text(clock_.now() - start)}});
+                  {"took", format_go_duration(clock_.now() - start)}});
   } else {
     logger_.warn("failed auto revision compaction",
                  {{"revision", rev},
                   {"revision-compaction-retention", retention_},
-                  {"retry-interval", period_text(revision_interval_)},
+                  {"retry-interval", format_go_duration(revision_interval_)},
                   {"error", st.message()}});
   }
   next_ = clock_.now() + revision_interval_;
 }
 
 void Compactor::run() {
-  ASSERT(!thread_.joinable(), "compactor already running");
-  thread_ = std::thread([this] { loop(); });
-}
-
-void Compactor::loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    auto now = clock_.now();
-    if (now >= next_) {
-      lock.unlock();
-      poll();
-      lock.lock();
-      continue;
+  // Sleeps on the real time until each wake-up that is due on the injected
+  // clock.
+  worker_.start([this](Worker& self) {
+    while (!self.stopping()) {
+      auto now = clock_.now();
+      if (now >= next_) {
+        poll();
+      } else {
+        self.sleep_for(next_ - now);
+      }
     }
-    cv_.wait_for(lock, next_ - now);
-  }
+  });
 }
 
-void Compactor::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Compactor::stop() { worker_.stop(); }
 
 }  // namespace etcd::server

@@ -31,6 +31,8 @@
 #include <string_view>
 #include <thread>
 
+#include "base/worker.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "env/clock.h"
@@ -92,7 +94,6 @@ class Compactor {
  private:
   void wake_periodic(std::chrono::steady_clock::time_point now);
   void wake_revision(std::chrono::steady_clock::time_point now);
-  void loop();
 
   const CompactionMode mode_;
   const int64_t retention_;  // ns (periodic) or revisions (revision)
@@ -110,10 +111,7 @@ class Compactor {
   std::chrono::nanoseconds base_interval_{0};
   int64_t last_revision_ = 0;  // the last revision compacted (both modes)
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  Worker worker_;  // run()'s thread
 };
 
 }  // namespace etcd::server

@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "server/config/flag_set.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -76,29 +75,6 @@ TEST(CompactionRetention, ParsesAsEtcd) {
             "error parsing CompactionRetention: time: missing unit in duration \"-1\"");
   EXPECT_EQ(parse_compaction_retention("periodic", "5x").status().message(),
             "error parsing CompactionRetention: time: unknown unit \"x\" in duration \"5x\"");
-}
-
-TEST(GoDuration, FormatsAndParsesAsGo) {
-  using config::format_go_duration;
-  using config::parse_go_duration;
-  EXPECT_EQ(format_go_duration(0), "0s");
-  EXPECT_EQ(format_go_duration(int64_t{3600} * 1000000000), "1h0m0s");
-  EXPECT_EQ(format_go_duration(int64_t{300} * 1000000000), "5m0s");
-  EXPECT_EQ(format_go_duration(int64_t{1500} * 1000000), "1.5s");
-  EXPECT_EQ(format_go_duration(1500000), "1.5ms");
-  EXPECT_EQ(format_go_duration(1500), "1.5\xC2\xB5s");
-  EXPECT_EQ(format_go_duration(42), "42ns");
-  EXPECT_EQ(format_go_duration(int64_t{90061} * 1000000000 + 5), "25h1m1.000000005s");
-  EXPECT_EQ(format_go_duration(-int64_t{2} * 1000000000), "-2s");
-  EXPECT_EQ(*parse_go_duration("2h45m"), int64_t{9900} * 1000000000);
-  EXPECT_EQ(*parse_go_duration("-1.5h"), -int64_t{5400} * 1000000000);
-  EXPECT_EQ(*parse_go_duration("300ms"), int64_t{300} * 1000000);
-  EXPECT_EQ(*parse_go_duration(".5s"), int64_t{500} * 1000000);
-  EXPECT_EQ(*parse_go_duration("0"), 0);
-  EXPECT_FALSE(parse_go_duration("").is_ok());
-  EXPECT_FALSE(parse_go_duration(".s").is_ok());
-  EXPECT_FALSE(parse_go_duration("1").is_ok());
-  EXPECT_FALSE(parse_go_duration("9999999999h").is_ok());
 }
 
 TEST_F(CompactorTest, PeriodicSamplesEveryTenthAndCompactsTheRevisionOfOnePeriodAgo) {

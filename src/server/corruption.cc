@@ -1,6 +1,6 @@
 #include "server/corruption.h"
 
-#include "server/config/flag_set.h"
+#include "base/duration.h"
 #include "server/errors.h"
 #include "storage/backend/schema.h"
 
@@ -106,8 +106,7 @@ Status CorruptionChecker::verify_local() {
 Status CorruptionChecker::initial_check(std::chrono::milliseconds timeout) {
   const std::string id = to_hex(host_.member_id());
   logger_.info("starting initial corruption check",
-               {{"local-member-id", id},
-                {"timeout", config::format_go_duration(timeout.count() * 1000000)}});
+               {{"local-member-id", id}, {"timeout", format_go_duration(timeout)}});
   auto h = kv_.hash_by_rev(0);
   if (!h.is_ok()) {
     return Status(Code::kInternal, id + " failed to fetch hash (" + h.status().message() + ")");
@@ -223,32 +222,18 @@ Status CorruptionChecker::periodic_check() {
 
 void CorruptionChecker::run(std::chrono::nanoseconds interval) {
   ASSERT(interval.count() > 0, "corruption check interval must be positive");
-  ASSERT(!thread_.joinable(), "corruption checker already running");
-  logger_.info("enabled corruption checking",
-               {{"local-member-id", to_hex(host_.member_id())},
-                {"interval", config::format_go_duration(interval.count())}});
-  thread_ = std::thread([this, interval] {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      if (cv_.wait_for(lock, interval, [this] { return stopping_; })) return;
-      lock.unlock();
-      if (host_.is_leader()) {
-        if (Status st = periodic_check(); !st.is_ok()) {
-          logger_.warn("failed to check hash KV", {{"error", st.message()}});
-        }
+  logger_.info("enabled corruption checking", {{"local-member-id", to_hex(host_.member_id())},
+                                               {"interval", format_go_duration(interval)}});
+  worker_.start([this, interval](Worker& self) {
+    while (self.sleep_for(interval)) {
+      if (!host_.is_leader()) continue;
+      if (Status st = periodic_check(); !st.is_ok()) {
+        logger_.warn("failed to check hash KV", {{"error", st.message()}});
       }
-      lock.lock();
     }
   });
 }
 
-void CorruptionChecker::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void CorruptionChecker::stop() { worker_.stop(); }
 
 }  // namespace etcd::server

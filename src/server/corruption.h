@@ -27,7 +27,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+
 #include <vector>
+#include "base/worker.h"
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -90,10 +92,7 @@ class CorruptionChecker {
   CorruptionHost& host_;
   log::Logger& logger_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  Worker worker_;  // run()'s thread
 };
 
 }  // namespace etcd::server

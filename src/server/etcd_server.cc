@@ -7,10 +7,10 @@
 
 #include "storage/backend/snapshot.h"
 
+#include "base/duration.h"
 #include "base/encoding.h"
 #include "base/version.h"
 #include "server/cluster_ids.h"
-#include "server/config/flag_set.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -49,12 +49,6 @@ std::string human_bytes(int64_t n) {
   char buf[64];
   std::snprintf(buf, sizeof buf, val < 10 ? "%.1f %s" : "%.0f %s", val, kUnits[e]);
   return buf;
-}
-
-// A duration as Go prints one ("1.234567ms", "2.5s").
-std::string go_duration(std::chrono::steady_clock::duration d) {
-  return config::format_go_duration(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
 int64_t put_cost(const etcdserverpb::PutRequest& r) {
@@ -143,12 +137,8 @@ Status EtcdServer::open() {
   auto b = backend::Backend::open(db_path, bo, clock_);
   if (!b.is_ok()) return b.status();
   backend_ = std::move(b).value();
-  logger_.info(
-      "opened backend db",
-      {{"path", db_path},
-       {"took", config::format_go_duration(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - opening)
-                        .count())}});
+  logger_.info("opened backend db",
+               {{"path", db_path}, {"took", format_go_duration(clock_.now() - opening)}});
   // Checked before anything reads or writes the backend (the KV store's
   // restore may resume a compaction, which writes).
   if (!wal::Wal::exists(fs_, wal_dir_)) {
@@ -393,11 +383,11 @@ void EtcdServer::start() {
       logger_.info("started as single-node; fast-forwarding election ticks",
                    {{"local-member-id", to_hex(id())},
                     {"forward-ticks", election_ticks - 1},
-                    {"forward-duration", config::format_go_duration(
-                                             static_cast<int64_t>(election_ticks - 1) * tick_ns)},
+                    {"forward-duration",
+                     format_go_duration(static_cast<int64_t>(election_ticks - 1) * tick_ns)},
                     {"election-ticks", election_ticks},
                     {"election-timeout",
-                     config::format_go_duration(static_cast<int64_t>(election_ticks) * tick_ns)}});
+                     format_go_duration(static_cast<int64_t>(election_ticks) * tick_ns)}});
     }
   }
   apply_thread_ = std::thread([this] { apply_loop(); });
@@ -441,7 +431,7 @@ void EtcdServer::start() {
     corruption_->run(std::chrono::nanoseconds(cfg_.corrupt_check_time_ns));
   }
   // Publish this member's name and client URLs once it is serving.
-  publish_thread_ = std::thread([this] {
+  publisher_.start([this](Worker& self) {
     serverpb::InternalRaftRequest req;
     auto* a = req.mutable_member_attributes();
     a->set_member_id(id().value());
@@ -454,14 +444,13 @@ void EtcdServer::start() {
     }
     attributes += "]}";
     const std::string request_path = "/0/members/" + to_hex(id()) + "/attributes";
-    const std::string timeout =
-        config::format_go_duration(std::chrono::nanoseconds(request_timeout()).count());
+    const std::string timeout = format_go_duration(request_timeout());
     // etcd's proposal blocks until there is a leader and goes through at
     // once; ours is dropped while there is none, so it is retried every
     // 100 ms. The warning comes as etcd's does: once a whole request
     // timeout passed without success, and once per timeout after that.
     auto warn_at = std::chrono::steady_clock::now() + request_timeout();
-    while (started_) {
+    while (!self.stopping()) {
       auto done = process(req);
       const Status published = done.is_ok() ? done->status : done.status();
       if (published.is_ok()) {
@@ -487,7 +476,7 @@ void EtcdServer::start() {
         }
         return;
       }
-      if (!started_) return;
+      if (!started_ || self.stopping()) return;
       if (auto now = std::chrono::steady_clock::now(); now >= warn_at) {
         // Not serving until this succeeds: say so.
         logger_.warn("failed to publish local member to cluster through raft",
@@ -498,7 +487,7 @@ void EtcdServer::start() {
                       {"error", published.message()}});
         warn_at = now + request_timeout();
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      self.sleep_for(std::chrono::milliseconds(100));
     }
   });
 }
@@ -526,7 +515,7 @@ void EtcdServer::stop() {
   // Their proposals now fail at once ("server stopped").
   if (compactor_) compactor_->stop();
   corruption_->stop();
-  if (publish_thread_.joinable()) publish_thread_.join();
+  publisher_.stop();
   {
     std::lock_guard lock(apply_mu_);
     apply_stopping_ = true;
@@ -862,7 +851,7 @@ Status EtcdServer::linearizable_read_barrier() {
         lock.unlock();
         logger_.warn(
             "timed out waiting for read index response (local node might have slow network)",
-            {{"timeout", config::format_go_duration(std::chrono::nanoseconds(timeout).count())}});
+            {{"timeout", format_go_duration(timeout)}});
         lock.lock();
       }
       if (read_round_ == round) {
@@ -1135,7 +1124,7 @@ Result<etcdserverpb::DefragmentResponse> EtcdServer::defragment() {
                 {"current-db-size-in-use-bytes-diff", in_use_after - in_use_before},
                 {"current-db-size-in-use-bytes", in_use_after},
                 {"current-db-size-in-use", human_bytes(in_use_after)},
-                {"took", go_duration(std::chrono::steady_clock::now() - start)}});
+                {"took", format_go_duration(std::chrono::steady_clock::now() - start)}});
   logger_.info("finished defragment");
   return etcdserverpb::DefragmentResponse();  // etcd's has no header
 }
@@ -1195,7 +1184,7 @@ Status EtcdServer::snapshot(
   logger_.info("successfully sent database snapshot to client",
                {{"total-bytes", total},
                 {"size", human_bytes(total)},
-                {"took", go_duration(std::chrono::steady_clock::now() - start)}});
+                {"took", format_go_duration(std::chrono::steady_clock::now() - start)}});
   return Status::ok();
 }
 

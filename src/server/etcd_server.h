@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/worker.h"
 #include "env/clock.h"
 #include "env/posix_file_system.h"
 #include "etcdserverpb/rpc.pb.h"
@@ -219,7 +220,9 @@ class EtcdServer {
   uint64_t read_seq_ ABSL_GUARDED_BY(read_mu_) = 0;
 
   std::atomic<bool> started_{false};
-  std::thread publish_thread_;
+  // Publishes this member's attributes through Raft, retrying until it
+  // succeeds (start() to stop()).
+  Worker publisher_;
   std::mutex ready_mu_;
   std::condition_variable ready_cv_;
   bool ready_ ABSL_GUARDED_BY(ready_mu_) = false;

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "base/duration.h"
 #include "base/version.h"
 
 namespace etcd::config {

@@ -105,11 +105,5 @@ std::optional<bool> parse_go_bool(std::string_view s);
 std::optional<uint64_t> parse_uint(std::string_view s);
 std::optional<int64_t> parse_int(std::string_view s);
 std::vector<std::string> split_list(std::string_view s);
-// Go's time.ParseDuration ("300ms", "-1.5h", "2h45m", "0"): nanoseconds,
-// or Go's error text (`time: invalid duration "x"`, `time: missing unit in
-// duration "1"`, `time: unknown unit "d" in duration "1d"`).
-Result<int64_t> parse_go_duration(std::string_view s);
-// Go's time.Duration.String(): "0s", "1.5ms", "5m0s", "1h0m0s".
-std::string format_go_duration(int64_t ns);
 
 }  // namespace etcd::config

@@ -39,9 +39,9 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "env/clock.h"
-#include "storage/backend/mutex.h"
 #include "storage/backend/schema.h"
 
 namespace etcd::backend {

@@ -1,4 +1,5 @@
-// std::mutex with clang thread-safety annotations. Not absl::Mutex: Debian's
+// std::mutex with clang thread-safety annotations: the one annotated mutex
+// of the project (new code takes this one). Not absl::Mutex: Debian's
 // prebuilt absl is not built with ThreadSanitizer, so TSan cannot see its
 // synchronisation and reports false races; it does see pthread mutexes.
 #pragma once
@@ -9,7 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 
-namespace etcd::backend {
+namespace etcd {
 
 class ABSL_LOCKABLE Mutex {
  public:
@@ -45,4 +46,4 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   std::unique_lock<std::mutex> lock_;
 };
 
-}  // namespace etcd::backend
+}  // namespace etcd
