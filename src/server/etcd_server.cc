@@ -238,6 +238,10 @@ Status EtcdServer::open() {
   transport_ = std::make_unique<UnreachableTransport>(logger_, clock_);
   raft_node_ = std::make_unique<RaftNode>(std::move(node), *raft_storage_, *wal_, *snapshotter_,
                                           *transport_, logger_, ro);
+  proposer_ = std::make_unique<Proposer>(
+      *raft_node_, membership_->local_id(), clock_.wall_unix_ms(), logger_,
+      Proposer::Options{.request_timeout = request_timeout(),
+                        .max_request_bytes = cfg_.max_request_bytes});
   ops_host_ = std::make_unique<OpsHost>(*this);
   corruption_ = std::make_unique<CorruptionChecker>(*kv_, *ops_host_, logger_);
   return Status::ok();
@@ -415,7 +419,7 @@ void EtcdServer::start() {
         apply_queue_.push_back(std::move(b));
         apply_cv_.notify_all();
       },
-      [this](const raft::ReadState& rs) { on_read_state(rs); });
+      [this](const raft::ReadState& rs) { proposer_->on_read_state(rs); });
   // Auto-compaction: the retention was checked at start-up (main).
   auto retention =
       parse_compaction_retention(cfg_.auto_compaction_mode, cfg_.auto_compaction_retention);
@@ -510,7 +514,7 @@ void EtcdServer::stop() {
   }
   raft_node_->stop();
   // The publisher may be waiting on a proposal: fail pending waiters first.
-  fail_waiters();
+  proposer_->stop();
   lessor_->stop();  // its revokes fail now that the server stopped
   // Their proposals now fail at once ("server stopped").
   if (compactor_) compactor_->stop();
@@ -523,15 +527,9 @@ void EtcdServer::stop() {
   apply_cv_.notify_all();
   if (apply_thread_.joinable()) apply_thread_.join();
   watchable_->stop();  // its sync rounds read the backend
-  fail_waiters();
+  proposer_->stop();
   if (wal_) (void)wal_->close();
   backend_->close();
-}
-
-void EtcdServer::fail_waiters() {
-  std::lock_guard lock(wait_mu_);
-  for (auto& [id, p] : waiters_) p->set_value(ApplyResult{errors::stopped(), nullptr});
-  waiters_.clear();
 }
 
 // ---- apply thread ----
@@ -590,17 +588,7 @@ void EtcdServer::apply_entry(const raftpb::Entry& e) {
       }
       serverpb::InternalRaftRequest req;
       if (!req.ParseFromString(e.data())) PANIC("malformed request in raft entry");
-      ApplyResult result = apply_request(req, ci);
-      std::shared_ptr<std::promise<ApplyResult>> waiter;
-      {
-        std::lock_guard lock(wait_mu_);
-        auto it = waiters_.find(req.header().id());
-        if (it != waiters_.end()) {
-          waiter = std::move(it->second);
-          waiters_.erase(it);
-        }
-      }
-      if (waiter) waiter->set_value(std::move(result));
+      proposer_->complete(req.header().id(), apply_request(req, ci));
       break;
     }
     case raftpb::EntryConfChange:
@@ -787,88 +775,11 @@ void EtcdServer::maybe_trigger_snapshot() {
 
 // ---- reads ----
 
-void EtcdServer::on_read_state(const raft::ReadState& rs) {
-  {
-    std::lock_guard lock(read_mu_);
-    if (!read_round_ || read_round_->ctx != rs.request_ctx) return;
-    read_round_->index = rs.index;
-    read_round_->done = true;
-    read_round_ = std::move(next_read_round_);
-    next_read_round_.reset();
-    if (read_round_) {
-      read_round_->sent = std::chrono::steady_clock::now();
-      raft_node_->read_index(read_round_->ctx);
-    }
-  }
-  // Notified outside the lock, so woken readers do not block on it at once.
-  read_cv_.notify_all();
-}
-
 Status EtcdServer::linearizable_read_barrier() {
-  auto timeout = request_timeout();
-  std::shared_ptr<ReadRound> round;
-  {
-    std::unique_lock lock(read_mu_);
-    auto new_round = [this] {
-      auto r = std::make_shared<ReadRound>();
-      r->ctx.resize(8);
-      put_u64_be(reinterpret_cast<uint8_t*>(r->ctx.data()), ++read_seq_);
-      return r;
-    };
-    if (!read_round_) {
-      read_round_ = new_round();
-      round = read_round_;
-      round->sent = std::chrono::steady_clock::now();
-      raft_node_->read_index(round->ctx);
-    } else {
-      if (!next_read_round_) next_read_round_ = new_round();
-      round = next_read_round_;
-    }
-    // An unanswered ReadIndex (no leader yet, or a leader change dropped it)
-    // is sent again every 500 ms, as etcd does.
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool answered = false;
-    constexpr auto kRetry = std::chrono::milliseconds(500);
-    while (!answered && std::chrono::steady_clock::now() < deadline) {
-      answered = read_cv_.wait_for(lock, kRetry, [&] { return round->done; });
-      const auto now = std::chrono::steady_clock::now();
-      // One waiter of the round resends it (and says so), not each.
-      if (answered || read_round_ != round || now >= deadline || now - round->sent < kRetry) {
-        continue;
-      }
-      round->sent = now;
-      const std::string ctx = round->ctx;
-      lock.unlock();
-      logger_.warn("waiting for ReadIndex response took too long, retrying",
-                   {{"sent-request-id", get_u64_be(reinterpret_cast<const uint8_t*>(ctx.data()))},
-                    {"retry-timeout", "500ms"}});
-      raft_node_->read_index(ctx);
-      lock.lock();
-    }
-    if (!answered) {
-      // No answer (no leader): give up this round so later reads start anew.
-      if (read_round_ == round) {
-        lock.unlock();
-        logger_.warn(
-            "timed out waiting for read index response (local node might have slow network)",
-            {{"timeout", format_go_duration(timeout)}});
-        lock.lock();
-      }
-      if (read_round_ == round) {
-        read_round_ = std::move(next_read_round_);
-        next_read_round_.reset();
-        if (read_round_) {
-          read_round_->sent = std::chrono::steady_clock::now();
-          raft_node_->read_index(read_round_->ctx);
-        }
-      } else if (next_read_round_ == round) {
-        next_read_round_.reset();
-      }
-      return has_leader() ? errors::timeout() : errors::no_leader();
-    }
-  }
+  auto index = proposer_->read_index();
+  if (!index.is_ok()) return index.status();
   std::unique_lock lock(applied_mu_);
-  if (!applied_cv_.wait_for(lock, timeout, [&] { return applied_index() >= round->index; })) {
+  if (!applied_cv_.wait_for(lock, request_timeout(), [&] { return applied_index() >= *index; })) {
     return errors::timeout();
   }
   return Status::ok();
@@ -876,39 +787,9 @@ Status EtcdServer::linearizable_read_barrier() {
 
 // ---- client API ----
 
-uint64_t EtcdServer::next_request_id() {
-  // etcd's request ids: the member id's low 16 bits, then a counter seeded
-  // from the clock, so ids are unique across restarts.
-  uint64_t req_id = (id().value() & 0xFFFF) << 48 |
-                    ((static_cast<uint64_t>(clock_.wall_unix_ms()) & 0xFFFFFFFFFFULL) << 8);
-  return req_id + next_request_id_.fetch_add(1);
-}
-
 Result<ApplyResult> EtcdServer::process(serverpb::InternalRaftRequest req) {
   if (!started_) return errors::stopped();
-  uint64_t req_id = next_request_id();
-  req.mutable_header()->set_id(req_id);
-  std::string data = req.SerializeAsString();
-  if (data.size() > cfg_.max_request_bytes) return errors::request_too_large();
-  auto promise = std::make_shared<std::promise<ApplyResult>>();
-  auto future = promise->get_future();
-  {
-    std::lock_guard lock(wait_mu_);
-    waiters_[req_id] = promise;
-  }
-  Status proposed = raft_node_->propose(std::move(data));
-  if (!proposed.is_ok()) {
-    std::lock_guard lock(wait_mu_);
-    waiters_.erase(req_id);
-    return raft_node_->lead() == 0 ? errors::no_leader() : errors::timeout();
-  }
-  auto timeout = request_timeout();
-  if (future.wait_for(timeout) != std::future_status::ready) {
-    std::lock_guard lock(wait_mu_);
-    waiters_.erase(req_id);
-    return errors::timeout();
-  }
-  return future.get();
+  return proposer_->propose(std::move(req));
 }
 
 void EtcdServer::fill_cluster_header(etcdserverpb::ResponseHeader* h) const {
@@ -1326,7 +1207,7 @@ Result<etcdserverpb::LeaseGrantResponse> EtcdServer::lease_grant(
   RETURN_IF_ERROR(check_quota(kLeaseOverhead));
   // No id given: one from the request-id generator, kept positive (etcd).
   while (r.id() == 0) {
-    r.set_id(static_cast<int64_t>(next_request_id() & ((uint64_t{1} << 63) - 1)));
+    r.set_id(static_cast<int64_t>(proposer_->next_id() & ((uint64_t{1} << 63) - 1)));
   }
   serverpb::InternalRaftRequest req;
   *req.mutable_lease_grant() = r;

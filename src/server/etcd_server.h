@@ -31,6 +31,7 @@
 #include "server/corruption.h"
 #include "server/kv_apply.h"
 #include "server/membership.h"
+#include "server/proposer.h"
 #include "server/raft_node.h"
 #include "server/unreachable_transport.h"
 #include "serverpb/raft_internal.pb.h"
@@ -41,12 +42,6 @@ namespace etcd::server {
 // Entries the raft log keeps behind a snapshot so slow followers can catch
 // up without one (etcd's snapshotCatchUpEntries).
 inline constexpr uint64_t kSnapshotCatchUpEntries = 5000;
-
-// The result of applying one proposed request.
-struct ApplyResult {
-  Status status;
-  std::unique_ptr<google::protobuf::Message> response;
-};
 
 class EtcdServer {
  public:
@@ -123,12 +118,8 @@ class EtcdServer {
   bool quota_available(int64_t cost) const;
   ApplyResult apply_alarm(const etcdserverpb::AlarmRequest& r, backend::ConsistentIndex ci);
 
-  // Completes every pending proposal with "server stopped".
-  void fail_waiters();
-  // Proposes a request and waits for its application.
+  // Proposes a request and waits for its application (Proposer).
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);
-  // etcd's request id generator: unique across members and restarts.
-  uint64_t next_request_id();
   // Waits until the apply thread reached the commit index (etcd's
   // waitAppliedIndex), for reads served by the leader's lessor.
   Status wait_applied_index();
@@ -147,7 +138,6 @@ class EtcdServer {
   void apply_conf_change(const raftpb::Entry& e);
   void record_consistent_index(backend::ConsistentIndex ci);
   void maybe_trigger_snapshot();
-  void on_read_state(const raft::ReadState& rs);
 
   const config::ServerConfig cfg_;
   log::Logger& logger_;
@@ -189,10 +179,9 @@ class EtcdServer {
   std::unique_ptr<RaftNode> raft_node_;
   raftpb::ConfState conf_state_;  // apply thread
 
-  // Proposals waiting for their entry to be applied, by request id.
-  std::mutex wait_mu_;
-  std::map<uint64_t, std::shared_ptr<std::promise<ApplyResult>>> waiters_ ABSL_GUARDED_BY(wait_mu_);
-  std::atomic<uint64_t> next_request_id_{0};
+  // Request ids, proposals and their waits, ReadIndex rounds (after
+  // raft_node_, which it proposes to).
+  std::unique_ptr<Proposer> proposer_;
 
   // Apply queue (bounded: the raft thread waits when the apply thread lags).
   static constexpr size_t kMaxApplyBatches = 64;
@@ -205,19 +194,6 @@ class EtcdServer {
   uint64_t snapshot_index_ = 0;  // apply thread
   std::mutex applied_mu_;
   std::condition_variable applied_cv_;
-
-  // Linearizable reads: all reads waiting when a round starts share it.
-  struct ReadRound {
-    std::string ctx;
-    bool done = false;
-    uint64_t index = 0;
-    std::chrono::steady_clock::time_point sent{};  // last (re)sent, under read_mu_
-  };
-  std::mutex read_mu_;
-  std::condition_variable read_cv_;
-  std::shared_ptr<ReadRound> read_round_ ABSL_GUARDED_BY(read_mu_);  // in flight
-  std::shared_ptr<ReadRound> next_read_round_ ABSL_GUARDED_BY(read_mu_);
-  uint64_t read_seq_ ABSL_GUARDED_BY(read_mu_) = 0;
 
   std::atomic<bool> started_{false};
   // Publishes this member's attributes through Raft, retrying until it

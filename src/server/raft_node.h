@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "env/clock.h"
 #include "raft/rawnode.h"
+#include "server/proposer.h"
 #include "storage/snap/snapshotter.h"
 #include "storage/wal/wal.h"
 
@@ -44,7 +45,7 @@ struct ApplyBatch {
   raftpb::Snapshot snapshot;
 };
 
-class RaftNode {
+class RaftNode final : public RaftPort {
  public:
   struct Options {
     std::chrono::milliseconds tick_interval{100};
@@ -65,9 +66,9 @@ class RaftNode {
   void stop();
 
   // Hands data to Raft; returns its verdict (dropped without a leader...).
-  Status propose(std::string data);
+  Status propose(std::string data) override;
   Status propose_conf_change(raftpb::ConfChange cc);
-  void read_index(std::string ctx);
+  void read_index(std::string ctx) override;
   void step(raftpb::Message m);
   // Applied by the apply thread once a conf change entry is applied; async.
   void apply_conf_change(raftpb::ConfChange cc);
@@ -80,7 +81,7 @@ class RaftNode {
   void run(const std::function<void(raft::RawNode&)>& fn);
 
   // Any thread.
-  uint64_t lead() const { return lead_.load(std::memory_order_acquire); }
+  uint64_t lead() const override { return lead_.load(std::memory_order_acquire); }
   uint64_t term() const { return term_.load(std::memory_order_acquire); }
   uint64_t commit_index() const { return commit_.load(std::memory_order_acquire); }
   bool is_leader() const { return leader_.load(std::memory_order_acquire); }

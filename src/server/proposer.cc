@@ -1,0 +1,165 @@
+#include "server/proposer.h"
+
+#include "base/duration.h"
+#include "base/encoding.h"
+#include "server/errors.h"
+
+namespace etcd::server {
+
+Proposer::Proposer(RaftPort& raft, MemberId member, int64_t now_unix_ms, log::Logger& logger,
+                   Options options)
+    : raft_(raft),
+      logger_(logger),
+      options_(options),
+      id_prefix_((member.value() & 0xFFFF) << 48 |
+                 ((static_cast<uint64_t>(now_unix_ms) & 0xFFFFFFFFFFULL) << 8)) {}
+
+Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
+  const uint64_t id = next_id();
+  req.mutable_header()->set_id(id);
+  std::string data = req.SerializeAsString();
+  if (data.size() > options_.max_request_bytes) return errors::request_too_large();
+  auto promise = std::make_shared<std::promise<ApplyResult>>();
+  auto future = promise->get_future();
+  {
+    MutexLock lock(&wait_mu_);
+    if (stopped_) return errors::stopped();
+    waiters_[id] = std::move(promise);
+  }
+  auto forget = [this, id] {
+    MutexLock lock(&wait_mu_);
+    waiters_.erase(id);
+  };
+  if (!raft_.propose(std::move(data)).is_ok()) {
+    forget();
+    return raft_.lead() == 0 ? errors::no_leader() : errors::timeout();
+  }
+  if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
+    forget();
+    // complete() or stop() may have taken the waiter meanwhile: its value
+    // is set (or about to be); a late result is dropped like etcd's.
+    return errors::timeout();
+  }
+  return future.get();
+}
+
+void Proposer::complete(uint64_t id, ApplyResult result) {
+  std::shared_ptr<std::promise<ApplyResult>> waiter;
+  {
+    MutexLock lock(&wait_mu_);
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) return;
+    waiter = std::move(it->second);
+    waiters_.erase(it);
+  }
+  waiter->set_value(std::move(result));
+}
+
+void Proposer::stop() {
+  std::map<uint64_t, std::shared_ptr<std::promise<ApplyResult>>> waiting;
+  {
+    MutexLock lock(&wait_mu_);
+    stopped_ = true;
+    waiting.swap(waiters_);
+  }
+  for (auto& [id, p] : waiting) p->set_value(ApplyResult{errors::stopped(), nullptr});
+}
+
+size_t Proposer::waiting() {
+  MutexLock lock(&wait_mu_);
+  return waiters_.size();
+}
+
+// ---- reads ----
+
+std::shared_ptr<Proposer::Round> Proposer::new_round() {
+  auto r = std::make_shared<Round>();
+  r->ctx.resize(8);
+  put_u64_be(reinterpret_cast<uint8_t*>(r->ctx.data()), ++read_seq_);
+  return r;
+}
+
+std::string Proposer::advance_rounds() {
+  current_ = std::move(next_);
+  next_.reset();
+  if (!current_) return {};
+  current_->sent = std::chrono::steady_clock::now();
+  return current_->ctx;
+}
+
+void Proposer::on_read_state(const raft::ReadState& rs) {
+  std::string send;
+  {
+    MutexLock lock(&read_mu_);
+    if (!current_ || current_->ctx != rs.request_ctx) return;
+    current_->index = rs.index;
+    current_->done = true;
+    send = advance_rounds();
+  }
+  // Woken readers find the lock free.
+  read_cv_.notify_all();
+  if (!send.empty()) raft_.read_index(std::move(send));
+}
+
+Result<uint64_t> Proposer::read_index() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+  MutexLock lock(&read_mu_);
+  std::shared_ptr<Round> round;
+  if (!current_) {
+    current_ = new_round();
+    current_->sent = std::chrono::steady_clock::now();
+    round = current_;
+    const std::string ctx = round->ctx;
+    lock.unlock();
+    raft_.read_index(ctx);
+    lock.lock();
+  } else {
+    if (!next_) next_ = new_round();
+    round = next_;
+  }
+  readers_.fetch_add(1, std::memory_order_acq_rel);
+  struct Left {
+    std::atomic<size_t>& n;
+    ~Left() { n.fetch_sub(1, std::memory_order_acq_rel); }
+  } left{readers_};
+  auto answered = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return round->done; };
+  while (!round->done) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    lock.wait_for(read_cv_, std::min<std::chrono::nanoseconds>(options_.read_retry, deadline - now),
+                  answered);
+    const auto after = std::chrono::steady_clock::now();
+    // One waiter of the round resends it (and says so), not each.
+    if (round->done || current_ != round || after >= deadline ||
+        after - round->sent < options_.read_retry) {
+      continue;
+    }
+    round->sent = after;
+    const std::string ctx = round->ctx;
+    lock.unlock();
+    logger_.warn("waiting for ReadIndex response took too long, retrying",
+                 {{"sent-request-id", get_u64_be(reinterpret_cast<const uint8_t*>(ctx.data()))},
+                  {"retry-timeout", format_go_duration(options_.read_retry)}});
+    raft_.read_index(ctx);
+    lock.lock();
+  }
+  if (round->done) return round->index;
+  // No answer (no leader): give this round up so later reads start anew.
+  std::string send;
+  bool owner = false;
+  if (current_ == round) {
+    owner = true;
+    send = advance_rounds();
+  } else if (next_ == round) {
+    next_.reset();
+  }
+  lock.unlock();
+  if (owner) {
+    logger_.warn("timed out waiting for read index response (local node might have slow network)",
+                 {{"timeout", format_go_duration(options_.request_timeout)}});
+  }
+  if (!send.empty()) raft_.read_index(std::move(send));
+  return raft_.lead() == 0 ? errors::no_leader() : errors::timeout();
+}
+
+}  // namespace etcd::server

@@ -1,0 +1,127 @@
+// Proposals and linearizable reads through Raft, for every part of the
+// server that writes or reads linearizably: etcd's request id generator
+// (idutil), its wait registry and processInternalRaftRequestOnce, and its
+// linearizableReadLoop.
+//
+// - propose(): gives the request a fresh id, proposes it and waits (once)
+//   for the apply thread to complete() it, for the request timeout, or for
+//   stop(). A proposal that Raft drops at once fails with "no leader" when
+//   there is none, else with the timeout error, as etcd answers then.
+// - read_index(): joins the ReadIndex round about to start (every read
+//   waiting at that moment shares it; one round is in flight at a time) and
+//   returns the index the local state machine must reach. An unanswered
+//   round is sent again every `read_retry` and said so in the log.
+//
+// Threads: propose() and read_index() block their caller (gRPC threads,
+// workers); complete() runs on the apply thread, on_read_state() on the
+// raft thread, stop() on the stopping thread. Waiters are guarded by
+// wait_mu_, read rounds by read_mu_; neither is held while calling Raft
+// or logging.
+#pragma once
+
+#include <absl/base/thread_annotations.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/mutex.h"
+#include "base/status.h"
+#include "raft/rawnode.h"
+#include "serverpb/raft_internal.pb.h"
+
+namespace etcd::server {
+
+// The result of applying one proposed request.
+struct ApplyResult {
+  Status status;
+  std::unique_ptr<google::protobuf::Message> response;
+};
+
+// What the proposer needs of the raft node (RaftNode; a fake in tests).
+class RaftPort {
+ public:
+  virtual ~RaftPort() = default;
+  // Hands `data` to Raft as a proposal; an error when Raft dropped it.
+  virtual Status propose(std::string data) = 0;
+  // Starts a ReadIndex round with `ctx`; the answer comes to
+  // Proposer::on_read_state (or never, without a leader).
+  virtual void read_index(std::string ctx) = 0;
+  // The leader's id, 0 when none is known.
+  virtual uint64_t lead() const = 0;
+};
+
+class Proposer {
+ public:
+  struct Options {
+    // etcd's ReqTimeout: 5 s + 2 election timeouts.
+    std::chrono::milliseconds request_timeout{7000};
+    uint64_t max_request_bytes = 1572864;
+    // etcd's readIndexRetryTime.
+    std::chrono::milliseconds read_retry{500};
+  };
+
+  // `now_unix_ms` seeds the request ids (etcd: the member id's low 16 bits,
+  // then the start time in ms, then a counter), so ids stay unique across
+  // restarts.
+  Proposer(RaftPort& raft, MemberId member, int64_t now_unix_ms, log::Logger& logger,
+           Options options);
+  Proposer(const Proposer&) = delete;
+  Proposer& operator=(const Proposer&) = delete;
+
+  // A fresh id (requests, leases).
+  uint64_t next_id() { return id_prefix_ + id_counter_.fetch_add(1, std::memory_order_relaxed); }
+
+  Result<ApplyResult> propose(serverpb::InternalRaftRequest req);
+  // The apply thread's result for request `id`; dropped when nothing waits
+  // (another member's request, or a waiter that timed out).
+  void complete(uint64_t id, ApplyResult result);
+
+  Result<uint64_t> read_index();
+  void on_read_state(const raft::ReadState& rs);
+
+  // Fails every waiting proposal with "server stopped", and every later one
+  // at once.
+  void stop();
+
+  // Proposals waiting for their application, reads waiting for a round
+  // (tests, metrics).
+  size_t waiting();
+  size_t reading() const { return readers_.load(std::memory_order_acquire); }
+
+ private:
+  struct Round {
+    std::string ctx;
+    bool done = false;
+    uint64_t index = 0;
+    std::chrono::steady_clock::time_point sent{};  // last (re)sent
+  };
+  std::shared_ptr<Round> new_round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // Makes the queued round current and returns its ctx to send ("": none).
+  std::string advance_rounds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+
+  RaftPort& raft_;
+  log::Logger& logger_;
+  const Options options_;
+  const uint64_t id_prefix_;
+  std::atomic<uint64_t> id_counter_{0};
+
+  Mutex wait_mu_;
+  std::map<uint64_t, std::shared_ptr<std::promise<ApplyResult>>> waiters_ ABSL_GUARDED_BY(wait_mu_);
+  bool stopped_ ABSL_GUARDED_BY(wait_mu_) = false;
+
+  Mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::shared_ptr<Round> current_ ABSL_GUARDED_BY(read_mu_);  // in flight
+  std::shared_ptr<Round> next_ ABSL_GUARDED_BY(read_mu_);     // starts when current_ ends
+  uint64_t read_seq_ ABSL_GUARDED_BY(read_mu_) = 0;
+  std::atomic<size_t> readers_{0};  // in read_index(), having joined a round
+};
+
+}  // namespace etcd::server
