@@ -32,4 +32,4 @@ format-check:
 	scripts/format --check
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -38,6 +38,11 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
   bool wait_for(std::condition_variable& cv, std::chrono::duration<Rep, Period> d, Pred pred) {
     return cv.wait_for(lock_, d, pred);
   }
+  template <typename Clock, typename Duration, typename Pred>
+  bool wait_until(std::condition_variable& cv, std::chrono::time_point<Clock, Duration> t,
+                  Pred pred) {
+    return cv.wait_until(lock_, t, pred);
+  }
   // Drops and retakes the lock inside the scope (around slow work).
   void unlock() ABSL_UNLOCK_FUNCTION() { lock_.unlock(); }
   void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { lock_.lock(); }

@@ -383,7 +383,8 @@ void WatchableStore::on_write(const KVStore::WriteTxn& txn) {
     ev.set_type(deleted[i] ? mvccpb::Event::DELETE : mvccpb::Event::PUT);
     *ev.mutable_kv() = kvs[i];
     std::optional<mvccpb::Event> prev;  // computed once, for prev_kv watchers
-    synced_.for_key(kvs[i].key(), [&](Watcher* w) {
+    // Runs inside this scope, under mu_.
+    synced_.for_key(kvs[i].key(), [&](Watcher* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
       ++visited_;
       if (rev < w->min_rev) return;  // a start revision still in the future
       if (!w->opts.prev_kv) {

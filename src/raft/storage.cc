@@ -40,18 +40,18 @@ void limit_size(std::vector<raftpb::Entry>* ents, uint64_t max_size) {
 MemoryStorage::MemoryStorage() { ents_.emplace_back(); }
 
 Result<InitialState> MemoryStorage::initial_state() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return InitialState{hard_state_, snapshot_.metadata().conf_state()};
 }
 
 void MemoryStorage::set_hard_state(const raftpb::HardState& hs) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   hard_state_ = hs;
 }
 
 Result<std::vector<raftpb::Entry>> MemoryStorage::entries(Index lo_id, Index hi_id,
                                                           uint64_t max_size) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t lo = lo_id.value();
   uint64_t hi = hi_id.value();
   uint64_t offset = ents_[0].index();
@@ -65,7 +65,7 @@ Result<std::vector<raftpb::Entry>> MemoryStorage::entries(Index lo_id, Index hi_
 }
 
 Result<Term> MemoryStorage::term(Index i_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t i = i_id.value();
   uint64_t offset = ents_[0].index();
   if (i < offset) return err_compacted();
@@ -74,22 +74,22 @@ Result<Term> MemoryStorage::term(Index i_id) const {
 }
 
 Result<Index> MemoryStorage::last_index() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return Index(last_index_locked());
 }
 
 Result<Index> MemoryStorage::first_index() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return Index(first_index_locked());
 }
 
 Result<raftpb::Snapshot> MemoryStorage::snapshot() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return snapshot_;
 }
 
 Status MemoryStorage::apply_snapshot(const raftpb::Snapshot& snap) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (snapshot_.metadata().index() >= snap.metadata().index()) return err_snap_out_of_date();
   snapshot_ = snap;
   ents_.clear();
@@ -102,7 +102,7 @@ Status MemoryStorage::apply_snapshot(const raftpb::Snapshot& snap) {
 
 Result<raftpb::Snapshot> MemoryStorage::create_snapshot(Index i_id, const raftpb::ConfState* cs,
                                                         const std::string& data) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t i = i_id.value();
   if (i <= snapshot_.metadata().index()) return err_snap_out_of_date();
   uint64_t offset = ents_[0].index();
@@ -115,7 +115,7 @@ Result<raftpb::Snapshot> MemoryStorage::create_snapshot(Index i_id, const raftpb
 }
 
 Status MemoryStorage::compact(Index i_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t i = i_id.value();
   uint64_t offset = ents_[0].index();
   if (i <= offset) return err_compacted();
@@ -134,7 +134,7 @@ Status MemoryStorage::compact(Index i_id) {
 
 Status MemoryStorage::append(const std::vector<raftpb::Entry>& entries) {
   if (entries.empty()) return Status::ok();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t first = first_index_locked();
   uint64_t last = entries.front().index() + entries.size() - 1;
   if (last < first) return Status::ok();  // entirely compacted away

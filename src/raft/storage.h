@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "raftpb/raft.pb.h"
 
@@ -71,7 +72,7 @@ class MemoryStorage final : public Storage {
   uint64_t first_index_locked() const { return ents_[0].index() + 1; }
   uint64_t last_index_locked() const { return ents_[0].index() + ents_.size() - 1; }
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   raftpb::HardState hard_state_;
   raftpb::Snapshot snapshot_;
   // ents_[0] is a dummy holding the snapshot's index and term.

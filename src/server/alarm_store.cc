@@ -6,7 +6,7 @@ namespace etcd::server {
 
 void AlarmStore::load(backend::Backend& b) {
   auto rtx = b.read_tx();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   alarms_.clear();
   rtx.for_each(backend::Bucket::kAlarm, "", "", [&](std::string_view k, std::string_view) {
     etcdserverpb::AlarmMember m;
@@ -23,7 +23,7 @@ std::optional<etcdserverpb::AlarmMember> AlarmStore::activate(MemberId id,
   etcdserverpb::AlarmMember m;
   m.set_memberid(id.value());
   m.set_alarm(type);
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (!alarms_.emplace(Key{static_cast<int>(type), id.value()}, m).second) return std::nullopt;
   Status st = tx.put(backend::Bucket::kAlarm, m.SerializeAsString(), "");
   ASSERT(st.is_ok(), "storing an alarm failed");
@@ -33,7 +33,7 @@ std::optional<etcdserverpb::AlarmMember> AlarmStore::activate(MemberId id,
 std::optional<etcdserverpb::AlarmMember> AlarmStore::deactivate(MemberId id,
                                                                 etcdserverpb::AlarmType type,
                                                                 backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = alarms_.find(Key{static_cast<int>(type), id.value()});
   if (it == alarms_.end()) return std::nullopt;
   etcdserverpb::AlarmMember m = it->second;
@@ -43,7 +43,7 @@ std::optional<etcdserverpb::AlarmMember> AlarmStore::deactivate(MemberId id,
 }
 
 std::vector<etcdserverpb::AlarmMember> AlarmStore::get(etcdserverpb::AlarmType type) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<etcdserverpb::AlarmMember> out;
   for (const auto& [key, m] : alarms_) {
     if (type == etcdserverpb::NONE || key.first == static_cast<int>(type)) out.push_back(m);

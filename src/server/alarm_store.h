@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/mutex.h"
 #include "etcdserverpb/rpc.pb.h"
 #include "storage/backend/backend.h"
 
@@ -31,7 +32,7 @@ class AlarmStore {
 
  private:
   using Key = std::pair<int, uint64_t>;  // (type, member)
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<Key, etcdserverpb::AlarmMember> alarms_;
 };
 

@@ -412,9 +412,10 @@ void EtcdServer::start() {
   watchable_->start();
   raft_node_->start(
       [this](ApplyBatch b) {
-        std::unique_lock lock(apply_mu_);
-        apply_cv_.wait(
-            lock, [this] { return apply_stopping_ || apply_queue_.size() < kMaxApplyBatches; });
+        MutexLock lock(&apply_mu_);
+        lock.wait(apply_cv_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return apply_stopping_ || apply_queue_.size() < kMaxApplyBatches;
+        });
         if (apply_stopping_) return;
         apply_queue_.push_back(std::move(b));
         apply_cv_.notify_all();
@@ -465,7 +466,7 @@ void EtcdServer::start() {
                       {"cluster-id", to_hex(MemberId(cluster_id()))},
                       {"publish-timeout", timeout}});
         {
-          std::lock_guard lock(ready_mu_);
+          MutexLock lock(&ready_mu_);
           ready_ = true;
         }
         ready_cv_.notify_all();
@@ -521,7 +522,7 @@ void EtcdServer::stop() {
   corruption_->stop();
   publisher_.stop();
   {
-    std::lock_guard lock(apply_mu_);
+    MutexLock lock(&apply_mu_);
     apply_stopping_ = true;
   }
   apply_cv_.notify_all();
@@ -538,8 +539,10 @@ void EtcdServer::apply_loop() {
   while (true) {
     ApplyBatch b;
     {
-      std::unique_lock lock(apply_mu_);
-      apply_cv_.wait(lock, [this] { return apply_stopping_ || !apply_queue_.empty(); });
+      MutexLock lock(&apply_mu_);
+      lock.wait(apply_cv_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return apply_stopping_ || !apply_queue_.empty();
+      });
       if (apply_stopping_) return;
       b = std::move(apply_queue_.front());
       apply_queue_.pop_front();
@@ -560,7 +563,7 @@ void EtcdServer::apply_batch(const ApplyBatch& batch) {
   for (const auto& e : batch.entries) apply_entry(e);
   // applied_ is atomic; passing through the waiters' mutex orders this
   // notify after any waiter's check of it, so no wake-up is lost.
-  { std::lock_guard lock(applied_mu_); }
+  { MutexLock lock(&applied_mu_); }
   applied_cv_.notify_all();
   maybe_trigger_snapshot();
 }
@@ -778,8 +781,8 @@ void EtcdServer::maybe_trigger_snapshot() {
 Status EtcdServer::linearizable_read_barrier() {
   auto index = proposer_->read_index();
   if (!index.is_ok()) return index.status();
-  std::unique_lock lock(applied_mu_);
-  if (!applied_cv_.wait_for(lock, request_timeout(), [&] { return applied_index() >= *index; })) {
+  MutexLock lock(&applied_mu_);
+  if (!lock.wait_for(applied_cv_, request_timeout(), [&] { return applied_index() >= *index; })) {
     return errors::timeout();
   }
   return Status::ok();
@@ -799,8 +802,9 @@ void EtcdServer::fill_cluster_header(etcdserverpb::ResponseHeader* h) const {
 }
 
 bool EtcdServer::wait_ready(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(ready_mu_);
-  return ready_cv_.wait_for(lock, timeout, [this] { return ready_; });
+  MutexLock lock(&ready_mu_);
+  return lock.wait_for(ready_cv_, timeout,
+                       [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ready_; });
 }
 
 void EtcdServer::fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
@@ -1192,10 +1196,10 @@ void EtcdServer::revoke_expired_leases(const std::vector<LeaseId>& ids) {
 
 Status EtcdServer::wait_applied_index() {
   uint64_t target = raft_node_->commit_index();
-  std::unique_lock lock(applied_mu_);
+  MutexLock lock(&applied_mu_);
   // etcd's applyTimeout.
-  if (!applied_cv_.wait_for(lock, std::chrono::seconds(1),
-                            [&] { return applied_index() >= target || !started_; })) {
+  if (!lock.wait_for(applied_cv_, std::chrono::seconds(1),
+                     [&] { return applied_index() >= target || !started_; })) {
     return Status(Code::kUnavailable,
                   "etcdserver: request timed out, waiting for the applied index took too long");
   }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/mutex.h"
 #include "base/worker.h"
 #include "env/clock.h"
 #include "env/posix_file_system.h"
@@ -185,21 +186,21 @@ class EtcdServer {
 
   // Apply queue (bounded: the raft thread waits when the apply thread lags).
   static constexpr size_t kMaxApplyBatches = 64;
-  std::mutex apply_mu_;
+  Mutex apply_mu_;
   std::condition_variable apply_cv_;
   std::deque<ApplyBatch> apply_queue_ ABSL_GUARDED_BY(apply_mu_);
   bool apply_stopping_ ABSL_GUARDED_BY(apply_mu_) = false;
   std::thread apply_thread_;
   std::atomic<uint64_t> applied_{0};
   uint64_t snapshot_index_ = 0;  // apply thread
-  std::mutex applied_mu_;
+  Mutex applied_mu_;
   std::condition_variable applied_cv_;
 
   std::atomic<bool> started_{false};
   // Publishes this member's attributes through Raft, retrying until it
   // succeeds (start() to stop()).
   Worker publisher_;
-  std::mutex ready_mu_;
+  Mutex ready_mu_;
   std::condition_variable ready_cv_;
   bool ready_ ABSL_GUARDED_BY(ready_mu_) = false;
 };

@@ -35,14 +35,16 @@ Result<Member> Member::from_json(std::string_view text) {
 
 void Membership::load(backend::Backend& b) {
   backend::ReadTx rtx = b.read_tx();
-  std::lock_guard lock(mu_);
-  rtx.for_each(backend::Bucket::kMembers, "", "", [this](std::string_view, std::string_view v) {
-    auto m = Member::from_json(v);
-    if (m.is_ok()) members_[m->id] = *m;
-    return true;
-  });
+  MutexLock lock(&mu_);
+  // The callbacks run inside this scope, under mu_.
+  rtx.for_each(backend::Bucket::kMembers, "", "",
+               [this](std::string_view, std::string_view v) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                 auto m = Member::from_json(v);
+                 if (m.is_ok()) members_[m->id] = *m;
+                 return true;
+               });
   rtx.for_each(backend::Bucket::kMembersRemoved, "", "",
-               [this](std::string_view k, std::string_view) {
+               [this](std::string_view k, std::string_view) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                  removed_.insert(MemberId(std::stoull(std::string(k), nullptr, 16)));
                  return true;
                });
@@ -52,12 +54,12 @@ void Membership::load(backend::Backend& b) {
 std::string Membership::set_version(const std::string& version, backend::BatchTx& tx) {
   Status s = tx.put(backend::Bucket::kCluster, backend::kClusterVersion, version);
   ASSERT(s.is_ok(), "storing the cluster version failed: " + s.to_string());
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return std::exchange(version_, version);
 }
 
 std::string Membership::version() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return version_;
 }
 
@@ -67,13 +69,13 @@ void Membership::store(const Member& m, backend::BatchTx& tx) {
 }
 
 void Membership::add(const Member& m, backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   members_[m.id] = m;
   store(m, tx);
 }
 
 void Membership::remove(MemberId id, backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   members_.erase(id);
   removed_.insert(id);
   tx.del(backend::Bucket::kMembers, backend::member_key(id));
@@ -84,7 +86,7 @@ void Membership::remove(MemberId id, backend::BatchTx& tx) {
 
 void Membership::update_peer_urls(MemberId id, const std::vector<std::string>& urls,
                                   backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = members_.find(id);
   if (it == members_.end()) return;
   it->second.peer_urls = urls;
@@ -94,7 +96,7 @@ void Membership::update_peer_urls(MemberId id, const std::vector<std::string>& u
 void Membership::update_attributes(MemberId id, const std::string& name,
                                    const std::vector<std::string>& client_urls,
                                    backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = members_.find(id);
   if (it == members_.end()) return;
   it->second.name = name;
@@ -103,7 +105,7 @@ void Membership::update_attributes(MemberId id, const std::string& name,
 }
 
 void Membership::promote(MemberId id, backend::BatchTx& tx) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = members_.find(id);
   if (it == members_.end()) return;
   it->second.is_learner = false;
@@ -111,21 +113,21 @@ void Membership::promote(MemberId id, backend::BatchTx& tx) {
 }
 
 std::vector<Member> Membership::members() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Member> out;
   for (const auto& [id, m] : members_) out.push_back(m);
   return out;
 }
 
 std::optional<Member> Membership::member(MemberId id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = members_.find(id);
   if (it == members_.end()) return std::nullopt;
   return it->second;
 }
 
 bool Membership::is_removed(MemberId id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return removed_.count(id) > 0;
 }
 

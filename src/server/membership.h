@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "storage/backend/backend.h"
 
@@ -65,7 +66,7 @@ class Membership {
 
   const MemberId local_id_;
   const uint64_t cluster_id_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<MemberId, Member> members_ ABSL_GUARDED_BY(mu_);
   std::set<MemberId> removed_ ABSL_GUARDED_BY(mu_);
   std::string version_ ABSL_GUARDED_BY(mu_);

@@ -31,7 +31,7 @@ void RaftNode::start(ApplyFn apply, ReadStateFn on_read_state) {
 
 void RaftNode::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -40,7 +40,7 @@ void RaftNode::stop() {
 
 void RaftNode::post(Task t) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_ || exited_) return;
     tasks_.push_back(std::move(t));
   }
@@ -120,8 +120,10 @@ void RaftNode::loop() {
   while (true) {
     std::deque<Task> tasks;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_tick, [this] { return stopping_ || !tasks_.empty(); });
+      MutexLock lock(&mu_);
+      lock.wait_until(cv_, next_tick, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || !tasks_.empty();
+      });
       if (stopping_) return;
       tasks.swap(tasks_);
     }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/mutex.h"
 #include "env/clock.h"
 #include "raft/rawnode.h"
 #include "server/proposer.h"
@@ -103,7 +104,7 @@ class RaftNode final : public RaftPort {
   ApplyFn apply_;
   ReadStateFn on_read_state_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

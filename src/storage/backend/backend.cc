@@ -359,7 +359,7 @@ Status Backend::open_env() {
   map_size_ = info.me_mapsize;  // LMDB keeps the larger of ours and the file's
   env_ = env;
   dbis_ = dbis;
-  max_key_size_ = static_cast<size_t>(mdb_env_get_maxkeysize(env));
+  if (max_key_size_ == 0) max_key_size_ = static_cast<size_t>(mdb_env_get_maxkeysize(env));
   return Status::ok();
 }
 

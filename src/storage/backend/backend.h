@@ -312,7 +312,10 @@ class Backend {
   Mutex commit_mu_ ABSL_ACQUIRED_AFTER(writer_mu_);
   MDB_env* env_ = nullptr;
   std::array<MDB_dbi, kBucketCount> dbis_{};
-  size_t max_key_size_ = 511;
+  // LMDB's compile-time key limit: set by the first open_env(), before any
+  // other thread runs, and read without a lock (a defrag's reopen finds the
+  // same value and leaves it alone).
+  size_t max_key_size_ = 0;
   std::atomic<uint64_t> map_size_{0};  // written under commit_mu_
   int lock_fd_ = -1;                   // flock on "<path>-lock", held from open() to close()
 
