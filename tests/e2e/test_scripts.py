@@ -6,7 +6,9 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BY_NAME = re.compile(r"(^|[^a-z_])(pkill|killall)([^a-z_]|$)")
+# The two commands, spelt in pieces so that this file does not match itself.
+NAMES = ("p" "kill", "kill" "all")
+BY_NAME = re.compile(r"(^|[^a-z_])(" + "|".join(NAMES) + r")([^a-z_]|$)")
 
 
 def test_nothing_stops_processes_by_name():
@@ -15,7 +17,7 @@ def test_nothing_stops_processes_by_name():
         path = ROOT / top
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         for f in files:
-            if f.resolve() == pathlib.Path(__file__).resolve() or f.suffix in (".pyc",):
+            if f.suffix == ".pyc":
                 continue
             for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
                 if BY_NAME.search(line) and not line.lstrip().startswith("#"):
