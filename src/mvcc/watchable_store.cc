@@ -88,7 +88,7 @@ WatchStream::WatchStream(WatchableStore& store, size_t capacity, std::function<v
 WatchStream::~WatchStream() { close(); }
 
 int64_t WatchStream::rev() const {
-  absl::MutexLock lock(&store_.mu_);
+  MutexLock lock(&store_.mu_);
   return store_.delivered_rev_;
 }
 
@@ -98,7 +98,7 @@ Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end,
   // "\0" means every key >= key.
   if (key.empty()) key.assign(1, '\0');
   const bool infinite = end.size() == 1 && end[0] == '\0';
-  absl::MutexLock lock(&store_.mu_);
+  MutexLock lock(&store_.mu_);
   const int64_t cur = store_.delivered_rev_;
   auto refuse = [&](const char* reason) -> Result<int64_t> {
     WatchResponse r;
@@ -152,7 +152,7 @@ Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end,
 }
 
 Status WatchStream::cancel(int64_t id) {
-  absl::MutexLock lock(&store_.mu_);
+  MutexLock lock(&store_.mu_);
   auto it = watchers_.find(id);
   if (closed_ || it == watchers_.end()) return not_found(kErrWatcherNotExist);
   store_.remove_watcher(it->second.get());
@@ -166,14 +166,14 @@ Status WatchStream::cancel(int64_t id) {
 }
 
 void WatchStream::request_progress() {
-  absl::MutexLock lock(&store_.mu_);
+  MutexLock lock(&store_.mu_);
   if (closed_) return;
   deferred_progress_ = true;
   store_.flush_deferred_progress();
 }
 
 void WatchStream::close() {
-  absl::MutexLock lock(&store_.mu_);
+  MutexLock lock(&store_.mu_);
   if (closed_) return;
   closed_ = true;
   for (auto& [id, w] : watchers_) store_.remove_watcher(w.get());
@@ -189,7 +189,7 @@ bool WatchStream::push_event(WatchResponse&& r) {
   }
   bool wake = false;
   {
-    absl::MutexLock lock(&chan_mu_);
+    MutexLock lock(&chan_mu_);
     if (events_queued_ >= capacity_ ||
         (events_queued_ > 0 && bytes_queued_ + bytes > WatchableStore::kMaxStreamBytes)) {
       refused_ = true;
@@ -207,7 +207,7 @@ bool WatchStream::push_event(WatchResponse&& r) {
 void WatchStream::push_control(WatchResponse r) {
   bool wake = false;
   {
-    absl::MutexLock lock(&chan_mu_);
+    MutexLock lock(&chan_mu_);
     ASSERT(control_queued_ < WatchableStore::kMaxControl, "watch control buffer overflow");
     ++control_queued_;
     queue_.push_back(Queued{std::move(r), /*control=*/true, 0});
@@ -219,7 +219,7 @@ void WatchStream::push_control(WatchResponse r) {
 bool WatchStream::next(WatchResponse* out) {
   bool was_full = false;
   {
-    absl::MutexLock lock(&chan_mu_);
+    MutexLock lock(&chan_mu_);
     if (queue_.empty()) {
       consumer_waiting_ = true;
       return false;
@@ -241,13 +241,13 @@ bool WatchStream::next(WatchResponse* out) {
 }
 
 bool WatchStream::has_control_room() {
-  absl::MutexLock lock(&chan_mu_);
+  MutexLock lock(&chan_mu_);
   // One slot stays free for a deferred progress notification.
   return control_queued_ + 2 <= WatchableStore::kMaxControl;
 }
 
 size_t WatchStream::buffered() {
-  absl::MutexLock lock(&chan_mu_);
+  MutexLock lock(&chan_mu_);
   return queue_.size();
 }
 
@@ -298,7 +298,7 @@ WatchableStore::WatchableStore(KVStore& kv, env::Clock& clock,
                                std::chrono::milliseconds progress_interval)
     : kv_(kv), clock_(clock), progress_interval_(progress_interval) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     delivered_rev_ = kv.rev();
   }
   kv_.add_observer([this](const KVStore::WriteTxn& txn) { on_write(txn); });
@@ -306,7 +306,7 @@ WatchableStore::WatchableStore(KVStore& kv, env::Clock& clock,
 
 WatchableStore::~WatchableStore() {
   stop();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ASSERT(streams_.empty(), "watch streams outlive their store");
 }
 
@@ -314,7 +314,7 @@ std::unique_ptr<WatchStream> WatchableStore::new_stream(std::function<void()> no
                                                         size_t capacity) {
   ASSERT(capacity > 0, "a watch stream needs room for one response");
   std::unique_ptr<WatchStream> s(new WatchStream(*this, capacity, std::move(notify)));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   streams_.insert(s.get());
   return s;
 }
@@ -369,7 +369,7 @@ void WatchableStore::make_victim(Watcher* w, std::vector<mvccpb::Event> events, 
 
 void WatchableStore::on_write(const KVStore::WriteTxn& txn) {
   const int64_t rev = txn.write_rev();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ASSERT(rev > delivered_rev_, "watch events out of revision order");
   delivered_rev_ = rev;
   if (synced_.size() == 0) return;
@@ -406,7 +406,7 @@ void WatchableStore::on_write(const KVStore::WriteTxn& txn) {
 }
 
 size_t WatchableStore::retry_victims() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t moved = 0;
   std::vector<Watcher*> victims(victims_.begin(), victims_.end());
   for (Watcher* w : victims) {
@@ -428,7 +428,7 @@ size_t WatchableStore::retry_victims() {
 
 size_t WatchableStore::sync_watchers() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (unsynced_.size() == 0) {
       flush_deferred_progress();
       return 0;
@@ -438,7 +438,7 @@ size_t WatchableStore::sync_watchers() {
   // the observer takes mu_): no write transaction is open, so the backend
   // holds exactly the revisions up to delivered_rev_.
   backend::BatchTx tx = kv_.backend().batch_tx();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const int64_t cur = delivered_rev_;
   const int64_t compacted = kv_.compact_rev();
   Group chosen;
@@ -553,7 +553,7 @@ void WatchableStore::flush_deferred_progress() {
     });
     if (!any) continue;
     {
-      absl::MutexLock chan(&s->chan_mu_);
+      MutexLock chan(&s->chan_mu_);
       if (s->control_queued_ >= kMaxControl) {
         s->deferred_progress_ = true;  // no room yet: next round
         continue;
@@ -578,7 +578,7 @@ std::chrono::milliseconds WatchableStore::jittered_interval() {
 void WatchableStore::tick_progress() {
   if (progress_interval_.count() <= 0) return;
   const auto now = clock_.now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (WatchStream* s : streams_) {
     if (s->next_progress_ == std::chrono::steady_clock::time_point{} || now < s->next_progress_) {
       continue;
@@ -598,7 +598,7 @@ void WatchableStore::tick_progress() {
 }
 
 WatchableStore::Counts WatchableStore::counts() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Counts c;
   c.synced = synced_.size();
   c.unsynced = unsynced_.size();
@@ -623,7 +623,7 @@ void WatchableStore::run(Worker& self) {
   while (true) {
     bool has_victims;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       has_victims = !victims_.empty();
     }
     const Worker::Wake wake = self.wait_for(has_victims ? kVictimInterval : kSyncInterval);
@@ -637,7 +637,7 @@ void WatchableStore::run(Worker& self) {
     if (kicked || now >= next_sync) {
       size_t before;
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         before = unsynced_.size();
       }
       size_t left = sync_watchers();

@@ -44,7 +44,6 @@
 #include <absl/base/thread_annotations.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
-#include <absl/synchronization/mutex.h>
 
 #include <atomic>
 #include <chrono>
@@ -55,6 +54,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "base/worker.h"
@@ -164,7 +164,7 @@ class WatchStream {
   std::chrono::steady_clock::time_point next_progress_{};
 
   // The buffer; chan_mu_ is taken after store_.mu_ when both are held.
-  absl::Mutex chan_mu_;
+  Mutex chan_mu_;
   struct Queued {
     WatchResponse response;
     bool control;  // counted in control_queued_, else in events_queued_
@@ -269,7 +269,7 @@ class WatchableStore {
   env::Clock& clock_;
   const std::chrono::milliseconds progress_interval_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   // The last revision handed to the synced watchers: every watcher's view
   // of "the current revision" (the KV store's rev() moves just after).
   int64_t delivered_rev_ ABSL_GUARDED_BY(mu_) = 0;
