@@ -1,20 +1,15 @@
 #include "raft/raft.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 
+#include "base/ids.h"
 #include "raft/confchange/confchange.h"
 
 namespace etcd::raft {
 namespace {
 
 // A node id as etcd raft's logs print it (%x).
-std::string hex(NodeId id) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%" PRIx64, id);
-  return buf;
-}
+std::string hex(NodeId id) { return to_hex(MemberId(id)); }
 
 constexpr const char* kCampaignTransfer = "CampaignTransfer";
 

@@ -141,7 +141,8 @@ Status EtcdServer::open() {
                {{"path", db_path}, {"took", format_go_duration(clock_.now() - opening)}});
   // Checked before anything reads or writes the backend (the KV store's
   // restore may resume a compaction, which writes).
-  if (!wal::Wal::exists(fs_, wal_dir_)) {
+  restarted_ = wal::Wal::exists(fs_, wal_dir_);
+  if (!restarted_) {
     // A backend that has applied entries but no WAL to go with them (what a
     // failed restore, or a lost --wal-dir, leaves behind): a new member's
     // log would start below the backend's consistent index, so its entries
@@ -149,7 +150,7 @@ Status EtcdServer::open() {
     // Refuse, naming the files, and touch nothing.
     if (uint64_t ci = backend_->consistent_index().index.value(); ci > 0) {
       return failed_precondition(
-          "data dir " + cfg_.data_dir + " is half-made: " + env::join_path(snap_dir_, "db") +
+          "data dir " + cfg_.data_dir + " is half-made: " + db_path +
           " holds applied data (consistent index " + std::to_string(ci) +
           ") but there is no WAL in " + wal_dir_ +
           " (a failed 'snapshot restore' or a moved --wal-dir leaves this); restore again into an "
@@ -201,11 +202,10 @@ Status EtcdServer::open() {
   wo.max_wals = cfg_.max_wals;
   wo.logger = &logger_;
   std::unique_ptr<raft::RawNode> node;
-  if (!wal::Wal::exists(fs_, wal_dir_)) {
-    RETURN_IF_ERROR(bootstrap_new(&node));
-  } else {
-    restarted_ = true;
+  if (restarted_) {
     RETURN_IF_ERROR(restart(&node));
+  } else {
+    RETURN_IF_ERROR(bootstrap_new(&node));
   }
   if (cfg_.quota_backend_bytes < 0) {
     quota_bytes_ = -1;
@@ -338,8 +338,8 @@ Status EtcdServer::restart(std::unique_ptr<raft::RawNode>* node) {
   membership_ = std::make_unique<Membership>(local, cid);
   membership_->load(*backend_);
   voters_at_start_ = 0;
-  for (const Member& m : membership_->members()) voters_at_start_ += m.is_learner ? 0 : 1;
   for (const Member& m : membership_->members()) {
+    voters_at_start_ += m.is_learner ? 0 : 1;
     logger_.info("recovered/added member from store",
                  {{"cluster-id", to_hex(MemberId(cid))},
                   {"local-member-id", to_hex(local)},

@@ -47,7 +47,7 @@ class FakeRaft final : public RaftPort {
     MutexLock lock(&mu_);
     return reads_;
   }
-  // Waits until `n` proposals (or reads) were made.
+  // Waits (up to 5 s) until `f()` holds.
   template <typename F>
   static void until(F f) {
     for (int i = 0; i < 5000 && !f(); ++i) std::this_thread::sleep_for(milliseconds(1));
