@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "env/clock.h"
+#include "env/posix_file_system.h"
 #include "rpc/grpc_server.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
@@ -195,7 +196,8 @@ int main(int argc, char** argv) {
   auto retention = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
                                                             cfg.auto_compaction_retention);
   if (!retention.is_ok()) start_failed(retention.status().message());
-  auto server = etcd::server::EtcdServer::create(cfg, lg, clock);
+  etcd::env::PosixFileSystem fs;
+  auto server = etcd::server::EtcdServer::create(cfg, lg, clock, fs);
   if (!server.is_ok()) {
     lg.fatal("failed to start etcd", {{"error", server.status().message()}});
   }

@@ -36,15 +36,27 @@ enum class Code : int {
 
 std::string_view code_name(Code code);
 
+// Which expected error a Status is, where callers must tell apart errors
+// that share a gRPC code: they test the reason, never the message text.
+enum class Reason : uint8_t {
+  kNone = 0,
+  kCompacted,        // mvcc: the revision was compacted
+  kFutureRev,        // mvcc: the revision is ahead of the store
+  kProposalDropped,  // raft: a proposal was dropped (no leader, transfer...)
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message, Reason reason)
+      : code_(code), reason_(reason), message_(std::move(message)) {}
 
   static Status ok() { return Status(); }
 
   bool is_ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
+  Reason reason() const { return reason_; }
   const std::string& message() const { return message_; }
   // "CODE_NAME: message", for logs and tests.
   std::string to_string() const;
@@ -53,6 +65,7 @@ class [[nodiscard]] Status {
 
  private:
   Code code_ = Code::kOk;
+  Reason reason_ = Reason::kNone;
   std::string message_;
 };
 

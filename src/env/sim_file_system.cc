@@ -87,6 +87,12 @@ void SimFileSystem::before_mutation() {
   if (ops_until_freeze_ > 0 && --ops_until_freeze_ == 0) frozen_ = state_;
 }
 
+void SimFileSystem::before_sync() {
+  if (!freeze_at_sync_) return;
+  freeze_at_sync_ = false;
+  if (!frozen_.has_value()) frozen_ = state_;
+}
+
 void SimFileSystem::crash_after_ops(uint64_t n) {
   ASSERT(n >= 1, "the crash point is at least one call ahead");
   ASSERT(!frozen_.has_value(), "a crash point was already passed");
@@ -190,8 +196,10 @@ Status SimFileSystem::file_resize(uint64_t ino, uint64_t size, bool grow_only) {
 }
 
 Status SimFileSystem::file_sync(uint64_t ino, const std::string& path) {
+  before_sync();
   before_mutation();
   if (fail_sync_) return internal_error("fdatasync " + path + ": input/output error (injected)");
+  if (lying_sync_) return Status::ok();
   Inode* node = inode(ino);
   node->durable = node->data;
   node->pending.clear();
@@ -284,6 +292,7 @@ Status SimFileSystem::sync_dir(const std::string& path) {
   if (!ino.is_ok()) return ino.status();
   Inode* dir = inode(*ino);
   if (!dir->is_dir) return failed_precondition(path + ": not a directory");
+  before_sync();
   before_mutation();
   if (fail_sync_) return internal_error("fsync " + path + ": input/output error (injected)");
   dir = inode(*ino);
@@ -357,6 +366,7 @@ void SimFileSystem::crash(Rng& rng) {
   State s = frozen_.has_value() ? std::move(*frozen_) : std::move(state_);
   frozen_.reset();
   ops_until_freeze_ = 0;
+  freeze_at_sync_ = false;
 
   // Directories first: which names survive decides which files do.
   for (auto& [ino, node] : s.inodes) {

@@ -21,8 +21,14 @@
 //     from; calls after that point still work (the process has not noticed
 //     it is dead yet) but are lost. A test can so crash in the middle of a
 //     WAL segment cut or between a write and its fdatasync.
+//   - crash_at_next_sync() sets the crash point at the next File::sync()
+//     or sync_dir(): what was written before it is pending, not durable
+//     (a process killed between a write and its fsync).
 //   - set_fail_sync(true) makes sync()/sync_dir() fail, to test that the
 //     callers PANIC.
+//   - set_lying_sync(true) makes File::sync() succeed without making
+//     anything durable (a disk that acknowledges fsync and loses the
+//     data), so tests can prove their checks notice.
 //
 // Paths are absolute ("/data/member/wal"). Single-threaded.
 #pragma once
@@ -66,7 +72,9 @@ class SimFileSystem final : public FileSystem {
   // Mutating calls (write, truncate, allocate, sync, create, rename, unlink,
   // mkdir, chmod, sync_dir) made so far.
   uint64_t mutating_ops() const { return ops_; }
+  void crash_at_next_sync(bool armed = true) { freeze_at_sync_ = armed; }
   void set_fail_sync(bool fail) { fail_sync_ = fail; }
+  void set_lying_sync(bool lie) { lying_sync_ = lie; }
   // Bytes written but not yet synced, over all files.
   uint64_t unsynced_write_bytes() const;
   // An identical, independent copy (pending state included).
@@ -108,6 +116,8 @@ class SimFileSystem final : public FileSystem {
 
   // Counts a mutating call and freezes the crash state at the crash point.
   void before_mutation();
+  // Freezes the crash state here if crash_at_next_sync() asked for it.
+  void before_sync();
   Result<std::vector<std::string>> split(const std::string& path) const;
   Result<uint64_t> lookup(const std::string& path) const;
   // The parent directory's inode and the last component.
@@ -126,6 +136,8 @@ class SimFileSystem final : public FileSystem {
   uint64_t ops_ = 0;
   uint64_t generation_ = 0;  // bumped by crash(); older handles are stale
   bool fail_sync_ = false;
+  bool freeze_at_sync_ = false;
+  bool lying_sync_ = false;
 };
 
 }  // namespace etcd::env

@@ -23,10 +23,10 @@ Result<int64_t> check_rev(int64_t want, int64_t cur, int64_t compacted) {
 
 }  // namespace
 
-Status err_compacted() { return Status(Code::kOutOfRange, kCompactedText); }
-Status err_future_rev() { return Status(Code::kOutOfRange, kFutureRevText); }
-bool is_compacted(const Status& s) { return s.message() == kCompactedText; }
-bool is_future_rev(const Status& s) { return s.message() == kFutureRevText; }
+Status err_compacted() { return Status(Code::kOutOfRange, kCompactedText, Reason::kCompacted); }
+Status err_future_rev() { return Status(Code::kOutOfRange, kFutureRevText, Reason::kFutureRev); }
+bool is_compacted(const Status& s) { return s.reason() == Reason::kCompacted; }
+bool is_future_rev(const Status& s) { return s.reason() == Reason::kFutureRev; }
 
 KVStore::KVStore(backend::Backend& backend) : backend_(backend) {}
 

@@ -70,10 +70,10 @@ const char* to_string(StateType s) {
   return "?";
 }
 
-Status err_proposal_dropped() { return Status(Code::kUnavailable, "raft proposal dropped"); }
-bool is_proposal_dropped(const Status& s) {
-  return s.code() == Code::kUnavailable && s.message() == "raft proposal dropped";
+Status err_proposal_dropped() {
+  return Status(Code::kUnavailable, "raft proposal dropped", Reason::kProposalDropped);
 }
+bool is_proposal_dropped(const Status& s) { return s.reason() == Reason::kProposalDropped; }
 Status err_step_local_msg() {
   return Status(Code::kInvalidArgument, "raft: cannot step raft local message");
 }

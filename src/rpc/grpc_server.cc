@@ -26,23 +26,23 @@ class KvService final : public etcdserverpb::KV::Service {
   explicit KvService(server::EtcdServer& s) : s_(s) {}
   grpc::Status Range(grpc::ServerContext*, const etcdserverpb::RangeRequest* req,
                      etcdserverpb::RangeResponse* resp) override {
-    return reply(s_.range(*req), resp);
+    return reply(s_.kv().range(*req), resp);
   }
   grpc::Status Put(grpc::ServerContext*, const etcdserverpb::PutRequest* req,
                    etcdserverpb::PutResponse* resp) override {
-    return reply(s_.put(*req), resp);
+    return reply(s_.kv().put(*req), resp);
   }
   grpc::Status DeleteRange(grpc::ServerContext*, const etcdserverpb::DeleteRangeRequest* req,
                            etcdserverpb::DeleteRangeResponse* resp) override {
-    return reply(s_.delete_range(*req), resp);
+    return reply(s_.kv().delete_range(*req), resp);
   }
   grpc::Status Txn(grpc::ServerContext*, const etcdserverpb::TxnRequest* req,
                    etcdserverpb::TxnResponse* resp) override {
-    return reply(s_.txn(*req), resp);
+    return reply(s_.kv().txn(*req), resp);
   }
   grpc::Status Compact(grpc::ServerContext*, const etcdserverpb::CompactionRequest* req,
                        etcdserverpb::CompactionResponse* resp) override {
-    return reply(s_.compact(*req), resp);
+    return reply(s_.kv().compact(*req), resp);
   }
 
  private:
@@ -54,7 +54,7 @@ class ClusterService final : public etcdserverpb::Cluster::Service {
   explicit ClusterService(server::EtcdServer& s) : s_(s) {}
   grpc::Status MemberList(grpc::ServerContext*, const etcdserverpb::MemberListRequest* req,
                           etcdserverpb::MemberListResponse* resp) override {
-    return reply(s_.member_list(*req), resp);
+    return reply(s_.cluster().member_list(*req), resp);
   }
 
  private:
@@ -66,27 +66,27 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
   explicit MaintenanceService(server::EtcdServer& s) : s_(s) {}
   grpc::Status Status(grpc::ServerContext*, const etcdserverpb::StatusRequest*,
                       etcdserverpb::StatusResponse* resp) override {
-    return reply(s_.status(), resp);
+    return reply(s_.maintenance().status(), resp);
   }
   grpc::Status Alarm(grpc::ServerContext*, const etcdserverpb::AlarmRequest* req,
                      etcdserverpb::AlarmResponse* resp) override {
-    return reply(s_.alarm(*req), resp);
+    return reply(s_.maintenance().alarm(*req), resp);
   }
   grpc::Status Defragment(grpc::ServerContext*, const etcdserverpb::DefragmentRequest*,
                           etcdserverpb::DefragmentResponse* resp) override {
-    return reply(s_.defragment(), resp);
+    return reply(s_.maintenance().defragment(), resp);
   }
   grpc::Status Hash(grpc::ServerContext*, const etcdserverpb::HashRequest*,
                     etcdserverpb::HashResponse* resp) override {
-    return reply(s_.hash(), resp);
+    return reply(s_.maintenance().hash(), resp);
   }
   grpc::Status HashKV(grpc::ServerContext*, const etcdserverpb::HashKVRequest* req,
                       etcdserverpb::HashKVResponse* resp) override {
-    return reply(s_.hash_kv(*req), resp);
+    return reply(s_.maintenance().hash_kv(*req), resp);
   }
   grpc::Status Snapshot(grpc::ServerContext* ctx, const etcdserverpb::SnapshotRequest*,
                         grpc::ServerWriter<etcdserverpb::SnapshotResponse>* writer) override {
-    return to_grpc(s_.snapshot([&](const etcdserverpb::SnapshotResponse& r) {
+    return to_grpc(s_.maintenance().snapshot([&](const etcdserverpb::SnapshotResponse& r) {
       if (ctx->IsCancelled() || !writer->Write(r)) {
         return etcd::Status(Code::kCancelled, "context canceled");
       }
@@ -95,7 +95,7 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
   }
   grpc::Status MoveLeader(grpc::ServerContext*, const etcdserverpb::MoveLeaderRequest* req,
                           etcdserverpb::MoveLeaderResponse* resp) override {
-    return reply(s_.move_leader(*req), resp);
+    return reply(s_.maintenance().move_leader(*req), resp);
   }
 
  private:

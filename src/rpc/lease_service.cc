@@ -13,7 +13,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseGrant(grpc::ServerContext*, const etcdserverpb::LeaseGrantRequest* req,
                           etcdserverpb::LeaseGrantResponse* resp) override {
-    auto r = s_.lease_grant(*req);
+    auto r = s_.lease().grant(*req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
     return grpc::Status::OK;
@@ -21,7 +21,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseRevoke(grpc::ServerContext*, const etcdserverpb::LeaseRevokeRequest* req,
                            etcdserverpb::LeaseRevokeResponse* resp) override {
-    auto r = s_.lease_revoke(*req);
+    auto r = s_.lease().revoke(*req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
     return grpc::Status::OK;
@@ -30,7 +30,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
   grpc::Status LeaseTimeToLive(grpc::ServerContext*,
                                const etcdserverpb::LeaseTimeToLiveRequest* req,
                                etcdserverpb::LeaseTimeToLiveResponse* resp) override {
-    auto r = s_.lease_time_to_live(*req);
+    auto r = s_.lease().time_to_live(*req);
     if (r.is_ok()) {
       *resp = std::move(r).value();
       return grpc::Status::OK;
@@ -46,7 +46,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseLeases(grpc::ServerContext*, const etcdserverpb::LeaseLeasesRequest*,
                            etcdserverpb::LeaseLeasesResponse* resp) override {
-    auto r = s_.lease_leases();
+    auto r = s_.lease().leases();
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
     return grpc::Status::OK;
@@ -65,7 +65,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
       etcdserverpb::LeaseKeepAliveResponse resp;
       s_.fill_header(resp.mutable_header(), 0);
       resp.set_id(req.id());
-      auto ttl = s_.lease_renew(LeaseId(req.id()));
+      auto ttl = s_.lease().renew(LeaseId(req.id()));
       if (ttl.is_ok()) {
         resp.set_ttl(*ttl);
       } else if (ttl.status() == server::errors::lease_not_found()) {

@@ -15,6 +15,17 @@ void AlarmStore::load(backend::Backend& b) {
     }
     return true;
   });
+  update_flags();
+}
+
+void AlarmStore::update_flags() {
+  bool nospace = false, corrupt = false;
+  for (const auto& [key, m] : alarms_) {
+    nospace |= key.first == etcdserverpb::NOSPACE;
+    corrupt |= key.first == etcdserverpb::CORRUPT;
+  }
+  nospace_.store(nospace, std::memory_order_release);
+  corrupt_.store(corrupt, std::memory_order_release);
 }
 
 std::optional<etcdserverpb::AlarmMember> AlarmStore::activate(MemberId id,
@@ -27,6 +38,7 @@ std::optional<etcdserverpb::AlarmMember> AlarmStore::activate(MemberId id,
   if (!alarms_.emplace(Key{static_cast<int>(type), id.value()}, m).second) return std::nullopt;
   Status st = tx.put(backend::Bucket::kAlarm, m.SerializeAsString(), "");
   ASSERT(st.is_ok(), "storing an alarm failed");
+  update_flags();
   return m;
 }
 
@@ -39,6 +51,7 @@ std::optional<etcdserverpb::AlarmMember> AlarmStore::deactivate(MemberId id,
   etcdserverpb::AlarmMember m = it->second;
   alarms_.erase(it);
   tx.del(backend::Bucket::kAlarm, m.SerializeAsString());
+  update_flags();
   return m;
 }
 

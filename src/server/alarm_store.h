@@ -4,6 +4,9 @@
 // apply thread (AlarmRequest entries); read from any thread.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -29,11 +32,18 @@ class AlarmStore {
                                                       backend::BatchTx& tx);
   // The active alarms of `type` (NONE: all), ordered by type then member.
   std::vector<etcdserverpb::AlarmMember> get(etcdserverpb::AlarmType type) const;
+  // Whether any member raised NOSPACE / CORRUPT (lock-free: the applier
+  // chain asks for every write).
+  bool nospace() const { return nospace_.load(std::memory_order_acquire); }
+  bool corrupt() const { return corrupt_.load(std::memory_order_acquire); }
 
  private:
   using Key = std::pair<int, uint64_t>;  // (type, member)
+  void update_flags() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   mutable Mutex mu_;
-  std::map<Key, etcdserverpb::AlarmMember> alarms_;
+  std::map<Key, etcdserverpb::AlarmMember> alarms_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> nospace_{false};
+  std::atomic<bool> corrupt_{false};
 };
 
 // etcd's AlarmMember.String() (gogo's compact text): "memberID:<id> alarm:<TYPE> ".

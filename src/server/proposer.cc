@@ -62,7 +62,7 @@ void Proposer::stop() {
     stopped_ = true;
     waiting.swap(waiters_);
   }
-  for (auto& [id, p] : waiting) p->set_value(ApplyResult{errors::stopped(), nullptr});
+  for (auto& [id, p] : waiting) p->set_value(ApplyResult::error(errors::stopped()));
 }
 
 size_t Proposer::waiting() {

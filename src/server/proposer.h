@@ -34,15 +34,10 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "raft/rawnode.h"
+#include "server/apply_result.h"
 #include "serverpb/raft_internal.pb.h"
 
 namespace etcd::server {
-
-// The result of applying one proposed request.
-struct ApplyResult {
-  Status status;
-  std::unique_ptr<google::protobuf::Message> response;
-};
 
 // What the proposer needs of the raft node (RaftNode; a fake in tests).
 class RaftPort {

@@ -102,13 +102,16 @@ TEST_F(ProposerTest, AProposalWaitsForItsApplication) {
     auto r = p->propose(put());
     ASSERT_TRUE(r.is_ok());
     EXPECT_TRUE(r->status.is_ok());
-    EXPECT_NE(r->response, nullptr);
+    ASSERT_TRUE(std::holds_alternative<etcdserverpb::PutResponse>(r->response));
+    EXPECT_EQ(std::get<etcdserverpb::PutResponse>(r->response).header().revision(), 7);
   });
   FakeRaft::until([&] { return raft_.proposed().size() == 1; });
   EXPECT_EQ(p->waiting(), 1u);
   p->complete(raft_.proposed()[0] + 1, ApplyResult{});  // someone else's: ignored
   ApplyResult done;
-  done.response = std::make_unique<serverpb::InternalRaftRequest>();
+  etcdserverpb::PutResponse put_resp;
+  put_resp.mutable_header()->set_revision(7);
+  done.response = put_resp;
   p->complete(raft_.proposed()[0], std::move(done));
   t.join();
   EXPECT_EQ(p->waiting(), 0u);

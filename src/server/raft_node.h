@@ -1,15 +1,11 @@
-// The raft thread: the only owner of the RawNode, the WAL and the raft log
-// storage. It ticks the clock, runs posted work (proposals, peer messages,
-// read requests), and handles each Ready in etcd's order:
-//   1. a leader sends its messages first (thesis 10.2.1: it appends to its
-//      own log in parallel with its followers);
-//   2. snapshot and WAL records are written, one fdatasync per Ready when
-//      must_sync;
-//   3. the log storage is updated, followers send their messages (only now,
-//      after their vote/entries are durable);
-//   4. committed entries go to the apply thread, then advance().
-// Because committed entries leave only after the WAL write, an entry is
-// durable locally before it is applied, and so before it is acknowledged.
+// The raft thread: drives the member's ReadyLoop (which owns the RawNode,
+// the WAL, the snapshot files and the raft log) in production. It ticks on
+// the given clock, runs posted work (proposals, peer messages, read
+// requests, conf changes, snapshots) and then handles every Ready. The
+// simulator drives the same ReadyLoop from its own event loop instead.
+//
+// Owner thread: its own (start() to stop()); every public method is safe
+// from any thread.
 #pragma once
 
 #include <absl/base/thread_annotations.h>
@@ -19,7 +15,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -28,23 +23,9 @@
 #include "env/clock.h"
 #include "raft/rawnode.h"
 #include "server/proposer.h"
-#include "storage/snap/snapshotter.h"
-#include "storage/wal/wal.h"
+#include "server/ready_loop.h"
 
 namespace etcd::server {
-
-// Sends raft messages to peers. A single member has none.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual void send(std::vector<raftpb::Message> msgs) = 0;
-};
-
-// What the apply thread receives from one Ready.
-struct ApplyBatch {
-  std::vector<raftpb::Entry> entries;
-  raftpb::Snapshot snapshot;
-};
 
 class RaftNode final : public RaftPort {
  public:
@@ -57,13 +38,13 @@ class RaftNode final : public RaftPort {
   using ApplyFn = std::function<void(ApplyBatch)>;
   using ReadStateFn = std::function<void(const raft::ReadState&)>;
 
-  RaftNode(std::unique_ptr<raft::RawNode> node, raft::MemoryStorage& storage, wal::Wal& wal,
-           snap::Snapshotter& snapshotter, Transport& transport, log::Logger& logger,
-           Options options);
+  RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Transport& transport,
+           env::Clock& clock, log::Logger& logger, Options options);
   ~RaftNode();
 
   void start(ApplyFn apply, ReadStateFn on_read_state);
-  // Stops the thread after the current iteration; pending work is dropped.
+  // Stops the thread after the current iteration (pending work is
+  // dropped), then closes the WAL (synced).
   void stop();
 
   // Hands data to Raft; returns its verdict (dropped without a leader...).
@@ -76,7 +57,7 @@ class RaftNode final : public RaftPort {
   void transfer_leader(raft::NodeId to);
   // Records a raft snapshot at `index` (the backend already holds the state
   // up to it), then compacts the log keeping `catch_up` entries and
-  // releases WAL segments below it.
+  // releases WAL segments below it; async.
   void snapshot(uint64_t index, raftpb::ConfState cs, uint64_t catch_up);
   // Runs fn on the raft thread and waits for it.
   void run(const std::function<void(raft::RawNode&)>& fn);
@@ -89,20 +70,19 @@ class RaftNode final : public RaftPort {
   raft::NodeStatus status();
 
  private:
-  using Task = std::function<void(raft::RawNode&)>;
+  using Task = std::function<void(ReadyLoop&)>;
   void post(Task t);
   void loop();
-  void handle_ready();
+  // ReadyLoop's first look at a Ready: the leader and term for any thread,
+  // and etcd raft's node-level log lines.
+  void observe(const raft::Ready& rd);
 
-  std::unique_ptr<raft::RawNode> node_;
-  raft::MemoryStorage& storage_;
-  wal::Wal& wal_;
-  snap::Snapshotter& snapshotter_;
-  Transport& transport_;
+  env::Clock& clock_;
   log::Logger& logger_;
   const Options options_;
   ApplyFn apply_;
   ReadStateFn on_read_state_;
+  std::unique_ptr<ReadyLoop> ready_loop_;  // the raft thread's, once started
 
   Mutex mu_;
   std::condition_variable cv_;

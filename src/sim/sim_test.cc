@@ -160,8 +160,10 @@ TEST(SimSabotage, LocalReadsAreStale) {
 // Needs a few hundred seeds: too slow for the sanitizer build.
 TEST(SimSabotage, ForgottenVotesElectTwoLeaders) {
   // A member that loses its vote in a crash can vote twice in one term.
+  // Five members: more concurrent candidates, so a forgotten vote is
+  // used twice sooner (seed 1103 at the time of writing).
   SimOptions o;
-  o.nodes = 3;
+  o.nodes = 5;
   o.steps = 3000;
   o.forget_votes = true;
   // Two leaders in a term may also leave a member in a state Raft's own
@@ -172,8 +174,10 @@ TEST(SimSabotage, ForgottenVotesElectTwoLeaders) {
 
 TEST(SimSabotage, LyingFsyncIsNoticed) {
   // A disk that acknowledges fsync without writing loses acknowledged
-  // votes and entries in a crash. Either the checker reports it or Raft
-  // finds its log corrupt and ASSERTs; it never goes unnoticed.
+  // votes and entries in a crash. It never goes unnoticed: the real WAL
+  // finds the hole at restart (a later record survived an earlier one:
+  // "corrupt record", the member refuses to start), or the checker reports
+  // what was lost, or Raft finds its log corrupt and ASSERTs.
   SimOptions o;
   o.nodes = 3;
   o.steps = 3000;

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "env/sim_file_system.h"
 #include "raft/confchange/confchange.h"
 #include "raft/rawnode.h"
+#include "server/raft_storage.h"
+#include "server/ready_loop.h"
 #include "sim/checker.h"
-#include "sim/disk.h"
 
 namespace etcd::sim {
 
@@ -226,6 +228,20 @@ struct PendingRead {
   std::string ctx;
 };
 
+class World;
+
+// Where a member's Ready loop sends: into the simulated network, unless the
+// process already died in this Ready (its crash point has passed).
+struct NodeTransport final : server::Transport {
+  World* world = nullptr;
+  NodeId id = 0;
+  void send(std::vector<raftpb::Message> msgs) override;
+};
+
+// The member's disk: its WAL in /wal, its snapshot files in /snap.
+constexpr const char* kWalDir = "/wal";
+constexpr const char* kSnapDir = "/snap";
+
 // One member process and its disk. The disk outlives crashes; everything
 // else is volatile and rebuilt on restart.
 struct Node {
@@ -241,9 +257,14 @@ struct Node {
   bool ever_member = false;
   // Bumped on every crash: events of an older incarnation are stale.
   uint64_t incarnation = 0;
-  std::unique_ptr<Disk> disk;
-  std::unique_ptr<raft::MemoryStorage> storage;
-  std::unique_ptr<raft::RawNode> raw;
+  // The disk (a simulated filesystem holding the real WAL and snapshot
+  // files) and, while up, the production Ready loop over it. raw and
+  // storage point into the loop.
+  std::unique_ptr<env::SimFileSystem> fs;
+  std::unique_ptr<NodeTransport> transport;
+  std::unique_ptr<server::ReadyLoop> loop;
+  raft::RawNode* raw = nullptr;
+  raft::MemoryStorage* storage = nullptr;
   // The state machine: payloads of the applied normal entries, in order.
   uint64_t applied = 0;
   std::vector<std::string> payloads;
@@ -252,8 +273,8 @@ struct Node {
   // the snapshot it came with).
   uint64_t conf_index = 0;
   bool ready_scheduled = false;
-  // Armed by a kCrashInReady fault: crash between writing the next Ready
-  // and fsyncing it.
+  // Armed by a kCrashInReady fault: the process dies at its next fsync
+  // (the disk's crash point), in the middle of a Ready.
   bool crash_in_ready = false;
   // The highest commit index the checker already saw on this incarnation.
   uint64_t observed_commit = 0;
@@ -292,6 +313,8 @@ class World {
         min_voters_(opts.nodes <= 3 ? 2 : opts.nodes / 2 + 1) {}
 
   SimResult run();
+  // NodeTransport's way into the network.
+  void send_from(NodeId id, std::vector<raftpb::Message> msgs);
 
  private:
   // Setup.
@@ -312,7 +335,12 @@ class World {
   // Member actions.
   void maybe_schedule_ready(Node& n);
   void handle_ready(Node& n);
+  // The Ready loop's hooks.
+  void observe_ready(Node& n, const raft::Ready& rd);
+  void apply_batch(Node& n, const server::ApplyBatch& b);
   void apply_entry(Node& n, const raftpb::Entry& e);
+  // The process died at its disk's crash point (mid-Ready).
+  bool dead(const Node& n) const { return n.fs->crash_point_passed(); }
   void send(const Node& from, raftpb::Message m);
   void crash(Node& n, const char* why);
   void stop_removed(Node& n);
@@ -438,43 +466,64 @@ void World::bootstrap() {
   schedule(50 + rng_.uniform(200), make_event(EventKind::kFault));
 }
 
+// The WAL options of a simulated member: small segments, so cuts, releases
+// and purges happen within a run.
+server::RaftStorageOptions storage_options() {
+  server::RaftStorageOptions o;
+  o.wal.segment_size_bytes = 32 * 1024;
+  o.wal.flush_threshold_bytes = 16 * 1024;
+  return o;
+}
+
 Node& World::create_node(NodeId id) {
   // Every member, including ones added later, boots from the cluster's
   // bootstrap snapshot at index 1 (as raft_test does); a later member is not
-  // in its configuration and waits until the leader reaches it.
-  DiskState d;
-  raftpb::Snapshot& snap = d.snapshot;
+  // in its configuration and waits until the leader reaches it. It is
+  // written to the member's disk with the production code: a new WAL, the
+  // snapshot file and its WAL marker, the hard state, all synced.
+  raftpb::Snapshot snap;
   snap.mutable_metadata()->set_index(1);
   snap.mutable_metadata()->set_term(1);
   *snap.mutable_metadata()->mutable_conf_state() = initial_conf_;
-  d.hard_state.set_term(1);
-  d.hard_state.set_commit(1);
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(1);
   Node& n = nodes_[id];
   n.id = id;
-  n.disk = std::make_unique<Disk>(std::move(d));
-  n.disk->set_lying_fsync(opts_.lying_fsync);
+  n.fs = std::make_unique<env::SimFileSystem>();
+  n.transport = std::make_unique<NodeTransport>();
+  n.transport->world = this;
+  n.transport->id = id;
+  auto rs = server::RaftStorage::create(*n.fs, kWalDir, kSnapDir, "", storage_options());
+  Status st = rs.status();
+  if (st.is_ok()) st = rs->snapshotter->save(snap);
+  if (st.is_ok()) st = rs->wal->save_snapshot(wal::WalSnapshot{Index(1), Term(1)});
+  if (st.is_ok()) st = rs->wal->save(hs, {}, /*must_sync=*/true);
+  if (st.is_ok()) st = n.fs->sync_dir("/");
+  if (!st.is_ok()) checker_.fail("model", "bootstrap of " + str(id) + ": " + st.to_string());
+  // From here on the disk may lie (test hook): the bootstrap state is real.
+  n.fs->set_lying_sync(opts_.lying_fsync);
   return n;
 }
 
 void World::start_node(Node& n) {
-  const DiskState& d = n.disk->durable();
-  n.storage = std::make_unique<raft::MemoryStorage>();
-  if (Status s = n.storage->apply_snapshot(d.snapshot); !s.is_ok()) {
-    checker_.fail("model", "restart of " + str(n.id) + ": " + s.to_string());
+  // The production recovery: newest snapshot the WAL knows, then the WAL.
+  auto rs = server::RaftStorage::open(*n.fs, kWalDir, kSnapDir, storage_options());
+  if (!rs.is_ok()) {
+    checker_.fail("model", "restart of " + str(n.id) + ": " + rs.status().to_string());
     return;
   }
-  raftpb::HardState hs = d.hard_state;
-  if (opts_.forget_votes && n.incarnation > 0) hs.set_vote(raft::kNone);  // test hook
-  n.storage->set_hard_state(hs);
-  if (Status s = n.storage->append(d.entries); !s.is_ok()) {
-    checker_.fail("model", "restart of " + str(n.id) + ": " + s.to_string());
-    return;
+  if (opts_.forget_votes && n.incarnation > 0) {  // test hook
+    raftpb::HardState hs = rs->hard_state;
+    hs.set_vote(raft::kNone);
+    rs->log->set_hard_state(hs);
   }
+  const raftpb::Snapshot snap = rs->snapshot;
   raft::Config c;
   c.id = n.id;
   c.election_tick = kElectionTick;
   c.heartbeat_tick = kHeartbeatTick;
-  c.storage = n.storage.get();
+  c.storage = rs->log.get();
   // The state machine is rebuilt from the snapshot; Raft then hands back
   // every committed entry after it.
   c.applied = 0;
@@ -488,12 +537,25 @@ void World::start_node(Node& n) {
     checker_.fail("model", "RawNode::create for " + str(n.id) + ": " + raw.status().to_string());
     return;
   }
-  n.raw = std::move(raw).value();
+  NodeId id = n.id;
+  server::ReadyLoop::Hooks hooks;
+  hooks.on_ready = [this, id](const raft::Ready& rd) { observe_ready(nodes_.at(id), rd); };
+  hooks.on_read_state = [this, id](const raft::ReadState& rs) {
+    Node& m = nodes_.at(id);
+    if (dead(m)) return;
+    checker_.observe_read_state(id, rs.request_ctx, rs.index);
+    m.reads.push_back(PendingRead{rs.index, rs.request_ctx});
+  };
+  hooks.apply = [this, id](server::ApplyBatch b) { apply_batch(nodes_.at(id), b); };
+  n.loop = std::make_unique<server::ReadyLoop>(std::move(rs).value(), std::move(raw).value(),
+                                               *n.transport, std::move(hooks));
+  n.raw = &n.loop->node();
+  n.storage = n.loop->storage().log.get();
   n.up = true;
-  n.applied = d.snapshot.metadata().index();
-  n.payloads = decode_state(d.snapshot.data());
-  n.conf_state = d.snapshot.metadata().conf_state();
-  n.conf_index = d.snapshot.metadata().index();
+  n.applied = snap.metadata().index();
+  n.payloads = decode_state(snap.data());
+  n.conf_state = snap.metadata().conf_state();
+  n.conf_index = snap.metadata().index();
   n.observed_commit = 0;
   n.ready_scheduled = false;
   n.crash_in_ready = false;
@@ -635,12 +697,32 @@ void World::on_ready(Node& n) {
   if (n.up) maybe_schedule_ready(n);
 }
 
-// ---- The Ready loop, as etcd's server runs it ------------------------------
+// ---- The Ready loop: production's (server::ReadyLoop) ----------------------
 
 void World::handle_ready(Node& n) {
-  raft::Ready rd = n.raw->ready();
-  const raft::Raft& r = n.raw->raft();
-  const raft::RaftLog& log = r.raft_log();
+  n.loop->handle_ready();
+  if (dead(n)) {
+    // Killed at the disk's crash point, between a write and its fsync: the
+    // messages that needed the write never left, nothing was applied, and
+    // the write itself may or may not survive.
+    crash(n, "crash before fsync of a Ready");
+    return;
+  }
+  if (!n.up || checker_.failed()) return;
+  // Linearizable reads complete once the state machine caught up.
+  std::vector<PendingRead> waiting;
+  for (auto& pr : n.reads) {
+    if (pr.index <= n.applied) {
+      ++stats_.reads_served;
+    } else {
+      waiting.push_back(std::move(pr));
+    }
+  }
+  n.reads = std::move(waiting);
+}
+
+void World::observe_ready(Node& n, const raft::Ready& rd) {
+  const raft::RaftLog& log = n.raw->raft().raft_log();
   if (opts_.verbose) {
     trace("n" + str(n.id) + " ready: " +
           (rd.soft_state ? raft::to_string(rd.soft_state->raft_state) : std::string("-")) +
@@ -653,7 +735,6 @@ void World::handle_ready(Node& n) {
           " snap=" + str(rd.snapshot.metadata().index()) + " msgs=" + str(rd.messages.size()) +
           (rd.must_sync ? " sync" : ""));
   }
-
   // (2) Log matching: every entry enters a log through a Ready. Its
   // predecessor is read from the log as it is now (the Ready's entries are
   // already in it, in the unstable part).
@@ -670,70 +751,21 @@ void World::handle_ready(Node& n) {
     }
     checker_.observe_entry(n.id, e.index(), e.term(), prev, digest(e));
   }
+}
 
-  // A leader sends its appends and heartbeats before its own write
-  // finishes (thesis 10.2.1; etcd's server does this). Everything else
-  // (votes, responses) waits for the write: it promises durable state.
-  bool is_leader = r.state() == raft::StateType::kLeader;
-  std::vector<raftpb::Message> after_sync;
-  for (auto& m : rd.messages) {
-    bool early = is_leader && m.term() == r.term() &&
-                 (m.type() == raftpb::MsgApp || m.type() == raftpb::MsgHeartbeat ||
-                  m.type() == raftpb::MsgSnap);
-    if (early) {
-      send(n, std::move(m));
-    } else {
-      after_sync.push_back(std::move(m));
-    }
-  }
-
-  bool has_snap = !raft::is_empty_snap(rd.snapshot);
-  WalRecord rec;
-  rec.kind = WalRecord::Kind::kReady;
-  if (has_snap) rec.snapshot = rd.snapshot;
-  rec.entries = rd.entries;
-  if (!raft::is_empty_hard_state(rd.hard_state)) rec.hard_state = rd.hard_state;
-  if (rec.snapshot || !rec.entries.empty() || rec.hard_state) n.disk->write(std::move(rec));
-
-  if (n.crash_in_ready) {
-    // Killed between write() and fsync(): the messages that needed the
-    // write never leave, and the write itself may or may not survive.
-    crash(n, "crash before fsync of a Ready");
-    return;
-  }
-  // etcd fsyncs when Raft asks, and always for a snapshot.
-  if (rd.must_sync || has_snap) n.disk->sync();
-
-  if (has_snap) {
-    if (Status s = n.storage->apply_snapshot(rd.snapshot); !s.is_ok()) {
-      checker_.fail("model", "member " + str(n.id) + " apply_snapshot: " + s.to_string());
-      return;
-    }
-  }
-  if (Status s = n.storage->append(rd.entries); !s.is_ok()) {
-    checker_.fail("model", "member " + str(n.id) + " append: " + s.to_string());
-    return;
-  }
-  if (!raft::is_empty_hard_state(rd.hard_state)) n.storage->set_hard_state(rd.hard_state);
-
-  for (auto& m : after_sync) send(n, std::move(m));
-
-  for (const raft::ReadState& rs : rd.read_states) {
-    checker_.observe_read_state(n.id, rs.request_ctx, rs.index);
-    n.reads.push_back(PendingRead{rs.index, rs.request_ctx});
-  }
-
-  if (has_snap) {
+void World::apply_batch(Node& n, const server::ApplyBatch& b) {
+  if (dead(n) || checker_.failed()) return;
+  if (!raft::is_empty_snap(b.snapshot)) {
     // The state machine is replaced by the snapshot's.
-    n.payloads = decode_state(rd.snapshot.data());
-    n.applied = rd.snapshot.metadata().index();
-    n.conf_state = rd.snapshot.metadata().conf_state();
+    n.payloads = decode_state(b.snapshot.data());
+    n.applied = b.snapshot.metadata().index();
+    n.conf_state = b.snapshot.metadata().conf_state();
     n.conf_index = n.applied;
     ++stats_.snapshots_installed;
     checker_.observe_snapshot_state(n.id, n.applied, n.payloads);
     if (opts_.verbose) trace("n" + str(n.id) + " installed snapshot " + str(n.applied));
   }
-  for (const raftpb::Entry& e : rd.committed_entries) {
+  for (const raftpb::Entry& e : b.entries) {
     if (e.index() <= n.applied) continue;  // covered by the snapshot just installed
     if (e.index() != n.applied + 1) {
       checker_.fail("state-machine-safety", "member " + str(n.id) + " applies index " +
@@ -743,18 +775,6 @@ void World::handle_ready(Node& n) {
     apply_entry(n, e);
     if (!n.up || checker_.failed()) return;
   }
-  n.raw->advance(rd);
-
-  // Linearizable reads complete once the state machine caught up.
-  std::vector<PendingRead> waiting;
-  for (auto& pr : n.reads) {
-    if (pr.index <= n.applied) {
-      ++stats_.reads_served;
-    } else {
-      waiting.push_back(std::move(pr));
-    }
-  }
-  n.reads = std::move(waiting);
 }
 
 void World::apply_entry(Node& n, const raftpb::Entry& e) {
@@ -820,13 +840,16 @@ void World::stop_removed(Node& n) {
 
 void World::crash(Node& n, const char* why) {
   if (opts_.verbose) {
-    trace("n" + str(n.id) + " crashes (" + why + "), " + str(n.disk->unsynced_records()) +
-          " unsynced WAL records at risk");
+    trace("n" + str(n.id) + " crashes (" + why + "), " + str(n.fs->unsynced_write_bytes()) +
+          " unsynced bytes at risk");
   }
-  n.disk->crash(rng_);
+  // The disk first: the dying process's open files go stale, so nothing
+  // its destructors might write reaches the disk.
+  n.fs->crash(rng_);
   n.up = false;
-  n.raw.reset();
-  n.storage.reset();
+  n.raw = nullptr;
+  n.storage = nullptr;
+  n.loop.reset();
   n.payloads.clear();
   n.reads.clear();
   n.applied = 0;
@@ -836,6 +859,16 @@ void World::crash(Node& n, const char* why) {
 }
 
 // ---- Network -----------------------------------------------------------------
+
+void NodeTransport::send(std::vector<raftpb::Message> msgs) {
+  world->send_from(id, std::move(msgs));
+}
+
+void World::send_from(NodeId id, std::vector<raftpb::Message> msgs) {
+  Node& n = nodes_.at(id);
+  if (dead(n)) return;  // the process died before these left
+  for (auto& m : msgs) send(n, std::move(m));
+}
 
 void World::send(const Node& from, raftpb::Message m) {
   ++stats_.messages;
@@ -1112,25 +1145,20 @@ void World::compact(Node& n) {
   uint64_t offset = n.storage->first_index()->value() - 1;  // <= snap
   if (n.applied <= snap) return;
   // Snapshot the state machine at its applied index, then discard a random
-  // part of the log before it (etcd keeps some entries for slow followers).
+  // part of the log before it (etcd keeps some entries for slow followers):
+  // production's ReadyLoop::snapshot, which saves the snapshot file and its
+  // WAL marker (synced) before it releases the WAL and compacts the log.
   uint64_t s = n.applied;
-  auto created = n.storage->create_snapshot(Index(s), &n.conf_state, encode_state(n.payloads));
-  if (!created.is_ok()) {
-    checker_.fail("model", "create_snapshot on " + str(n.id) + ": " + created.status().to_string());
-    return;
-  }
   uint64_t c = offset + 1 + rng_.uniform(s - offset);
-  if (Status st = n.storage->compact(Index(c)); !st.is_ok()) {
-    checker_.fail("model", "compact on " + str(n.id) + ": " + st.to_string());
+  Status st = n.loop->snapshot(s, n.conf_state, encode_state(n.payloads), s - c);
+  if (dead(n)) {
+    crash(n, "crash before fsync of a snapshot");
     return;
   }
-  // The snapshot file and its WAL record are fsynced before the log is
-  // released, as etcd's SaveSnap does.
-  WalRecord rec;
-  rec.kind = WalRecord::Kind::kCompaction;
-  rec.snapshot = *created;
-  n.disk->write(std::move(rec));
-  n.disk->sync();
+  if (!st.is_ok()) {
+    checker_.fail("model", "snapshot on " + str(n.id) + ": " + st.to_string());
+    return;
+  }
   ++stats_.snapshots_taken;
   if (opts_.verbose) {
     trace("n" + str(n.id) + " snapshot at " + str(s) + ", log compacted to " + str(c));
@@ -1224,7 +1252,10 @@ void World::crash_some(bool in_ready) {
   if (down_members() + 1 > static_cast<uint64_t>(k_ / 2) && !rng_.chance(1, 10)) return;
   Node& n = *pick(ups);
   if (in_ready) {
+    // The process dies at its next fsync: in the middle of a Ready (or of
+    // a snapshot), after writing and before the write is durable.
     n.crash_in_ready = true;
+    n.fs->crash_at_next_sync();
     count(FaultKind::kCrashInReady);
     if (opts_.verbose) trace("n" + str(n.id) + " will crash before fsyncing its next Ready");
   } else {
@@ -1242,11 +1273,11 @@ void World::restart_some() {
   Node& n = *pick(down);
   count(FaultKind::kRestart);
   start_node(n);
-  if (opts_.verbose) {
-    const DiskState& d = n.disk->durable();
-    trace("n" + str(n.id) + " restarts: hs=" + str(d.hard_state.term()) + "/" +
-          str(d.hard_state.vote()) + "/" + str(d.hard_state.commit()) +
-          " snap=" + str(d.snapshot.metadata().index()) + " entries=" + str(d.entries.size()));
+  if (opts_.verbose && n.up) {
+    const raftpb::HardState& hs = n.loop->storage().hard_state;
+    trace("n" + str(n.id) + " restarts: hs=" + str(hs.term()) + "/" + str(hs.vote()) + "/" +
+          str(hs.commit()) + " snap=" + str(n.loop->storage().snapshot.metadata().index()) +
+          " last=" + str(n.storage->last_index()->value()));
   }
 }
 
@@ -1267,6 +1298,7 @@ void World::start_liveness_phase() {
   }
   for (auto& [id, n] : nodes_) {
     n.crash_in_ready = false;
+    n.fs->crash_at_next_sync(false);
     if (!n.up && !n.removed) start_node(n);
   }
   heal_time_ = now_;
@@ -1331,6 +1363,36 @@ std::string World::known_stall() {
              " and holds the most up-to-date log, which every voter "
              "still on an older configuration needs to vote for (etcd-io/etcd#12359)";
     }
+  }
+  // The general shape of 1: members disagree on the configuration (some
+  // applied a change the others did not learn committed) and no member that
+  // may campaign can win a majority of every half of its configuration, each
+  // voter granting only a candidate whose log is at least as up-to-date as
+  // its own (votes cast earlier expire with the term).
+  bool configs_differ = false;
+  for (auto& [id, n] : nodes_) {
+    for (Node* v : voters) configs_differ |= n.up && n.conf_index != v->conf_index;
+  }
+  auto can_win = [&](const Node& c) {
+    const auto& joint = c.raw->raft().tracker().config.voters;
+    for (const auto* half : {&joint.incoming(), &joint.outgoing()}) {
+      if (half->ids().empty()) continue;
+      size_t granted = 0;
+      for (NodeId id : half->ids()) {
+        auto it = nodes_.find(id);
+        if (it == nodes_.end() || !it->second.up) continue;
+        granted += id == c.id || log_pos(c) >= log_pos(it->second);
+      }
+      if (granted <= half->ids().size() / 2) return false;
+    }
+    return true;
+  };
+  bool anyone_can_win = false;
+  for (Node* v : voters) anyone_can_win |= can_win(*v);
+  if (configs_differ && !voters.empty() && !anyone_can_win) {
+    return "the members disagree on the configuration and no member that may campaign can win "
+           "the votes of every half of its own, each voter refusing a shorter log "
+           "(etcd-io/etcd#12359)";
   }
   for (Node* v : voters) {
     for (NodeId id : v->raw->raft().tracker().config.voters.ids()) {
@@ -1404,9 +1466,7 @@ std::string World::cluster_state() {
       continue;
     }
     if (!n.up) {
-      const DiskState& d = n.disk->durable();
-      s += "down (disk: term " + str(d.hard_state.term()) + ", commit " +
-           str(d.hard_state.commit()) + ")";
+      s += "down";
       continue;
     }
     const raft::Raft& r = n.raw->raft();

@@ -1,7 +1,9 @@
 #include "storage/snap/snapshotter.h"
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
+#include <limits>
 
 #include "storage/snap/snap_file.h"
 
@@ -136,13 +138,26 @@ Result<raftpb::Snapshot> Snapshotter::read(const std::string& name) {
 }
 
 Result<raftpb::Snapshot> Snapshotter::load_newest() {
+  return load_newest_below(Index(std::numeric_limits<uint64_t>::max()));
+}
+
+Result<raftpb::Snapshot> Snapshotter::load_newest_below(Index index) {
   if (!env::exists(fs_, dir_)) return not_found("snap: no available snapshot");
   RETURN_IF_ERROR(prepare_dir());
   auto names = snap_names();
   if (!names.is_ok()) return names.status();
   for (auto it = names->rbegin(); it != names->rend(); ++it) {
+    uint64_t term = 0, at = 0;
+    // "%016x-%016x.snap": skip by name the files not below `index`.
+    if (std::sscanf(it->c_str(), "%16" SCNx64 "-%16" SCNx64, &term, &at) == 2 &&
+        at >= index.value()) {
+      continue;
+    }
     auto snapshot = read(*it);
-    if (snapshot.is_ok()) return snapshot;
+    if (snapshot.is_ok()) {
+      if (snapshot->metadata().index() >= index.value()) continue;
+      return snapshot;
+    }
     if (snapshot.status().code() != Code::kDataLoss) return snapshot.status();
   }
   return not_found("snap: no available snapshot");

@@ -42,6 +42,9 @@ class Snapshotter {
   // The newest snapshot that reads back intact, renaming broken files out of
   // the way. kNotFound ("snap: no available snapshot") when there is none.
   Result<raftpb::Snapshot> load_newest();
+  // The same among the snapshots below `index` (a restart whose newest
+  // snapshot's WAL marker was lost in a crash falls back to an older one).
+  Result<raftpb::Snapshot> load_newest_below(Index index);
 
   // The snapshot a WAL snapshot marker names. kNotFound when the file does
   // not exist; kDataLoss when it is broken (and renamed .broken).

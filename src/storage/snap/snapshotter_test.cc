@@ -126,6 +126,18 @@ TEST(SnapshotterTest, SaveAndLoadNewest) {
   EXPECT_EQ(list(fs, kDir).size(), 3u);
 }
 
+TEST(SnapshotterTest, LoadNewestBelowAnIndex) {
+  env::SimFileSystem fs;
+  Snapshotter s(fs, kDir);
+  ASSERT_TRUE(s.save(make_snapshot(10, 1)).is_ok());
+  ASSERT_TRUE(s.save(make_snapshot(20, 2, "newer")).is_ok());
+  auto below = s.load_newest_below(Index(20));
+  ASSERT_TRUE(below.is_ok()) << below.status().to_string();
+  EXPECT_TRUE(same(*below, make_snapshot(10, 1)));
+  EXPECT_EQ(s.load_newest_below(Index(10)).status().code(), Code::kNotFound);
+  EXPECT_TRUE(same(*s.load_newest_below(Index(21)), make_snapshot(20, 2, "newer")));
+}
+
 TEST(SnapshotterTest, BrokenNewestIsSkippedAndRenamed) {
   env::SimFileSystem fs;
   Snapshotter s(fs, kDir);

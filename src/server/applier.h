@@ -1,0 +1,119 @@
+// The applier chain, as etcd's (etcdserver/apply.go): each committed
+// request passes corrupt -> capped -> quota -> (auth, later) -> the stores.
+// Each link is a small class that refuses, marks or forwards the request,
+// and every path records the entry's consistent index in the backend, so a
+// refused request is not applied again after a restart.
+//
+// Owner thread: the apply thread (ApplyLoop) calls apply(); nothing else.
+#pragma once
+
+#include "base/log.h"
+#include "lease/lessor.h"
+#include "server/alarm_store.h"
+#include "server/apply_result.h"
+#include "server/kv_apply.h"
+#include "server/membership_applier.h"
+#include "server/quota.h"
+#include "serverpb/raft_internal.pb.h"
+#include "storage/backend/backend.h"
+
+namespace etcd::server {
+
+class Applier {
+ public:
+  virtual ~Applier() = default;
+  virtual ApplyResult apply(const serverpb::InternalRaftRequest& req,
+                            backend::ConsistentIndex ci) = 0;
+};
+
+// Records `ci` alone (a request refused before it reached a store).
+void record_consistent_index(backend::Backend& b, backend::ConsistentIndex ci);
+
+// etcd's applierV3Corrupt: under a CORRUPT alarm, writes (put, delete, txn,
+// compaction, lease grant and revoke) fail with "etcdserver: corrupt cluster".
+class CorruptApplier final : public Applier {
+ public:
+  CorruptApplier(Applier& next, const AlarmStore& alarms, backend::Backend& backend)
+      : next_(next), alarms_(alarms), backend_(backend) {}
+  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
+
+ private:
+  Applier& next_;
+  const AlarmStore& alarms_;
+  backend::Backend& backend_;
+};
+
+// etcd's applierV3Capped: under a NOSPACE alarm, puts, txns with puts and
+// lease grants fail with no_space; deletes, reads and compactions pass.
+class CappedApplier final : public Applier {
+ public:
+  CappedApplier(Applier& next, const AlarmStore& alarms, backend::Backend& backend)
+      : next_(next), alarms_(alarms), backend_(backend) {}
+  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
+
+ private:
+  Applier& next_;
+  const AlarmStore& alarms_;
+  backend::Backend& backend_;
+};
+
+// etcd's quotaApplierV3: a put, txn or lease grant that does not fit the
+// quota is applied, but answered with no_space.
+class QuotaApplier final : public Applier {
+ public:
+  QuotaApplier(Applier& next, const Quota& quota) : next_(next), quota_(quota) {}
+  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
+
+ private:
+  Applier& next_;
+  const Quota& quota_;
+};
+
+// The end of the chain: the KV store, the lessor, the alarms and, through
+// the MembershipApplier, the member attributes and cluster version.
+class StoreApplier final : public Applier {
+ public:
+  StoreApplier(KvApplier& kv, mvcc::KVStore& store, lease::Lessor& lessor, AlarmStore& alarms,
+               MembershipApplier& membership, backend::Backend& backend, log::Logger& logger)
+      : kv_(kv),
+        store_(store),
+        lessor_(lessor),
+        alarms_(alarms),
+        membership_(membership),
+        backend_(backend),
+        logger_(logger) {}
+  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
+
+ private:
+  ApplyResult apply_lease(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci);
+  ApplyResult apply_alarm(const etcdserverpb::AlarmRequest& r, backend::ConsistentIndex ci);
+
+  KvApplier& kv_;
+  mvcc::KVStore& store_;
+  lease::Lessor& lessor_;
+  AlarmStore& alarms_;
+  MembershipApplier& membership_;
+  backend::Backend& backend_;
+  log::Logger& logger_;
+};
+
+// The whole chain, in etcd's order, owning its links.
+class ApplierChain {
+ public:
+  ApplierChain(KvApplier& kv, mvcc::KVStore& store, lease::Lessor& lessor, AlarmStore& alarms,
+               MembershipApplier& membership, const Quota& quota, backend::Backend& backend,
+               log::Logger& logger)
+      : store_(kv, store, lessor, alarms, membership, backend, logger),
+        quota_(store_, quota),
+        capped_(quota_, alarms, backend),
+        corrupt_(capped_, alarms, backend) {}
+  Applier& head() { return corrupt_; }
+
+ private:
+  StoreApplier store_;
+  QuotaApplier quota_;
+  CappedApplier capped_;
+  CorruptApplier corrupt_;
+};
+
+}  // namespace etcd::server

@@ -1,0 +1,272 @@
+// The applier chain (corrupt -> capped -> quota -> stores), the membership
+// applier and the apply loop, over a real backend and KV store.
+#include "server/applier.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "server/apply_loop.h"
+#include "server/errors.h"
+
+namespace etcd::server {
+namespace {
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  ApplierTest() : logger_(log::Level::kError, {}, [] { return int64_t{0}; }) {}
+
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("applier_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    backend::Options o;
+    o.background_commit = false;
+    o.map_size_bytes = uint64_t{64} << 20;
+    backend_ = std::move(backend::Backend::open((dir_ / "db").string(), o, clock_)).value();
+    kv_ = std::make_unique<mvcc::KVStore>(*backend_);
+    ASSERT_TRUE(kv_->restore().is_ok());
+    lessor_ = std::make_unique<lease::Lessor>(*kv_, clock_, lease::LessorOptions{});
+    ASSERT_TRUE(lessor_->restore({}).is_ok());
+    kv_applier_ = std::make_unique<KvApplier>(
+        *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
+    membership_ = std::make_unique<Membership>(MemberId(1), 99);
+    membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
+  }
+  void TearDown() override {
+    chain_.reset();
+    lessor_.reset();
+    kv_.reset();
+    backend_->close();
+    std::filesystem::remove_all(dir_);
+  }
+  void make_chain(int64_t quota_bytes) {
+    quota_ = std::make_unique<Quota>(quota_bytes, *backend_, logger_);
+    chain_ = std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, alarms_,
+                                            *membership_applier_, *quota_, *backend_, logger_);
+  }
+  backend::ConsistentIndex next_ci() { return {Index(++index_), Term(1)}; }
+  static serverpb::InternalRaftRequest put(const std::string& k, const std::string& v) {
+    serverpb::InternalRaftRequest r;
+    r.mutable_put()->set_key(k);
+    r.mutable_put()->set_value(v);
+    return r;
+  }
+  static serverpb::InternalRaftRequest del(const std::string& k) {
+    serverpb::InternalRaftRequest r;
+    r.mutable_delete_range()->set_key(k);
+    return r;
+  }
+  void raise(etcdserverpb::AlarmType t) {
+    serverpb::InternalRaftRequest r;
+    r.mutable_alarm()->set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+    r.mutable_alarm()->set_memberid(1);
+    r.mutable_alarm()->set_alarm(t);
+    ApplyResult a = chain_->head().apply(r, next_ci());
+    ASSERT_TRUE(a.status.is_ok());
+    ASSERT_TRUE(std::holds_alternative<etcdserverpb::AlarmResponse>(a.response));
+  }
+  uint64_t ci() const { return backend_->consistent_index().index.value(); }
+
+  std::filesystem::path dir_;
+  env::ManualClock clock_;
+  log::Logger logger_;
+  std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<mvcc::KVStore> kv_;
+  std::unique_ptr<lease::Lessor> lessor_;
+  std::unique_ptr<KvApplier> kv_applier_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<MembershipApplier> membership_applier_;
+  AlarmStore alarms_;
+  std::unique_ptr<Quota> quota_;
+  std::unique_ptr<ApplierChain> chain_;
+  uint64_t index_ = 0;
+};
+
+TEST_F(ApplierTest, APutReachesTheStoreWithATypedResponse) {
+  make_chain(0);
+  ApplyResult r = chain_->head().apply(put("a", "1"), next_ci());
+  ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
+  ASSERT_TRUE(std::holds_alternative<etcdserverpb::PutResponse>(r.response));
+  EXPECT_EQ(std::get<etcdserverpb::PutResponse>(r.response).header().revision(), 2);
+  EXPECT_EQ(kv_->rev(), 2);
+  EXPECT_EQ(ci(), 1u);
+}
+
+TEST_F(ApplierTest, UnderCorruptWritesFailAndTheIndexIsStillRecorded) {
+  make_chain(0);
+  raise(etcdserverpb::CORRUPT);
+  EXPECT_TRUE(alarms_.corrupt());
+  for (const auto& req : {put("a", "1"), del("a")}) {
+    ApplyResult r = chain_->head().apply(req, next_ci());
+    EXPECT_EQ(r.status, errors::corrupt());
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(r.response));
+    EXPECT_EQ(ci(), index_);  // not applied again after a restart
+  }
+  EXPECT_EQ(kv_->rev(), 1);
+}
+
+TEST_F(ApplierTest, UnderNospacePutsFailDeletesPass) {
+  make_chain(0);
+  ASSERT_TRUE(chain_->head().apply(put("a", "1"), next_ci()).status.is_ok());
+  raise(etcdserverpb::NOSPACE);
+  EXPECT_TRUE(alarms_.nospace());
+  EXPECT_EQ(chain_->head().apply(put("b", "1"), next_ci()).status, errors::no_space());
+  EXPECT_EQ(ci(), index_);
+  serverpb::InternalRaftRequest txn;
+  auto* op = txn.mutable_txn()->add_success();
+  op->mutable_request_put()->set_key("c");
+  EXPECT_EQ(chain_->head().apply(txn, next_ci()).status, errors::no_space());
+  serverpb::InternalRaftRequest grant;
+  grant.mutable_lease_grant()->set_id(5);
+  grant.mutable_lease_grant()->set_ttl(10);
+  EXPECT_EQ(chain_->head().apply(grant, next_ci()).status, errors::no_space());
+  ApplyResult d = chain_->head().apply(del("a"), next_ci());
+  ASSERT_TRUE(d.status.is_ok());
+  EXPECT_EQ(std::get<etcdserverpb::DeleteRangeResponse>(d.response).deleted(), 1);
+  // Disarmed: puts pass again.
+  serverpb::InternalRaftRequest off;
+  off.mutable_alarm()->set_action(etcdserverpb::AlarmRequest::DEACTIVATE);
+  off.mutable_alarm()->set_memberid(1);
+  off.mutable_alarm()->set_alarm(etcdserverpb::NOSPACE);
+  ASSERT_TRUE(chain_->head().apply(off, next_ci()).status.is_ok());
+  EXPECT_FALSE(alarms_.nospace());
+  EXPECT_TRUE(chain_->head().apply(put("b", "1"), next_ci()).status.is_ok());
+}
+
+TEST_F(ApplierTest, APutOverTheQuotaIsAppliedButAnsweredNoSpace) {
+  make_chain(backend_->size() + 100);  // room for less than one put's cost
+  ApplyResult r = chain_->head().apply(put("a", "1"), next_ci());
+  EXPECT_EQ(r.status, errors::no_space());
+  EXPECT_EQ(kv_->rev(), 2);  // applied all the same, as etcd's quotaApplierV3
+  // A delete costs nothing.
+  EXPECT_TRUE(chain_->head().apply(del("a"), next_ci()).status.is_ok());
+}
+
+TEST_F(ApplierTest, LeaseGrantAndRevokeAndTheirErrors) {
+  make_chain(0);
+  serverpb::InternalRaftRequest grant;
+  grant.mutable_lease_grant()->set_id(5);
+  grant.mutable_lease_grant()->set_ttl(10);
+  ApplyResult g = chain_->head().apply(grant, next_ci());
+  ASSERT_TRUE(g.status.is_ok());
+  EXPECT_EQ(std::get<etcdserverpb::LeaseGrantResponse>(g.response).id(), 5);
+  EXPECT_EQ(chain_->head().apply(grant, next_ci()).status, errors::lease_exists());
+  serverpb::InternalRaftRequest revoke;
+  revoke.mutable_lease_revoke()->set_id(5);
+  EXPECT_TRUE(chain_->head().apply(revoke, next_ci()).status.is_ok());
+  EXPECT_EQ(chain_->head().apply(revoke, next_ci()).status, errors::lease_not_found());
+}
+
+TEST_F(ApplierTest, MembershipChangesAndTheConfStateRaftWillHave) {
+  Member m2;
+  m2.id = MemberId(2);
+  m2.peer_urls = {"http://10.0.0.2:2380"};
+  raftpb::ConfChange add;
+  add.set_type(raftpb::ConfChangeAddLearnerNode);
+  add.set_node_id(2);
+  add.set_context(m2.to_json());
+  raftpb::ConfState cs = membership_applier_->apply_conf_change(add, next_ci(), false);
+  ASSERT_EQ(cs.learners_size(), 1);
+  EXPECT_EQ(cs.learners(0), 2u);
+  EXPECT_EQ(ci(), index_);
+  raftpb::ConfChange promote;
+  promote.set_type(raftpb::ConfChangeAddNode);
+  promote.set_node_id(2);
+  cs = membership_applier_->apply_conf_change(promote, next_ci(), false);
+  ASSERT_EQ(cs.voters_size(), 1);
+  EXPECT_EQ(cs.learners_size(), 0);
+  // An entry the backend already has changes nothing.
+  raftpb::ConfChange remove;
+  remove.set_type(raftpb::ConfChangeRemoveNode);
+  remove.set_node_id(2);
+  cs = membership_applier_->apply_conf_change(remove, next_ci(), /*already=*/true);
+  EXPECT_EQ(cs.voters_size(), 1);
+  cs = membership_applier_->apply_conf_change(remove, next_ci(), false);
+  EXPECT_EQ(cs.voters_size(), 0);
+  EXPECT_TRUE(membership_->is_removed(MemberId(2)));
+
+  serverpb::MemberAttributesRequest attrs;
+  attrs.set_member_id(1);
+  attrs.set_name("one");
+  attrs.add_client_urls("http://10.0.0.1:2379");
+  membership_applier_->apply_attributes(attrs, next_ci());
+  membership_applier_->apply_cluster_version("3.5.0", next_ci());
+  EXPECT_EQ(membership_->version(), "3.5.0");
+  EXPECT_EQ(ci(), index_);
+}
+
+// ---- the apply loop ----
+
+raftpb::Entry entry(uint64_t index, const serverpb::InternalRaftRequest& req) {
+  raftpb::Entry e;
+  e.set_index(index);
+  e.set_term(1);
+  e.set_type(raftpb::EntryNormal);
+  e.set_data(req.SerializeAsString());
+  return e;
+}
+
+TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
+  make_chain(0);
+  std::vector<std::pair<uint64_t, ApplyResult>> completed;
+  std::vector<std::pair<uint64_t, uint64_t>> snapshots;
+  ApplyLoop::Hooks hooks;
+  hooks.complete = [&](uint64_t id, ApplyResult r) { completed.emplace_back(id, std::move(r)); };
+  hooks.snapshot = [&](uint64_t index, raftpb::ConfState) { snapshots.emplace_back(index, 0); };
+  ApplyLoop::Options options;
+  options.snapshot_count = 3;
+  options.local_id = MemberId(1);
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
+                 options);
+  auto a = put("a", "1");
+  a.mutable_header()->set_id(11);
+  auto b = put("b", "2");
+  b.mutable_header()->set_id(12);
+  raftpb::Entry empty;
+  empty.set_index(1);
+  empty.set_term(1);
+  loop.apply_batch(ApplyBatch{{empty, entry(2, a), entry(3, b)}, {}});
+  EXPECT_EQ(loop.applied(), 3u);
+  EXPECT_EQ(ci(), 3u);
+  ASSERT_EQ(completed.size(), 2u);
+  EXPECT_EQ(completed[0].first, 11u);
+  EXPECT_EQ(std::get<etcdserverpb::PutResponse>(completed[0].second.response).header().revision(),
+            2);
+  EXPECT_EQ(completed[1].first, 12u);
+  EXPECT_TRUE(snapshots.empty());
+  // Re-delivered after a restart (index <= the consistent index): skipped.
+  completed.clear();
+  loop.apply_batch(ApplyBatch{{entry(2, a), entry(3, b)}, {}});
+  EXPECT_TRUE(completed.empty());
+  EXPECT_EQ(kv_->rev(), 3);
+  // One more: past --snapshot-count entries since the last snapshot.
+  auto c = put("c", "3");
+  loop.apply_batch(ApplyBatch{{entry(4, c)}, {}});
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].first, 4u);
+  EXPECT_TRUE(loop.wait_applied(4, std::chrono::milliseconds(0)));
+  EXPECT_FALSE(loop.wait_applied(5, std::chrono::milliseconds(1)));
+}
+
+TEST_F(ApplierTest, TheApplyLoopThreadTakesBatchesInOrder) {
+  make_chain(0);
+  ApplyLoop::Options options;
+  options.local_id = MemberId(1);
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, ApplyLoop::Hooks{},
+                 options);
+  loop.start();
+  for (uint64_t i = 1; i <= 100; ++i) {
+    loop.push(ApplyBatch{{entry(i, put("k" + std::to_string(i), "v"))}, {}});
+  }
+  EXPECT_TRUE(loop.wait_applied(100, std::chrono::seconds(30)));
+  loop.stop();
+  EXPECT_EQ(kv_->rev(), 101);
+  loop.push(ApplyBatch{{entry(101, put("late", "v"))}, {}});  // dropped after stop
+  EXPECT_EQ(loop.applied(), 100u);
+}
+
+}  // namespace
+}  // namespace etcd::server

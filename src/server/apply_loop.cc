@@ -1,0 +1,137 @@
+#include "server/apply_loop.h"
+
+namespace etcd::server {
+
+ApplyLoop::ApplyLoop(backend::Backend& backend, Applier& chain, MembershipApplier& membership,
+                     log::Logger& logger, Hooks hooks, Options options)
+    : backend_(backend),
+      chain_(chain),
+      membership_(membership),
+      logger_(logger),
+      hooks_(std::move(hooks)),
+      snapshot_count_(options.snapshot_count),
+      local_id_(options.local_id),
+      snapshot_index_(options.snapshot_index),
+      conf_state_(std::move(options.conf_state)) {}
+
+ApplyLoop::~ApplyLoop() { stop(); }
+
+void ApplyLoop::start() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void ApplyLoop::stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  { MutexLock lock(&applied_mu_); }
+  applied_cv_.notify_all();
+}
+
+void ApplyLoop::push(ApplyBatch b) {
+  MutexLock lock(&mu_);
+  lock.wait(cv_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return stopping_ || queue_.size() < kMaxBatches;
+  });
+  if (stopping_) return;
+  queue_.push_back(std::move(b));
+  cv_.notify_all();
+}
+
+void ApplyLoop::run() {
+  while (true) {
+    ApplyBatch b;
+    {
+      MutexLock lock(&mu_);
+      lock.wait(cv_,
+                [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      b = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.notify_all();
+    }
+    apply_batch(b);
+  }
+}
+
+bool ApplyLoop::wait_applied(uint64_t index, std::chrono::milliseconds timeout,
+                             const std::function<bool()>& stop) {
+  MutexLock lock(&applied_mu_);
+  return lock.wait_for(applied_cv_, timeout, [&] {
+    return applied() >= index || (stop && stop());
+  }) && applied() >= index;
+}
+
+void ApplyLoop::apply_batch(const ApplyBatch& batch) {
+  if (!raft::is_empty_snap(batch.snapshot)) {
+    // A single member never receives a snapshot from a leader; clusters do
+    // (the backend arrives separately, with the cluster issue).
+    conf_state_ = batch.snapshot.metadata().conf_state();
+    snapshot_index_ = batch.snapshot.metadata().index();
+    applied_.store(batch.snapshot.metadata().index(), std::memory_order_release);
+  }
+  for (const auto& e : batch.entries) apply_entry(e);
+  // applied_ is atomic; passing through the waiters' mutex orders this
+  // notify after any waiter's check of it, so no wake-up is lost.
+  { MutexLock lock(&applied_mu_); }
+  applied_cv_.notify_all();
+  maybe_trigger_snapshot();
+}
+
+void ApplyLoop::apply_entry(const raftpb::Entry& e) {
+  const backend::ConsistentIndex ci{Index(e.index()), Term(e.term())};
+  const bool already = e.index() <= backend_.consistent_index().index.value();
+  switch (e.type()) {
+    case raftpb::EntryNormal: {
+      // A new leader's empty entry: once it is applied, everything of the
+      // earlier terms is, and the leader's lessor takes over expiry.
+      if (e.data().empty() && hooks_.is_leader && hooks_.is_leader()) {
+        if (hooks_.leader_noop_applied) hooks_.leader_noop_applied();
+      }
+      if (already) break;
+      if (e.data().empty()) {
+        record_consistent_index(backend_, ci);
+        break;
+      }
+      serverpb::InternalRaftRequest req;
+      if (!req.ParseFromString(e.data())) PANIC("malformed request in raft entry");
+      ApplyResult result = chain_.apply(req, ci);
+      if (hooks_.complete) hooks_.complete(req.header().id(), std::move(result));
+      break;
+    }
+    case raftpb::EntryConfChange: {
+      raftpb::ConfChange cc;
+      if (!cc.ParseFromString(e.data())) PANIC("malformed conf change entry");
+      conf_state_ = membership_.apply_conf_change(cc, ci, already);
+      if (hooks_.apply_conf_change) hooks_.apply_conf_change(std::move(cc));
+      break;
+    }
+    default:
+      if (!already) record_consistent_index(backend_, ci);
+      break;
+  }
+  applied_.store(e.index(), std::memory_order_release);
+}
+
+void ApplyLoop::maybe_trigger_snapshot() {
+  const uint64_t applied = applied_.load(std::memory_order_acquire);
+  if (applied <= snapshot_index_ || applied - snapshot_index_ <= snapshot_count_) return;
+  // The backend must hold everything up to the snapshot before the WAL may
+  // be released below it.
+  backend_.force_commit();
+  logger_.info("triggering snapshot", {{"local-member-id", to_hex(local_id_)},
+                                       {"local-member-applied-index", applied},
+                                       {"local-member-snapshot-index", snapshot_index_},
+                                       {"local-member-snapshot-count", snapshot_count_}});
+  if (hooks_.snapshot) hooks_.snapshot(applied, conf_state_);
+  snapshot_index_ = applied;
+}
+
+}  // namespace etcd::server

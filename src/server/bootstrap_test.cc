@@ -1,0 +1,144 @@
+// Bootstrap of a data dir: a new member, a restart, and the dirs it must
+// refuse (half-made, not named in --initial-cluster, a damaged WAL).
+#include "server/bootstrap.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "env/posix_file_system.h"
+
+namespace etcd::server {
+namespace {
+
+class BootstrapTest : public ::testing::Test {
+ protected:
+  BootstrapTest() : logger_(log::Level::kError, {}, [] { return int64_t{0}; }) {}
+
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("bootstrap_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    cfg_.name = "infra1";
+    cfg_.data_dir = (dir_ / "infra1.etcd").string();
+    cfg_.heartbeat_interval_ms = 100;
+    cfg_.election_timeout_ms = 1000;
+    cfg_.initial_advertise_peer_urls = {"http://127.0.0.1:2380"};
+    cfg_.initial_cluster = "infra1=http://127.0.0.1:2380";
+    cfg_.initial_cluster_state = "new";
+    cfg_.initial_cluster_token = "etcd-cluster";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<Bootstrapped> boot() { return bootstrap(cfg_, fs_, logger_, clock_); }
+  static void close(Bootstrapped& b) {
+    b.node.reset();
+    if (b.raft.wal) (void)b.raft.wal->close();
+    b.lessor.reset();
+    b.kv.reset();
+    b.backend->close();
+  }
+
+  std::filesystem::path dir_;
+  config::ServerConfig cfg_;
+  env::PosixFileSystem fs_;
+  env::ManualClock clock_{1795282200123};
+  log::Logger logger_;
+};
+
+TEST_F(BootstrapTest, ANewMemberThenARestart) {
+  MemberId id;
+  uint64_t cluster = 0;
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    EXPECT_FALSE(b->restarted);
+    EXPECT_EQ(b->voters_at_start, 1u);
+    ASSERT_NE(b->node, nullptr);
+    id = b->membership->local_id();
+    cluster = b->membership->cluster_id();
+    EXPECT_NE(id.value(), 0u);
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "infra1.etcd/member/wal"));
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "infra1.etcd/member/snap/db"));
+    // The bootstrap configuration is in the raft log, to be applied.
+    EXPECT_EQ(b->node->raft().raft_log().last_index(), 1u);
+    close(*b);
+  }
+  auto b = boot();
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_TRUE(b->restarted);
+  EXPECT_EQ(b->membership->local_id(), id);  // from the WAL's metadata
+  EXPECT_EQ(b->membership->cluster_id(), cluster);
+  // Nothing ran: the bootstrap entries never reached the WAL.
+  EXPECT_EQ(b->raft.log->last_index()->value(), 0u);
+  close(*b);
+}
+
+TEST_F(BootstrapTest, ANameMissingFromTheInitialClusterIsRefused) {
+  cfg_.name = "infra9";
+  auto b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().message(),
+            "couldn't find local name \"infra9\" in the initial cluster configuration");
+  cfg_.name = "infra1";
+  cfg_.initial_advertise_peer_urls = {"http://127.0.0.1:9999"};
+  b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_NE(b.status().message().find("missing from --initial-advertise-peer-urls"),
+            std::string::npos);
+}
+
+TEST_F(BootstrapTest, AHalfMadeDataDirIsRefusedAndLeftAlone) {
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok());
+    {
+      backend::BatchTx tx = b->backend->batch_tx();
+      tx.set_consistent_index({Index(5), Term(1)});
+    }
+    b->backend->force_commit();
+    close(*b);
+  }
+  std::filesystem::remove_all(dir_ / "infra1.etcd/member/wal");
+  auto b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(b.status().message().find("is half-made"), std::string::npos) << b.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "infra1.etcd/member/wal"));
+}
+
+TEST_F(BootstrapTest, ADamagedWalIsDataLoss) {
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok());
+    // Some records after the first segment's header.
+    raftpb::HardState hs;
+    hs.set_term(1);
+    hs.set_commit(1);
+    std::vector<raftpb::Entry> ents(3);
+    for (int i = 0; i < 3; ++i) {
+      ents[i].set_index(2 + i);
+      ents[i].set_term(1);
+      ents[i].set_data(std::string(100, 'x'));
+    }
+    ASSERT_TRUE(b->raft.wal->save(hs, ents, true).is_ok());
+    close(*b);
+  }
+  std::filesystem::path seg;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "infra1.etcd/member/wal")) {
+    seg = e.path();
+  }
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);  // inside the first entry's data, not the tail
+    f.write("\xff\xff\xff\xff", 4);
+  }
+  auto b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), Code::kDataLoss) << b.status().to_string();
+}
+
+}  // namespace
+}  // namespace etcd::server

@@ -1,0 +1,41 @@
+// The Lease service's front (etcd's v3_server.go lease half). Grant and
+// revoke go through Raft (grant picks an id when r.id is 0); renew and
+// time-to-live are served by the leader's lessor without Raft, once the
+// apply thread caught up with the commit index. It also revokes the
+// expired leases the lessor reports, and proposes its checkpoints.
+// Thread-safe: gRPC threads and the lessor's loop thread call it.
+#pragma once
+
+#include <vector>
+
+#include "lease/lessor.h"
+#include "server/server_core.h"
+
+namespace etcd::server {
+
+class LeaseFront {
+ public:
+  LeaseFront(ServerCore& core, lease::Lessor& lessor) : core_(core), lessor_(lessor) {}
+
+  Result<etcdserverpb::LeaseGrantResponse> grant(etcdserverpb::LeaseGrantRequest r);
+  Result<etcdserverpb::LeaseRevokeResponse> revoke(const etcdserverpb::LeaseRevokeRequest& r);
+  // The renewed TTL.
+  Result<int64_t> renew(LeaseId id);
+  // lease_not_found for an unknown lease (the gRPC layer answers TTL -1).
+  Result<etcdserverpb::LeaseTimeToLiveResponse> time_to_live(
+      const etcdserverpb::LeaseTimeToLiveRequest& r);
+  Result<etcdserverpb::LeaseLeasesResponse> leases();
+
+  // The lessor's revoker (its loop thread): LeaseRevoke through Raft.
+  void revoke_expired(const std::vector<LeaseId>& ids);
+  // The lessor's checkpointer: LeaseCheckpoint through Raft.
+  void checkpoint(const std::vector<lease::Checkpoint>& cps);
+
+  void fill_header(etcdserverpb::ResponseHeader* h) const { core_.fill_header(h, 0); }
+
+ private:
+  ServerCore& core_;
+  lease::Lessor& lessor_;
+};
+
+}  // namespace etcd::server

@@ -1,0 +1,36 @@
+// Applies what changes the membership: configuration-change entries (add,
+// add as learner, promote, remove, update peer URLs), member attributes
+// (published names and client URLs) and the cluster version. Each records
+// the entry's consistent index in the same backend batch.
+//
+// Owner thread: the apply thread.
+#pragma once
+
+#include "base/log.h"
+#include "raftpb/raft.pb.h"
+#include "server/membership.h"
+#include "serverpb/raft_internal.pb.h"
+#include "storage/backend/backend.h"
+
+namespace etcd::server {
+
+class MembershipApplier {
+ public:
+  MembershipApplier(Membership& membership, backend::Backend& backend, log::Logger& logger)
+      : membership_(membership), backend_(backend), logger_(logger) {}
+
+  // Applies `cc` unless `already` (the backend has it: a restart replays
+  // the entry only to hand it to Raft again), and returns the configuration
+  // as Raft will have it (a snapshot's ConfState).
+  raftpb::ConfState apply_conf_change(const raftpb::ConfChange& cc, backend::ConsistentIndex ci,
+                                      bool already);
+  void apply_attributes(const serverpb::MemberAttributesRequest& a, backend::ConsistentIndex ci);
+  void apply_cluster_version(const std::string& version, backend::ConsistentIndex ci);
+
+ private:
+  Membership& membership_;
+  backend::Backend& backend_;
+  log::Logger& logger_;
+};
+
+}  // namespace etcd::server
