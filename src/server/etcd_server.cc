@@ -167,7 +167,8 @@ void EtcdServer::start() {
   lessor_->start();
   watchable_->start();
   raft_node_->start([this](ApplyBatch b) { apply_loop_->push(std::move(b)); },
-                    [this](const raft::ReadState& rs) { proposer_->on_read_state(rs); });
+                    [this](const raft::ReadState& rs) { proposer_->on_read_state(rs); },
+                    [this] { proposer_->on_leader_change(); });
   // Auto-compaction: the retention was checked at start-up (main).
   auto retention =
       parse_compaction_retention(cfg_.auto_compaction_mode, cfg_.auto_compaction_retention);
@@ -193,7 +194,7 @@ void EtcdServer::stop() {
   core_->set_started(false);
   // etcd hands leadership over before stopping; a lone voter has no one
   // to hand it to.
-  const std::string lead = to_hex(MemberId(raft_node_->lead()));
+  const std::string lead = to_hex(raft_node_->lead());
   if (!raft_node_->is_leader()) {
     logger_.info("skipped leadership transfer; local server is not leader",
                  {{"local-member-id", to_hex(id())}, {"current-leader-member-id", lead}});

@@ -44,7 +44,7 @@ Result<int64_t> LeaseFront::renew(LeaseId id) {
       if (ttl.status().code() == Code::kNotFound) return errors::lease_not_found();
     }
     if (core_.clock.now() >= deadline) {
-      return core_.raft.lead() != 0 ? errors::timeout() : errors::no_leader();
+      return core_.raft.lead() != MemberId(0) ? errors::timeout() : errors::no_leader();
     }
     core_.clock.sleep_for(heartbeat);
   }
@@ -55,7 +55,7 @@ Result<etcdserverpb::LeaseTimeToLiveResponse> LeaseFront::time_to_live(
   // Served by the leader, once its apply thread caught up (etcd forwards a
   // follower's request to the leader).
   if (!core_.raft.is_leader()) {
-    return core_.raft.lead() != 0 ? errors::not_leader() : errors::no_leader();
+    return core_.raft.lead() != MemberId(0) ? errors::not_leader() : errors::no_leader();
   }
   RETURN_IF_ERROR(core_.wait_applied_index());
   auto l = lessor_.lookup(LeaseId(r.id()), r.keys());

@@ -13,7 +13,7 @@ Result<etcdserverpb::StatusResponse> MaintenanceFront::status() {
   resp.set_version(kEtcdVersion);
   resp.set_dbsize(backend_.size());
   resp.set_dbsizeinuse(backend_.size_in_use());
-  resp.set_leader(core_.raft.lead());
+  resp.set_leader(core_.raft.lead().value());
   resp.set_raftindex(core_.raft.commit_index());
   resp.set_raftterm(core_.raft.term());
   resp.set_raftappliedindex(core_.apply.applied());
@@ -117,17 +117,17 @@ Status MaintenanceFront::snapshot(
 
 Result<etcdserverpb::MoveLeaderResponse> MaintenanceFront::move_leader(
     const etcdserverpb::MoveLeaderRequest& r) {
-  const uint64_t lead = core_.raft.lead();
-  if (lead != core_.id().value()) return errors::not_leader();
+  const MemberId lead = core_.raft.lead();
+  if (lead != core_.id()) return errors::not_leader();
   auto target = core_.membership.member(MemberId(r.targetid()));
   if (!target || target->is_learner) return errors::bad_leader_transferee();
   log::Logger& logger = core_.logger;
   logger.info("leadership transfer starting", {{"local-member-id", to_hex(core_.id())},
-                                               {"current-leader-member-id", to_hex(MemberId(lead))},
+                                               {"current-leader-member-id", to_hex(lead)},
                                                {"transferee-member-id", to_hex(target->id)}});
-  core_.raft.transfer_leader(r.targetid());
+  core_.raft.transfer_leader(target->id);
   const auto deadline = core_.clock.now() + core_.request_timeout();
-  while (core_.raft.lead() != r.targetid()) {
+  while (core_.raft.lead() != target->id) {
     if (core_.clock.now() >= deadline) {
       return Status(Code::kUnavailable,
                     "etcdserver: request timed out, leader transfer took too long");
@@ -135,7 +135,7 @@ Result<etcdserverpb::MoveLeaderResponse> MaintenanceFront::move_leader(
     core_.clock.sleep_for(std::chrono::milliseconds(core_.cfg.heartbeat_interval_ms));
   }
   logger.info("leadership transfer finished", {{"local-member-id", to_hex(core_.id())},
-                                               {"old-leader-member-id", to_hex(MemberId(lead))},
+                                               {"old-leader-member-id", to_hex(lead)},
                                                {"new-leader-member-id", to_hex(target->id)}});
   etcdserverpb::MoveLeaderResponse resp;
   core_.fill_header(resp.mutable_header(), 0);

@@ -32,7 +32,7 @@ Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
   };
   if (!raft_.propose(std::move(data)).is_ok()) {
     forget();
-    return raft_.lead() == 0 ? errors::no_leader() : errors::timeout();
+    return raft_.lead() == MemberId(0) ? errors::no_leader() : errors::timeout();
   }
   if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
     forget();
@@ -85,6 +85,19 @@ std::string Proposer::advance_rounds() {
   if (!current_) return {};
   current_->sent = std::chrono::steady_clock::now();
   return current_->ctx;
+}
+
+void Proposer::on_leader_change() {
+  std::string send;
+  {
+    MutexLock lock(&read_mu_);
+    if (!current_) return;
+    current_->done = true;
+    current_->error = errors::leader_changed();
+    send = advance_rounds();
+  }
+  read_cv_.notify_all();
+  if (!send.empty()) raft_.read_index(std::move(send));
 }
 
 void Proposer::on_read_state(const raft::ReadState& rs) {
@@ -143,7 +156,10 @@ Result<uint64_t> Proposer::read_index() {
     raft_.read_index(ctx);
     lock.lock();
   }
-  if (round->done) return round->index;
+  if (round->done) {
+    if (!round->error.is_ok()) return round->error;
+    return round->index;
+  }
   // No answer (no leader): give this round up so later reads start anew.
   std::string send;
   bool owner = false;
@@ -159,7 +175,7 @@ Result<uint64_t> Proposer::read_index() {
                  {{"timeout", format_go_duration(options_.request_timeout)}});
   }
   if (!send.empty()) raft_.read_index(std::move(send));
-  return raft_.lead() == 0 ? errors::no_leader() : errors::timeout();
+  return raft_.lead() == MemberId(0) ? errors::no_leader() : errors::timeout();
 }
 
 }  // namespace etcd::server

@@ -48,8 +48,8 @@ class RaftPort {
   // Starts a ReadIndex round with `ctx`; the answer comes to
   // Proposer::on_read_state (or never, without a leader).
   virtual void read_index(std::string ctx) = 0;
-  // The leader's id, 0 when none is known.
-  virtual uint64_t lead() const = 0;
+  // The leader, MemberId(0) when none is known.
+  virtual MemberId lead() const = 0;
 };
 
 class Proposer {
@@ -80,6 +80,10 @@ class Proposer {
 
   Result<uint64_t> read_index();
   void on_read_state(const raft::ReadState& rs);
+  // The leader changed (raft thread): the round in flight may never be
+  // answered, so its readers fail with "leader changed" (etcd's retryable
+  // ErrLeaderChanged) and the next round starts.
+  void on_leader_change();
 
   // Fails every waiting proposal with "server stopped", and every later one
   // at once.
@@ -95,6 +99,7 @@ class Proposer {
     std::string ctx;
     bool done = false;
     uint64_t index = 0;
+    Status error;                                  // done without an index
     std::chrono::steady_clock::time_point sent{};  // last (re)sent
   };
   std::shared_ptr<Round> new_round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);

@@ -9,6 +9,7 @@
 
 #include "base/encoding.h"
 #include "base/mutex.h"
+#include "server/errors.h"
 
 namespace etcd::server {
 namespace {
@@ -29,9 +30,9 @@ class FakeRaft final : public RaftPort {
     MutexLock lock(&mu_);
     reads_.push_back(std::move(ctx));
   }
-  uint64_t lead() const override {
+  MemberId lead() const override {
     MutexLock lock(&mu_);
-    return lead_;
+    return MemberId(lead_);
   }
 
   void set(bool drop, uint64_t lead) {
@@ -178,6 +179,29 @@ TEST_F(ProposerTest, ReadsWaitingTogetherShareOneRound) {
   second.join();
   third.join();
   EXPECT_EQ(got, (std::vector<uint64_t>{7, 9, 9}));
+  EXPECT_EQ(raft_.reads().size(), 2u);
+}
+
+TEST_F(ProposerTest, ALeaderChangeFailsTheRoundInFlightAndStartsTheNext) {
+  auto p = make();
+  Result<uint64_t> first = Status(Code::kInternal, "unset");
+  Result<uint64_t> second = Status(Code::kInternal, "unset");
+  std::thread a([&] { first = p->read_index(); });
+  FakeRaft::until([&] { return raft_.reads().size() == 1; });
+  std::thread b([&] { second = p->read_index(); });
+  FakeRaft::until([&] { return p->reading() == 2; });
+  // The leader the first round went to is gone: its answer may never come.
+  p->on_leader_change();
+  a.join();
+  EXPECT_EQ(first.status(), errors::leader_changed());
+  // The waiting reader's round was sent at once and is answered.
+  FakeRaft::until([&] { return raft_.reads().size() == 2; });
+  p->on_read_state(raft::ReadState{5, raft_.reads()[0]});  // the old round's: ignored
+  p->on_read_state(raft::ReadState{6, raft_.reads()[1]});
+  b.join();
+  ASSERT_TRUE(second.is_ok());
+  EXPECT_EQ(*second, 6u);
+  p->on_leader_change();  // nothing in flight: no effect
   EXPECT_EQ(raft_.reads().size(), 2u);
 }
 

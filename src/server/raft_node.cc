@@ -19,9 +19,10 @@ RaftNode::RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Tra
 
 RaftNode::~RaftNode() { stop(); }
 
-void RaftNode::start(ApplyFn apply, ReadStateFn on_read_state) {
+void RaftNode::start(ApplyFn apply, ReadStateFn on_read_state, LeaderChangeFn on_leader_change) {
   apply_ = std::move(apply);
   on_read_state_ = std::move(on_read_state);
+  on_leader_change_ = std::move(on_leader_change);
   for (int i = 0; i < options_.initial_tick_advance; ++i) ready_loop_->node().tick();
   term_ = ready_loop_->node().raft().term();
   exited_ = false;
@@ -89,8 +90,8 @@ void RaftNode::apply_conf_change(raftpb::ConfChange cc) {
   post([cc = std::move(cc)](ReadyLoop& l) { l.node().apply_conf_change(cc); });
 }
 
-void RaftNode::transfer_leader(raft::NodeId to) {
-  post([to](ReadyLoop& l) { l.node().transfer_leader(to); });
+void RaftNode::transfer_leader(MemberId to) {
+  post([to](ReadyLoop& l) { l.node().transfer_leader(to.value()); });
 }
 
 void RaftNode::snapshot(uint64_t index, raftpb::ConfState cs, uint64_t catch_up) {
@@ -141,6 +142,7 @@ void RaftNode::observe(const raft::Ready& rd) {
   lead_.store(now, std::memory_order_release);
   leader_.store(rd.soft_state->raft_state == raft::StateType::kLeader, std::memory_order_release);
   if (now == was) return;
+  if (on_leader_change_) on_leader_change_();
   // etcd raft's node-level lines, worded as etcd's.
   const raft::RawNode& node = ready_loop_->node();
   const std::string self = to_hex(MemberId(node.raft().id()));

@@ -37,12 +37,14 @@ class RaftNode final : public RaftPort {
   };
   using ApplyFn = std::function<void(ApplyBatch)>;
   using ReadStateFn = std::function<void(const raft::ReadState&)>;
+  using LeaderChangeFn = std::function<void()>;
 
   RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Transport& transport,
            env::Clock& clock, log::Logger& logger, Options options);
   ~RaftNode();
 
-  void start(ApplyFn apply, ReadStateFn on_read_state);
+  // on_leader_change runs on the raft thread when the known leader changes.
+  void start(ApplyFn apply, ReadStateFn on_read_state, LeaderChangeFn on_leader_change = {});
   // Stops the thread after the current iteration (pending work is
   // dropped), then closes the WAL (synced).
   void stop();
@@ -54,7 +56,7 @@ class RaftNode final : public RaftPort {
   void step(raftpb::Message m);
   // Applied by the apply thread once a conf change entry is applied; async.
   void apply_conf_change(raftpb::ConfChange cc);
-  void transfer_leader(raft::NodeId to);
+  void transfer_leader(MemberId to);
   // Records a raft snapshot at `index` (the backend already holds the state
   // up to it), then compacts the log keeping `catch_up` entries and
   // releases WAL segments below it; async.
@@ -63,7 +65,8 @@ class RaftNode final : public RaftPort {
   void run(const std::function<void(raft::RawNode&)>& fn);
 
   // Any thread.
-  uint64_t lead() const override { return lead_.load(std::memory_order_acquire); }
+  // Member ids cross this boundary typed; raft's NodeId stays inside.
+  MemberId lead() const override { return MemberId(lead_.load(std::memory_order_acquire)); }
   uint64_t term() const { return term_.load(std::memory_order_acquire); }
   uint64_t commit_index() const { return commit_.load(std::memory_order_acquire); }
   bool is_leader() const { return leader_.load(std::memory_order_acquire); }
@@ -82,6 +85,7 @@ class RaftNode final : public RaftPort {
   const Options options_;
   ApplyFn apply_;
   ReadStateFn on_read_state_;
+  LeaderChangeFn on_leader_change_;
   std::unique_ptr<ReadyLoop> ready_loop_;  // the raft thread's, once started
 
   Mutex mu_;

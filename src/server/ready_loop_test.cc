@@ -240,6 +240,37 @@ TEST_F(ReadyLoopTest, ACommitIndexBehindTheSnapshotIsRaisedToIt) {
   EXPECT_EQ((*raw)->raft().raft_log().committed(), 20u);
 }
 
+TEST_F(ReadyLoopTest, EntriesOfALogReplacedByAReceivedSnapshotStayDiscarded) {
+  // The follower's log 1..5 at term 1; then a leader's snapshot at 3, term
+  // 2 replaces it (Raft drops the whole log). The WAL still holds 4/1 and
+  // 5/1 before the snapshot's marker: they must not come back.
+  auto rs = RaftStorage::create(fs_, kWal, kSnap, "", options());
+  ASSERT_TRUE(rs.is_ok());
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(2);
+  std::vector<raftpb::Entry> ents(5);
+  for (int i = 0; i < 5; ++i) {
+    ents[i].set_index(i + 1);
+    ents[i].set_term(1);
+  }
+  ASSERT_TRUE(rs->wal->save(hs, ents, true).is_ok());
+  raftpb::Snapshot snap;
+  snap.mutable_metadata()->set_index(3);
+  snap.mutable_metadata()->set_term(2);
+  snap.mutable_metadata()->mutable_conf_state()->add_voters(1);
+  ASSERT_TRUE(rs->snapshotter->save(snap).is_ok());
+  ASSERT_TRUE(rs->wal->save_snapshot(wal::WalSnapshot{Index(3), Term(2)}).is_ok());
+  hs.set_term(2);
+  hs.set_commit(3);
+  ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
+  rs->wal.reset();
+  auto reopened = RaftStorage::open(fs_, kWal, kSnap, options());
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  EXPECT_EQ(reopened->log->last_index()->value(), 3u);
+  EXPECT_EQ(reopened->log->term(Index(3))->value(), 2u);
+}
+
 TEST_F(ReadyLoopTest, ACrashAtTheFsyncOfAReadyRecovers) {
   start({1, 2}, true);
   loop_->drain();
