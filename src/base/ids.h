@@ -26,11 +26,16 @@ struct TermTag {};
 struct IndexTag {};
 struct MemberIdTag {};
 struct LeaseIdTag {};
+struct MainRevTag {};
 
 using Term = StrongId<TermTag, uint64_t>;    // raft term
 using Index = StrongId<IndexTag, uint64_t>;  // raft log index
 using MemberId = StrongId<MemberIdTag, uint64_t>;
 using LeaseId = StrongId<LeaseIdTag, int64_t>;  // etcd's lease ids are int64 on the wire
+// A main revision: the store revision a write transaction commits at (the
+// `main` of a Revision). etcd's API carries it as int64; <= 0 often means
+// "the current one" there, and the KV store's API says where it does.
+using MainRev = StrongId<MainRevTag, int64_t>;
 
 // etcd prints member and lease ids as lower-case hex without padding
 // ("8e9e05c52164694d").

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/ids.h"
 #include "base/status.h"
 
 namespace spdlog {
@@ -21,6 +22,13 @@ class logger;
 namespace spdlog::sinks {
 class sink;
 }
+
+namespace etcd {
+// A revision is logged as etcd logs one: a number ("revision":42). Member
+// and lease ids are not converted implicitly (etcd prints them in hex:
+// to_hex).
+inline void to_json(nlohmann::json& j, MainRev rev) { j = rev.value(); }
+}  // namespace etcd
 
 namespace etcd::log {
 

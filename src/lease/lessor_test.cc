@@ -136,7 +136,7 @@ TEST_F(LessorTest, RevokeDeletesKeysInOneRevision) {
   put("k1", 7);
   put("k2", 7);
   put("other", 0);
-  int64_t before = kv_->rev();
+  int64_t before = kv_->rev().value();
   std::vector<std::pair<std::string, int64_t>> seen;
   kv_->add_observer([&](const mvcc::KVStore::WriteTxn& t) {
     for (size_t i = 0; i < t.changes().size(); ++i) {
@@ -145,7 +145,7 @@ TEST_F(LessorTest, RevokeDeletesKeysInOneRevision) {
     }
   });
   ASSERT_TRUE(lessor_->revoke(LeaseId(7), next_ci()).is_ok());
-  EXPECT_EQ(kv_->rev(), before + 1);
+  EXPECT_EQ(kv_->rev().value(), before + 1);
   // Sorted, all at one revision.
   EXPECT_EQ(seen, (std::vector<std::pair<std::string, int64_t>>{
                       {"k1", before + 1}, {"k2", before + 1}, {"k3", before + 1}}));
@@ -158,9 +158,9 @@ TEST_F(LessorTest, RevokeDeletesKeysInOneRevision) {
   EXPECT_EQ(backend_->consistent_index().index.value(), index_);
   // A lease without keys: no new revision.
   ASSERT_TRUE(lessor_->grant(LeaseId(8), 10, next_ci()).is_ok());
-  int64_t rev = kv_->rev();
+  int64_t rev = kv_->rev().value();
   ASSERT_TRUE(lessor_->revoke(LeaseId(8), next_ci()).is_ok());
-  EXPECT_EQ(kv_->rev(), rev);
+  EXPECT_EQ(kv_->rev().value(), rev);
 }
 
 TEST_F(LessorTest, ExpiryOnlyWhilePrimary) {
@@ -321,9 +321,9 @@ TEST_F(LessorTest, RestoreRebuildsLeasesAndKeys) {
   lessor_->promote(milliseconds(1000));
   EXPECT_EQ(lessor_->lookup(LeaseId(2), false)->remaining_s, 61);
   // Revoking after the restart removes the re-attached keys in one revision.
-  int64_t rev = kv_->rev();
+  int64_t rev = kv_->rev().value();
   ASSERT_TRUE(lessor_->revoke(LeaseId(1), next_ci()).is_ok());
-  EXPECT_EQ(kv_->rev(), rev + 1);
+  EXPECT_EQ(kv_->rev().value(), rev + 1);
   EXPECT_EQ(live_keys().size(), 1251u);
 }
 

@@ -77,7 +77,7 @@ Status KVStore::restore(LeasedKeys* leased_keys) {
   cur = std::max(cur, std::max(finished, scheduled));
   current_rev_.store(cur, std::memory_order_release);
   compact_main_rev_.store(finished, std::memory_order_release);
-  if (scheduled > finished) return compact(scheduled);
+  if (scheduled > finished) return compact(MainRev(scheduled));
   if (finished > 0) index_.compact(finished);
   return Status::ok();
 }
@@ -99,11 +99,11 @@ std::vector<mvccpb::KeyValue> KVStore::fetch(const backend::ReadTx* rtx, backend
 Result<RangeResult> KVStore::range(KeyRange r, const RangeOptions& ro) const {
   // Fix the revision before opening the view: every write up to it is then
   // visible in the view.
-  int64_t cur = rev();
-  auto rev = check_rev(ro.rev, cur, compact_rev());
+  int64_t cur = rev().value();
+  auto rev = check_rev(ro.rev.value(), cur, compact_rev().value());
   if (!rev.is_ok()) return rev.status();
   RangeResult out;
-  out.rev = cur;
+  out.rev = MainRev(cur);
   if (ro.count_only) {
     out.count = index_.count_revisions(r, *rev);
     return out;
@@ -120,7 +120,7 @@ std::unique_ptr<KVStore::WriteTxn> KVStore::write() {
 }
 
 KVStore::WriteTxn::WriteTxn(KVStore& store)
-    : store_(store), tx_(store.backend_.batch_tx()), begin_rev_(store.rev()) {}
+    : store_(store), tx_(store.backend_.batch_tx()), begin_rev_(store.rev().value()) {}
 
 KVStore::WriteTxn::~WriteTxn() { end(); }
 
@@ -141,10 +141,10 @@ Result<RangeResult> KVStore::WriteTxn::range(KeyRange r, const RangeOptions& ro)
 
 Result<RangeResult> KVStore::WriteTxn::range_at(KeyRange r, const RangeOptions& ro,
                                                 int64_t cur_rev) {
-  auto rev = check_rev(ro.rev, cur_rev, store_.compact_rev());
+  auto rev = check_rev(ro.rev.value(), cur_rev, store_.compact_rev().value());
   if (!rev.is_ok()) return rev.status();
   RangeResult out;
-  out.rev = cur_rev;
+  out.rev = MainRev(cur_rev);
   if (ro.count_only) {
     out.count = store_.index_.count_revisions(r, *rev);
     return out;
@@ -197,9 +197,10 @@ int64_t KVStore::WriteTxn::delete_range(KeyRange r) {
   return static_cast<int64_t>(keys.size());
 }
 
-Status KVStore::compact(int64_t rev) {
-  if (rev <= compact_rev()) return err_compacted();
-  if (rev > this->rev()) return err_future_rev();
+Status KVStore::compact(MainRev at) {
+  const int64_t rev = at.value();
+  if (at <= compact_rev()) return err_compacted();
+  if (at > this->rev()) return err_future_rev();
   std::set<Revision> keep;
   {
     std::unique_lock compact_lock(compact_mu_);
@@ -234,22 +235,23 @@ Status KVStore::compact(int64_t rev) {
   return Status::ok();
 }
 
-Result<KvHash> KVStore::hash_by_rev(int64_t rev) const {
+Result<KvHash> KVStore::hash_by_rev(MainRev at) const {
+  const int64_t rev = at.value();
   std::shared_lock lock(compact_mu_);
   KvHash out;
   out.compact_rev = compact_rev();
   out.current_rev = this->rev();
-  if (rev > 0 && rev <= out.compact_rev) return err_compacted();
-  if (rev > 0 && rev > out.current_rev) return err_future_rev();
-  out.hash_rev = rev == 0 ? out.current_rev : rev;
-  std::set<Revision> keep = index_.keep(out.hash_rev);
+  if (rev > 0 && at <= out.compact_rev) return err_compacted();
+  if (rev > 0 && at > out.current_rev) return err_future_rev();
+  out.hash_rev = rev == 0 ? out.current_rev : at;
+  std::set<Revision> keep = index_.keep(out.hash_rev.value());
   backend::ReadTx rtx = backend_.read_tx();
   lock.unlock();
-  const Revision lower{out.compact_rev + 1, 0};
+  const Revision lower{out.compact_rev.value() + 1, 0};
   std::string_view name = backend::bucket_name(backend::Bucket::kKey);
   uint32_t h = crc32c::extend(0, name.data(), name.size());
   // Revision keys sort by revision, so the walk stops after hash_rev.
-  std::string end = backend::revision_key(Revision{out.hash_rev + 1, 0});
+  std::string end = backend::revision_key(Revision{out.hash_rev.value() + 1, 0});
   rtx.for_each(backend::Bucket::kKey, "", end, [&](std::string_view k, std::string_view v) {
     auto p = backend::parse_revision_key(k);
     ASSERT(p.has_value(), "malformed revision key");

@@ -34,22 +34,22 @@ bool is_future_rev(const Status& s);
 
 struct RangeOptions {
   int64_t limit = 0;  // 0: no limit
-  int64_t rev = 0;    // <= 0: the current revision
+  MainRev rev;        // <= 0: the current revision
   bool count_only = false;
 };
 
 struct RangeResult {
   std::vector<mvccpb::KeyValue> kvs;
-  int64_t rev = 0;    // the store's revision when the range was served
+  MainRev rev;        // the store's revision when the range was served
   int64_t count = 0;  // keys in range at the revision, regardless of limit
 };
 
 // etcd's HashKV result: the hash of the key space at hash_rev.
 struct KvHash {
   uint32_t hash = 0;
-  int64_t current_rev = 0;  // the store's revision when hashed
-  int64_t compact_rev = 0;  // the compaction the hash accounts for
-  int64_t hash_rev = 0;     // the revision hashed
+  MainRev current_rev;  // the store's revision when hashed
+  MainRev compact_rev;  // the compaction the hash accounts for
+  MainRev hash_rev;     // the revision hashed
 };
 
 class KVStore {
@@ -65,8 +65,9 @@ class KVStore {
   // restore does both in one pass too).
   Status restore(LeasedKeys* leased_keys = nullptr);
 
-  int64_t rev() const { return current_rev_.load(std::memory_order_acquire); }
-  int64_t compact_rev() const { return compact_main_rev_.load(std::memory_order_acquire); }
+  MainRev rev() const { return MainRev(current_rev_.load(std::memory_order_acquire)); }
+  // -1 before the first compaction.
+  MainRev compact_rev() const { return MainRev(compact_main_rev_.load(std::memory_order_acquire)); }
 
   Result<RangeResult> range(KeyRange r, const RangeOptions& ro) const;
 
@@ -96,7 +97,7 @@ class KVStore {
     // empty value too, so the watch stream needs this to type its events).
     const std::vector<bool>& change_is_delete() const { return is_delete_; }
     // The main revision of this transaction's writes.
-    int64_t write_rev() const { return begin_rev_ + 1; }
+    MainRev write_rev() const { return MainRev(begin_rev_ + 1); }
     // Ends the transaction (also done by the destructor).
     void end();
 
@@ -126,7 +127,7 @@ class KVStore {
   // Compacts history before `rev`: errors err_compacted (rev <= current
   // compaction) and err_future_rev (rev > current revision). Removes the
   // superseded revisions from the backend before returning.
-  Status compact(int64_t rev);
+  Status compact(MainRev rev);
 
   // etcd's kvstore hashByRev: CRC-32C (Castagnoli) over the key bucket's
   // name, then every revision key and value with main revision <= rev
@@ -135,7 +136,7 @@ class KVStore {
   // same revision and compaction. err_compacted when 0 < rev <= the
   // compacted revision, err_future_rev when rev > the current revision.
   // Any thread.
-  Result<KvHash> hash_by_rev(int64_t rev) const;
+  Result<KvHash> hash_by_rev(MainRev rev) const;
 
   TreeIndex& index() { return index_; }
   backend::Backend& backend() { return backend_; }

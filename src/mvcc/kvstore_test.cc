@@ -48,7 +48,7 @@ class KVStoreTest : public ::testing::Test {
   }
   std::vector<std::string> keys_at(KeyRange r, int64_t rev = 0) {
     RangeOptions ro;
-    ro.rev = rev;
+    ro.rev = MainRev(rev);
     auto res = store_->range(r, ro);
     EXPECT_TRUE(res.is_ok()) << res.status().to_string();
     std::vector<std::string> out;
@@ -63,11 +63,11 @@ class KVStoreTest : public ::testing::Test {
 };
 
 TEST_F(KVStoreTest, RevisionsVersionsAndCreateRevisions) {
-  EXPECT_EQ(store_->rev(), 1);
+  EXPECT_EQ(store_->rev().value(), 1);
   put("foo", "bar");  // rev 2
   put("foo", "baz");  // rev 3
   put("zoo", "z");    // rev 4
-  EXPECT_EQ(store_->rev(), 4);
+  EXPECT_EQ(store_->rev().value(), 4);
   auto r = store_->range({"foo", ""}, {});
   ASSERT_TRUE(r.is_ok());
   ASSERT_EQ(r->kvs.size(), 1u);
@@ -76,7 +76,7 @@ TEST_F(KVStoreTest, RevisionsVersionsAndCreateRevisions) {
   EXPECT_EQ(kv.create_revision(), 2);
   EXPECT_EQ(kv.mod_revision(), 3);
   EXPECT_EQ(kv.version(), 2);
-  EXPECT_EQ(r->rev, 4);
+  EXPECT_EQ(r->rev.value(), 4);
   EXPECT_EQ(keys_at({"foo", ""}, 2), std::vector<std::string>{"foo=bar"});
 }
 
@@ -87,9 +87,9 @@ TEST_F(KVStoreTest, DeleteResetsVersionAndRangeLimits) {
   {
     auto txn = store_->write();
     EXPECT_EQ(txn->delete_range({"a", "c"}), 2);  // rev 5
-    EXPECT_EQ(txn->write_rev(), 5);
+    EXPECT_EQ(txn->write_rev().value(), 5);
   }
-  EXPECT_EQ(store_->rev(), 5);
+  EXPECT_EQ(store_->rev().value(), 5);
   EXPECT_EQ(keys_at({"a", kAll}), std::vector<std::string>{"c=3"});
   EXPECT_EQ(keys_at({"a", kAll}, 4), (std::vector<std::string>{"a=1", "b=2", "c=3"}));
   put("a", "again");  // rev 6: a new generation
@@ -120,28 +120,29 @@ TEST_F(KVStoreTest, OneRevisionPerTransactionAndReadsOwnWrites) {
     EXPECT_EQ(in_txn->kvs[0].version(), 2);
     EXPECT_EQ(txn->changes().size(), 3u);
   }
-  EXPECT_EQ(store_->rev(), 2);
+  EXPECT_EQ(store_->rev().value(), 2);
   auto r = store_->range({"x", ""}, {});
   EXPECT_EQ(r->kvs[0].mod_revision(), 2);
   EXPECT_EQ(r->kvs[0].version(), 2);
   // A transaction without changes does not advance the revision.
   { auto txn = store_->write(); }
-  EXPECT_EQ(store_->rev(), 2);
+  EXPECT_EQ(store_->rev().value(), 2);
 }
 
 TEST_F(KVStoreTest, ObserversSeeEachChangingTransactionOnceBeforeItsRevision) {
   std::vector<std::string> seen;
   store_->add_observer([&](const KVStore::WriteTxn& txn) {
     // Called before the revision moves: readers do not see it yet.
-    EXPECT_EQ(store_->rev(), txn.write_rev() - 1);
-    std::string s = "a" + std::to_string(txn.write_rev()) + ":";
+    EXPECT_EQ(store_->rev().value(), txn.write_rev().value() - 1);
+    std::string s = "a" + std::to_string(txn.write_rev().value()) + ":";
     for (size_t i = 0; i < txn.changes().size(); ++i) {
       s += (txn.change_is_delete()[i] ? "-" : "+") + txn.changes()[i].key();
     }
     seen.push_back(s);
   });
-  store_->add_observer(
-      [&](const KVStore::WriteTxn& txn) { seen.push_back("b" + std::to_string(txn.write_rev())); });
+  store_->add_observer([&](const KVStore::WriteTxn& txn) {
+    seen.push_back("b" + std::to_string(txn.write_rev().value()));
+  });
   {
     auto txn = store_->write();
     txn->put("x", "1", 0);
@@ -154,7 +155,7 @@ TEST_F(KVStoreTest, ObserversSeeEachChangingTransactionOnceBeforeItsRevision) {
     EXPECT_EQ(txn->delete_range({"nothing", ""}), 0);
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"a2:+x+y", "b2", "a3:-x", "b3"}));
-  EXPECT_EQ(store_->rev(), 3);
+  EXPECT_EQ(store_->rev().value(), 3);
 }
 
 TEST_F(KVStoreTest, FutureAndCompactedRevisions) {
@@ -162,19 +163,19 @@ TEST_F(KVStoreTest, FutureAndCompactedRevisions) {
   put("k", "2");  // 3
   put("k", "3");  // 4
   RangeOptions ro;
-  ro.rev = 5;
+  ro.rev = MainRev(5);
   auto r = store_->range({"k", ""}, ro);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().message(), "mvcc: required revision is a future revision");
-  ASSERT_TRUE(store_->compact(3).is_ok());
-  ro.rev = 2;
+  ASSERT_TRUE(store_->compact(MainRev(3)).is_ok());
+  ro.rev = MainRev(2);
   r = store_->range({"k", ""}, ro);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), Code::kOutOfRange);
   EXPECT_EQ(r.status().message(), "mvcc: required revision has been compacted");
   EXPECT_EQ(keys_at({"k", ""}, 3), std::vector<std::string>{"k=2"});
-  EXPECT_TRUE(is_compacted(store_->compact(3)));
-  EXPECT_TRUE(is_future_rev(store_->compact(9)));
+  EXPECT_TRUE(is_compacted(store_->compact(MainRev(3))));
+  EXPECT_TRUE(is_future_rev(store_->compact(MainRev(9))));
   // The superseded revision 2 is gone from the backend; 3 and 4 remain.
   auto rtx = backend_->read_tx();
   EXPECT_FALSE(rtx.get(backend::Bucket::kKey, backend::revision_key({2, 0})).has_value());
@@ -190,11 +191,11 @@ TEST_F(KVStoreTest, RestoreRebuildsIndexAndRevision) {
     txn->delete_range({"b", ""});  // 5
   }
   put("b", "new");  // 6
-  ASSERT_TRUE(store_->compact(4).is_ok());
+  ASSERT_TRUE(store_->compact(MainRev(4)).is_ok());
   backend_->force_commit();
   reopen();
-  EXPECT_EQ(store_->rev(), 6);
-  EXPECT_EQ(store_->compact_rev(), 4);
+  EXPECT_EQ(store_->rev().value(), 6);
+  EXPECT_EQ(store_->compact_rev().value(), 4);
   EXPECT_EQ(keys_at({"a", kAll}), (std::vector<std::string>{"a=2", "b=new"}));
   auto r = store_->range({"a", ""}, {});
   EXPECT_EQ(r->kvs[0].version(), 2);
@@ -205,7 +206,7 @@ TEST_F(KVStoreTest, RestoreRebuildsIndexAndRevision) {
   EXPECT_EQ(keys_at({"a", kAll}, 5), std::vector<std::string>{"a=2"});
   // Writing continues at the next revision.
   put("c", "x");
-  EXPECT_EQ(store_->rev(), 7);
+  EXPECT_EQ(store_->rev().value(), 7);
 }
 
 TEST_F(KVStoreTest, RestoreReportsTheLiveKeysThatNameALease) {
@@ -236,11 +237,11 @@ TEST_F(KVStoreTest, RestoreReportsTheLiveKeysThatNameALease) {
 TEST_F(KVStoreTest, ReadsFromAnotherThreadSeeAcknowledgedWrites) {
   for (int i = 0; i < 50; ++i) {
     put("k" + std::to_string(i), "v");
-    int64_t want = store_->rev();
+    int64_t want = store_->rev().value();
     std::thread reader([&] {
       auto r = store_->range({"k", "l"}, {});
       ASSERT_TRUE(r.is_ok());
-      EXPECT_EQ(r->rev, want);
+      EXPECT_EQ(r->rev.value(), want);
       EXPECT_EQ(static_cast<int>(r->kvs.size()), i + 1);
     });
     reader.join();
@@ -265,34 +266,34 @@ TEST_F(KVStoreTest, HashByRevFollowsEtcdsAlgorithm) {
   put("foo", "1");  // rev 2
   put("foo", "2");  // rev 3
   put("bar", "3");  // rev 4
-  auto h = store_->hash_by_rev(0);
+  auto h = store_->hash_by_rev(MainRev(0));
   ASSERT_TRUE(h.is_ok());
-  EXPECT_EQ(h->hash_rev, 4);
-  EXPECT_EQ(h->current_rev, 4);
-  EXPECT_EQ(h->compact_rev, -1);
+  EXPECT_EQ(h->hash_rev.value(), 4);
+  EXPECT_EQ(h->current_rev.value(), 4);
+  EXPECT_EQ(h->compact_rev.value(), -1);
   EXPECT_EQ(h->hash, crc_of_backend(*backend_, 4));
-  EXPECT_EQ(store_->hash_by_rev(4)->hash, h->hash);
-  EXPECT_EQ(store_->hash_by_rev(3)->hash, crc_of_backend(*backend_, 3));
-  EXPECT_NE(store_->hash_by_rev(3)->hash, h->hash);
-  EXPECT_TRUE(is_future_rev(store_->hash_by_rev(5).status()));
+  EXPECT_EQ(store_->hash_by_rev(MainRev(4))->hash, h->hash);
+  EXPECT_EQ(store_->hash_by_rev(MainRev(3))->hash, crc_of_backend(*backend_, 3));
+  EXPECT_NE(store_->hash_by_rev(MainRev(3))->hash, h->hash);
+  EXPECT_TRUE(is_future_rev(store_->hash_by_rev(MainRev(5)).status()));
 
-  ASSERT_TRUE(store_->compact(3).is_ok());
-  EXPECT_TRUE(is_compacted(store_->hash_by_rev(3).status()));
-  EXPECT_TRUE(is_compacted(store_->hash_by_rev(2).status()));
-  auto after = store_->hash_by_rev(4);
+  ASSERT_TRUE(store_->compact(MainRev(3)).is_ok());
+  EXPECT_TRUE(is_compacted(store_->hash_by_rev(MainRev(3)).status()));
+  EXPECT_TRUE(is_compacted(store_->hash_by_rev(MainRev(2)).status()));
+  auto after = store_->hash_by_rev(MainRev(4));
   ASSERT_TRUE(after.is_ok());
-  EXPECT_EQ(after->compact_rev, 3);
+  EXPECT_EQ(after->compact_rev.value(), 3);
   // Revision 2 is gone; what is left is hashed as is.
   EXPECT_EQ(after->hash, crc_of_backend(*backend_, 4));
 
   // Later writes do not change the hash at 4, and a restart keeps it.
   put("foo", "4");  // rev 5
-  EXPECT_EQ(store_->hash_by_rev(4)->hash, after->hash);
-  auto at5 = store_->hash_by_rev(0)->hash;
+  EXPECT_EQ(store_->hash_by_rev(MainRev(4))->hash, after->hash);
+  auto at5 = store_->hash_by_rev(MainRev(0))->hash;
   reopen();
-  EXPECT_EQ(store_->hash_by_rev(4)->hash, after->hash);
-  EXPECT_EQ(store_->hash_by_rev(0)->hash, at5);
-  EXPECT_EQ(store_->hash_by_rev(0)->compact_rev, 3);
+  EXPECT_EQ(store_->hash_by_rev(MainRev(4))->hash, after->hash);
+  EXPECT_EQ(store_->hash_by_rev(MainRev(0))->hash, at5);
+  EXPECT_EQ(store_->hash_by_rev(MainRev(0))->compact_rev.value(), 3);
 }
 
 }  // namespace

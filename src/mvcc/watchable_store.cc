@@ -87,13 +87,14 @@ WatchStream::WatchStream(WatchableStore& store, size_t capacity, std::function<v
 
 WatchStream::~WatchStream() { close(); }
 
-int64_t WatchStream::rev() const {
+MainRev WatchStream::rev() const {
   MutexLock lock(&store_.mu_);
-  return store_.delivered_rev_;
+  return MainRev(store_.delivered_rev_);
 }
 
-Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end, int64_t start_rev,
+Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end, MainRev start,
                                    const WatchOptions& opts) {
+  const int64_t start_rev = start.value();
   // etcd's RPC layer: an empty key is "\0", the smallest key; an end of
   // "\0" means every key >= key.
   if (key.empty()) key.assign(1, '\0');
@@ -299,7 +300,7 @@ WatchableStore::WatchableStore(KVStore& kv, env::Clock& clock,
     : kv_(kv), clock_(clock), progress_interval_(progress_interval) {
   {
     MutexLock lock(&mu_);
-    delivered_rev_ = kv.rev();
+    delivered_rev_ = kv.rev().value();
   }
   kv_.add_observer([this](const KVStore::WriteTxn& txn) { on_write(txn); });
 }
@@ -368,7 +369,7 @@ void WatchableStore::make_victim(Watcher* w, std::vector<mvccpb::Event> events, 
 }
 
 void WatchableStore::on_write(const KVStore::WriteTxn& txn) {
-  const int64_t rev = txn.write_rev();
+  const int64_t rev = txn.write_rev().value();
   MutexLock lock(&mu_);
   ASSERT(rev > delivered_rev_, "watch events out of revision order");
   delivered_rev_ = rev;
@@ -440,7 +441,7 @@ size_t WatchableStore::sync_watchers() {
   backend::BatchTx tx = kv_.backend().batch_tx();
   MutexLock lock(&mu_);
   const int64_t cur = delivered_rev_;
-  const int64_t compacted = kv_.compact_rev();
+  const int64_t compacted = kv_.compact_rev().value();
   Group chosen;
   int64_t min_rev = std::numeric_limits<int64_t>::max();
   std::vector<Watcher*> candidates;

@@ -115,7 +115,7 @@ class WatchStream {
   // smallest free id. Queues the created response (or the refusal, with
   // etcd's reason) and returns the id. Callers queue a control response
   // only when has_control_room() said so (ASSERTed: the bound).
-  Result<int64_t> watch(int64_t id, std::string key, std::string end, int64_t start_rev,
+  Result<int64_t> watch(int64_t id, std::string key, std::string end, MainRev start_rev,
                         const WatchOptions& opts);
   // Cancels a watch and queues the canceled response; not_found
   // (kErrWatcherNotExist) when it does not exist.
@@ -138,7 +138,7 @@ class WatchStream {
   size_t buffered();
 
   // The store's revision (headers of control responses).
-  int64_t rev() const;
+  MainRev rev() const;
 
   // One watch (opaque outside the store).
   struct Watcher;

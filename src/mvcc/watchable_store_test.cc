@@ -53,14 +53,14 @@ class WatchTest : public ::testing::Test {
   int64_t put(const std::string& k, const std::string& v) {
     auto t = kv_->write();
     t->put(k, v, 0);
-    int64_t rev = t->write_rev();
+    int64_t rev = t->write_rev().value();
     t->end();
     return rev;
   }
   int64_t del(const std::string& k, const std::string& end = "") {
     auto t = kv_->write();
     t->delete_range(KeyRange{k, end});
-    int64_t rev = t->write_rev();
+    int64_t rev = t->write_rev().value();
     t->end();
     return rev;
   }
@@ -93,7 +93,7 @@ class WatchTest : public ::testing::Test {
 
 TEST_F(WatchTest, SyncedDeliveryOfOneKey) {
   auto& s = stream();
-  auto id = s.watch(kAutoWatchId, "a", "", 0, {});
+  auto id = s.watch(kAutoWatchId, "a", "", MainRev(0), {});
   ASSERT_TRUE(id.is_ok());
   EXPECT_EQ(*id, 0);
   put("a", "1");
@@ -110,9 +110,9 @@ TEST_F(WatchTest, SyncedDeliveryOfOneKey) {
 
 TEST_F(WatchTest, PrefixRangeAndAllKeys) {
   auto& s = stream();
-  ASSERT_TRUE(s.watch(kAutoWatchId, "p/", "p0", 0, {}).is_ok());  // prefix p/
-  ASSERT_TRUE(s.watch(kAutoWatchId, "", kAll, 0, {}).is_ok());    // every key
-  ASSERT_TRUE(s.watch(kAutoWatchId, "m", kAll, 0, {}).is_ok());   // >= m
+  ASSERT_TRUE(s.watch(kAutoWatchId, "p/", "p0", MainRev(0), {}).is_ok());  // prefix p/
+  ASSERT_TRUE(s.watch(kAutoWatchId, "", kAll, MainRev(0), {}).is_ok());    // every key
+  ASSERT_TRUE(s.watch(kAutoWatchId, "m", kAll, MainRev(0), {}).is_ok());   // >= m
   put("p/x", "1");
   put("a", "2");
   put("z", "3");
@@ -133,7 +133,7 @@ TEST_F(WatchTest, HistoryReplayThenSynced) {
   put("b", "x");
   put("a", "3");
   auto& s = stream();
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 3, {}).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", MainRev(3), {}).is_ok());
   EXPECT_EQ(ws_->counts().unsynced, 1u);
   EXPECT_EQ(ws_->sync_watchers(), 0u);
   EXPECT_EQ(ws_->counts().synced, 1u);
@@ -148,8 +148,8 @@ TEST_F(WatchTest, Filters) {
   noput.no_put = true;
   WatchOptions nodel;
   nodel.no_delete = true;
-  ASSERT_EQ(*s.watch(kAutoWatchId, "a", "", 0, noput), 0);
-  ASSERT_EQ(*s.watch(kAutoWatchId, "a", "", 0, nodel), 1);
+  ASSERT_EQ(*s.watch(kAutoWatchId, "a", "", MainRev(0), noput), 0);
+  ASSERT_EQ(*s.watch(kAutoWatchId, "a", "", MainRev(0), nodel), 1);
   put("a", "1");
   del("a");
   std::map<int64_t, std::vector<std::string>> by_id;
@@ -165,7 +165,7 @@ TEST_F(WatchTest, PrevKv) {
   auto& s = stream();
   WatchOptions o;
   o.prev_kv = true;
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 0, o).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", MainRev(0), o).is_ok());
   put("a", "2");
   del("a");
   put("a", "3");
@@ -181,10 +181,11 @@ TEST_F(WatchTest, PrevKv) {
 
 TEST_F(WatchTest, CompactedStartRevisionCancels) {
   for (int i = 0; i < 5; ++i) put("a", std::to_string(i));
-  ASSERT_TRUE(kv_->compact(4).is_ok());
+  ASSERT_TRUE(kv_->compact(MainRev(4)).is_ok());
   auto& s = stream();
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 2, {}).is_ok());
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 4, {}).is_ok());  // at the compaction: allowed
+  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", MainRev(2), {}).is_ok());
+  ASSERT_TRUE(
+      s.watch(kAutoWatchId, "a", "", MainRev(4), {}).is_ok());  // at the compaction: allowed
   ws_->sync_watchers();
   auto rs = drain(s);
   ASSERT_EQ(rs.size(), 4u);
@@ -206,10 +207,10 @@ TEST_F(WatchTest, CompactedStartRevisionCancels) {
 
 TEST_F(WatchTest, CancelAndErrors) {
   auto& s = stream();
-  ASSERT_EQ(*s.watch(7, "a", "", 0, {}), 7);
-  EXPECT_FALSE(s.watch(7, "b", "", 0, {}).is_ok());              // duplicate
-  EXPECT_FALSE(s.watch(kAutoWatchId, "b", "a", 0, {}).is_ok());  // empty range
-  ASSERT_EQ(*s.watch(kAutoWatchId, "c", "", 0, {}), 0);
+  ASSERT_EQ(*s.watch(7, "a", "", MainRev(0), {}), 7);
+  EXPECT_FALSE(s.watch(7, "b", "", MainRev(0), {}).is_ok());              // duplicate
+  EXPECT_FALSE(s.watch(kAutoWatchId, "b", "a", MainRev(0), {}).is_ok());  // empty range
+  ASSERT_EQ(*s.watch(kAutoWatchId, "c", "", MainRev(0), {}), 0);
   EXPECT_TRUE(s.cancel(7).is_ok());
   EXPECT_EQ(s.cancel(7).code(), Code::kNotFound);
   put("a", "1");
@@ -227,7 +228,7 @@ TEST_F(WatchTest, CancelAndErrors) {
 
 TEST_F(WatchTest, SlowConsumerBecomesVictimAndLosesNothing) {
   auto& s = stream(/*capacity=*/2);
-  ASSERT_TRUE(s.watch(kAutoWatchId, "k", "", 0, {}).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "k", "", MainRev(0), {}).is_ok());
   std::vector<std::string> want;
   for (int i = 0; i < 50; ++i) {
     int64_t rev = put("k", std::to_string(i));
@@ -254,17 +255,17 @@ TEST_F(WatchTest, SlowConsumerBecomesVictimAndLosesNothing) {
 TEST_F(WatchTest, IndexVisitsOnlyConcernedWatchers) {
   auto& s = stream(4);
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(s.watch(kAutoWatchId, "key" + std::to_string(i), "", 0, {}).is_ok());
+    ASSERT_TRUE(s.watch(kAutoWatchId, "key" + std::to_string(i), "", MainRev(0), {}).is_ok());
     WatchResponse r;
     ASSERT_TRUE(s.next(&r));  // keep the control buffer empty
   }
   for (int i = 0; i < 500; ++i) {
     std::string b = "r" + std::to_string(1000 + i);
-    ASSERT_TRUE(s.watch(kAutoWatchId, b, b + "z", 0, {}).is_ok());
+    ASSERT_TRUE(s.watch(kAutoWatchId, b, b + "z", MainRev(0), {}).is_ok());
     WatchResponse r;
     ASSERT_TRUE(s.next(&r));
   }
-  ASSERT_TRUE(s.watch(kAutoWatchId, "r", "s", 0, {}).is_ok());  // covers every r key
+  ASSERT_TRUE(s.watch(kAutoWatchId, "r", "s", MainRev(0), {}).is_ok());  // covers every r key
   uint64_t before = ws_->counts().visited;
   put("key42", "v");
   EXPECT_EQ(ws_->counts().visited - before, 1u);
@@ -279,7 +280,7 @@ TEST_F(WatchTest, IndexVisitsOnlyConcernedWatchers) {
 TEST_F(WatchTest, ProgressRequestWaitsForSync) {
   put("a", "1");
   auto& s = stream();
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 1, {}).is_ok());  // unsynced
+  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", MainRev(1), {}).is_ok());  // unsynced
   drain(s);
   s.request_progress();
   EXPECT_TRUE(drain(s).empty());  // deferred
@@ -302,8 +303,8 @@ TEST_F(WatchTest, PeriodicProgressNotify) {
   auto& s = stream();
   WatchOptions o;
   o.progress_notify = true;
-  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", 0, o).is_ok());
-  ASSERT_TRUE(s.watch(kAutoWatchId, "b", "", 0, {}).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "a", "", MainRev(0), o).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "b", "", MainRev(0), {}).is_ok());
   drain(s);
   clock_.advance(std::chrono::milliseconds(500));
   ws_->tick_progress();
@@ -336,7 +337,7 @@ TEST_F(WatchTest, LargeTxnOverSyncLimitStaysAtomic) {
   t.reset();
   put("big0", "after");
   auto& s = stream();
-  ASSERT_TRUE(s.watch(kAutoWatchId, "big", "bih", 1, {}).is_ok());
+  ASSERT_TRUE(s.watch(kAutoWatchId, "big", "bih", MainRev(1), {}).is_ok());
   for (int i = 0; i < 10 && ws_->sync_watchers() > 0; ++i) {
   }
   auto rs = drain(s);
@@ -442,7 +443,7 @@ TEST_F(RandomWatchTest, GuaranteesHoldUnderRandomInterleavings) {
     auto key = [&] { return "k" + std::to_string(rng.uniform(8)); };
 
     auto record = [&](KVStore::WriteTxn& t) {
-      int64_t rev = t.write_rev();
+      int64_t rev = t.write_rev().value();
       for (size_t i = 0; i < t.changes().size(); ++i) {
         const auto& kv = t.changes()[i];
         TrueEvent e{rev, static_cast<bool>(t.change_is_delete()[i]), kv.key(), kv.value(), {}};
@@ -465,10 +466,11 @@ TEST_F(RandomWatchTest, GuaranteesHoldUnderRandomInterleavings) {
       w->opts.prev_kv = rng.chance(1, 3);
       w->opts.progress_notify = rng.chance(1, 3);
       if (!s->has_control_room()) return;
-      auto id = s->watch(kAutoWatchId, w->key, w->end, start, w->opts);
+      auto id = s->watch(kAutoWatchId, w->key, w->end, MainRev(start), w->opts);
       ASSERT_TRUE(id.is_ok());
       w->id = *id;
-      w->start = start <= 0 || start > kv_->rev() ? std::max(kv_->rev() + 1, start) : start;
+      w->start = start <= 0 || start > kv_->rev().value() ? std::max(kv_->rev().value() + 1, start)
+                                                          : start;
       subs.push_back(std::move(w));
     };
     auto find = [&](WatchStream* s, int64_t id) -> Sub* {
@@ -555,16 +557,16 @@ TEST_F(RandomWatchTest, GuaranteesHoldUnderRandomInterleavings) {
         }
         record(*t);
       } else if (op < 49) {
-        int64_t lo = std::max<int64_t>(kv_->compact_rev() + 1, 1);
-        if (lo <= kv_->rev()) {
-          int64_t rev = lo + static_cast<int64_t>(rng.uniform(kv_->rev() - lo + 1));
-          ASSERT_TRUE(kv_->compact(rev).is_ok());
+        int64_t lo = std::max<int64_t>(kv_->compact_rev().value() + 1, 1);
+        if (lo <= kv_->rev().value()) {
+          int64_t rev = lo + static_cast<int64_t>(rng.uniform(kv_->rev().value() - lo + 1));
+          ASSERT_TRUE(kv_->compact(MainRev(rev)).is_ok());
           m.compactions.insert(rev);
         }
       } else if (op < 60) {
         WatchStream* s = ss[rng.uniform(ss.size())];
         int64_t start =
-            rng.chance(1, 3) ? 0 : 1 + static_cast<int64_t>(rng.uniform(kv_->rev() + 2));
+            rng.chance(1, 3) ? 0 : 1 + static_cast<int64_t>(rng.uniform(kv_->rev().value() + 2));
         int kind = static_cast<int>(rng.uniform(3));
         if (kind == 0) {
           open_sub(s, start, key(), "");
@@ -585,7 +587,7 @@ TEST_F(RandomWatchTest, GuaranteesHoldUnderRandomInterleavings) {
           w->open = false;
           w->canceled = true;
           int64_t resume = w->got.empty() ? w->start : w->got.back().rev + 1;
-          if (resume > kv_->compact_rev()) open_sub(w->stream, resume, w->key, w->end);
+          if (resume > kv_->compact_rev().value()) open_sub(w->stream, resume, w->key, w->end);
         }
       } else if (op < 80) {
         WatchStream* s = ss[rng.uniform(ss.size())];
@@ -622,7 +624,7 @@ TEST_F(RandomWatchTest, GuaranteesHoldUnderRandomInterleavings) {
     ASSERT_EQ(c.unsynced, 0u) << ctx;
     ASSERT_EQ(c.victims, 0u) << ctx;
     for (auto& w : subs) {
-      check_prefix(m, *w, expected(m, *w, kv_->rev()), /*complete=*/w->open, ctx);
+      check_prefix(m, *w, expected(m, *w, kv_->rev().value()), /*complete=*/w->open, ctx);
       ASSERT_FALSE(::testing::Test::HasFailure()) << ctx << " watcher " << w->id;
     }
   }

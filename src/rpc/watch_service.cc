@@ -222,7 +222,7 @@ class WatchReactor final
         o.progress_notify = c.progress_notify();
         o.fragment = c.fragment();
         // The created (or refused) response is queued by the stream.
-        (void)stream_->watch(c.watch_id(), c.key(), c.range_end(), c.start_revision(), o);
+        (void)stream_->watch(c.watch_id(), c.key(), c.range_end(), MainRev(c.start_revision()), o);
         break;
       }
       case etcdserverpb::WatchRequest::kCancelRequest:

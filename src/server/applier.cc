@@ -112,7 +112,7 @@ ApplyResult StoreApplier::apply_lease(const Req& req, backend::ConsistentIndex c
       auto l = lessor_.grant(LeaseId(r.id()), r.ttl(), ci);
       if (!l.is_ok()) return ApplyResult::error(lease_error(l.status()));
       etcdserverpb::LeaseGrantResponse resp;
-      resp.mutable_header()->set_revision(store_.rev());
+      resp.mutable_header()->set_revision(store_.rev().value());
       resp.set_id(l->id.value());
       resp.set_ttl(l->ttl_s);
       return ApplyResult{Status::ok(), std::move(resp)};
@@ -121,7 +121,7 @@ ApplyResult StoreApplier::apply_lease(const Req& req, backend::ConsistentIndex c
       Status st = lessor_.revoke(LeaseId(req.lease_revoke().id()), ci);
       if (!st.is_ok()) return ApplyResult::error(lease_error(st));
       etcdserverpb::LeaseRevokeResponse resp;
-      resp.mutable_header()->set_revision(store_.rev());
+      resp.mutable_header()->set_revision(store_.rev().value());
       return ApplyResult{Status::ok(), std::move(resp)};
     }
     default: {
@@ -131,7 +131,7 @@ ApplyResult StoreApplier::apply_lease(const Req& req, backend::ConsistentIndex c
       }
       lessor_.checkpoint(cps, ci);
       etcdserverpb::LeaseCheckpointResponse resp;
-      resp.mutable_header()->set_revision(store_.rev());
+      resp.mutable_header()->set_revision(store_.rev().value());
       return ApplyResult{Status::ok(), std::move(resp)};
     }
   }

@@ -91,7 +91,7 @@ TEST_F(ApplierTest, APutReachesTheStoreWithATypedResponse) {
   ASSERT_TRUE(r.status.is_ok()) << r.status.to_string();
   ASSERT_TRUE(std::holds_alternative<etcdserverpb::PutResponse>(r.response));
   EXPECT_EQ(std::get<etcdserverpb::PutResponse>(r.response).header().revision(), 2);
-  EXPECT_EQ(kv_->rev(), 2);
+  EXPECT_EQ(kv_->rev().value(), 2);
   EXPECT_EQ(ci(), 1u);
 }
 
@@ -105,7 +105,7 @@ TEST_F(ApplierTest, UnderCorruptWritesFailAndTheIndexIsStillRecorded) {
     EXPECT_TRUE(std::holds_alternative<std::monostate>(r.response));
     EXPECT_EQ(ci(), index_);  // not applied again after a restart
   }
-  EXPECT_EQ(kv_->rev(), 1);
+  EXPECT_EQ(kv_->rev().value(), 1);
 }
 
 TEST_F(ApplierTest, UnderNospacePutsFailDeletesPass) {
@@ -140,7 +140,7 @@ TEST_F(ApplierTest, APutOverTheQuotaIsAppliedButAnsweredNoSpace) {
   make_chain(backend_->size() + 100);  // room for less than one put's cost
   ApplyResult r = chain_->head().apply(put("a", "1"), next_ci());
   EXPECT_EQ(r.status, errors::no_space());
-  EXPECT_EQ(kv_->rev(), 2);  // applied all the same, as etcd's quotaApplierV3
+  EXPECT_EQ(kv_->rev().value(), 2);  // applied all the same, as etcd's quotaApplierV3
   // A delete costs nothing.
   EXPECT_TRUE(chain_->head().apply(del("a"), next_ci()).status.is_ok());
 }
@@ -241,7 +241,7 @@ TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
   completed.clear();
   loop.apply_batch(ApplyBatch{{entry(2, a), entry(3, b)}, {}});
   EXPECT_TRUE(completed.empty());
-  EXPECT_EQ(kv_->rev(), 3);
+  EXPECT_EQ(kv_->rev().value(), 3);
   // One more: past --snapshot-count entries since the last snapshot.
   auto c = put("c", "3");
   loop.apply_batch(ApplyBatch{{entry(4, c)}, {}});
@@ -263,7 +263,7 @@ TEST_F(ApplierTest, TheApplyLoopThreadTakesBatchesInOrder) {
   }
   EXPECT_TRUE(loop.wait_applied(100, std::chrono::seconds(30)));
   loop.stop();
-  EXPECT_EQ(kv_->rev(), 101);
+  EXPECT_EQ(kv_->rev().value(), 101);
   loop.push(ApplyBatch{{entry(101, put("late", "v"))}, {}});  // dropped after stop
   EXPECT_EQ(loop.applied(), 100u);
 }

@@ -192,7 +192,7 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
   b.kv = std::make_unique<mvcc::KVStore>(*b.backend);
   mvcc::KVStore::LeasedKeys leased_keys;
   RETURN_IF_ERROR(b.kv->restore(&leased_keys));
-  logger.info("kvstore restored", {{"current-rev", b.kv->rev()}});
+  logger.info("kvstore restored", {{"current-rev", b.kv->rev().value()}});
   {
     // etcd's minTTL: 1.5 election timeouts in whole heartbeats, rounded up
     // to seconds.

@@ -89,7 +89,7 @@ void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
     if (base_interval_ == period) {
       base_interval_ = std::min(period, std::chrono::nanoseconds(kNanosPerHour));
     }
-    int64_t rev = revs_.front();
+    const MainRev rev = revs_.front();
     logger_.info("starting auto periodic compaction",
                  {{"revision", rev}, {"compact-period", format_go_duration(period)}});
     auto start = clock_.now();
@@ -118,8 +118,8 @@ void Compactor::wake_periodic(std::chrono::steady_clock::time_point now) {
 void Compactor::wake_revision(std::chrono::steady_clock::time_point now) {
   next_ = now + revision_interval_;
   if (!host_.is_leader()) return;
-  int64_t rev = host_.current_revision() - retention_;
-  if (rev <= 0 || rev == last_revision_) return;
+  const MainRev rev(host_.current_revision().value() - retention_);
+  if (rev.value() <= 0 || rev == last_revision_) return;
   logger_.info("starting auto revision compaction",
                {{"revision", rev}, {"revision-compaction-retention", retention_}});
   auto start = clock_.now();

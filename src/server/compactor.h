@@ -33,6 +33,7 @@
 
 #include "base/worker.h"
 
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "env/clock.h"
@@ -46,12 +47,12 @@ class CompactorHost {
  public:
   virtual ~CompactorHost() = default;
   // The store's current revision.
-  virtual int64_t current_revision() = 0;
+  virtual MainRev current_revision() = 0;
   // True when this member is the raft leader.
   virtual bool is_leader() = 0;
   // Proposes a CompactionRequest for `revision` and waits for it to apply.
   // etcd's "required revision has been compacted" counts as done.
-  virtual Status compact(int64_t revision) = 0;
+  virtual Status compact(MainRev revision) = 0;
 };
 
 // etcd's parseCompactionRetention: a bare non-negative integer is hours in
@@ -106,10 +107,10 @@ class Compactor {
   std::chrono::steady_clock::time_point next_;
   // periodic: revisions sampled every retry_interval(), oldest first; the
   // front is the revision of `retention` ago once the window is full.
-  std::deque<int64_t> revs_;
+  std::deque<MainRev> revs_;
   std::chrono::steady_clock::time_point last_success_;
   std::chrono::nanoseconds base_interval_{0};
-  int64_t last_revision_ = 0;  // the last revision compacted (both modes)
+  MainRev last_revision_;  // the last revision compacted (both modes)
 
   Worker worker_;  // run()'s thread
 };

@@ -21,9 +21,10 @@ using std::chrono::seconds;
 // A fake server: a revision the test moves, and a record of compactions.
 class FakeHost : public CompactorHost {
  public:
-  int64_t current_revision() override { return rev; }
+  MainRev current_revision() override { return MainRev(rev); }
   bool is_leader() override { return leader; }
-  Status compact(int64_t revision) override {
+  Status compact(MainRev at) override {
+    const int64_t revision = at.value();
     calls.push_back(revision);
     if (fail) return errors::timeout();
     if (revision <= compacted.load()) return errors::compacted();

@@ -22,7 +22,7 @@ CorruptionChecker::CorruptionChecker(mvcc::KVStore& kv, CorruptionHost& host, lo
 
 CorruptionChecker::~CorruptionChecker() { stop(); }
 
-Status CorruptionChecker::verify_local_at(int64_t rev) {
+Status CorruptionChecker::verify_local_at(MainRev rev) {
   // 1. Every record of the key bucket is well formed.
   Status bad;
   {
@@ -62,7 +62,7 @@ Status CorruptionChecker::verify_local_at(int64_t rev) {
 
   // 2. Every live key of the index at `rev` is in the backend.
   const std::string all_end(1, '\0');
-  auto live = kv_.index().revisions(mvcc::KeyRange{"", all_end}, rev, 0);
+  auto live = kv_.index().revisions(mvcc::KeyRange{"", all_end}, rev.value(), 0);
   {
     // One ReadTx per thread at a time: this one ends before the hashes.
     backend::ReadTx rtx = kv_.backend().read_tx();
@@ -85,8 +85,9 @@ Status CorruptionChecker::verify_local_at(int64_t rev) {
   auto h1 = kv_.hash_by_rev(rev);
   auto h2 = kv_.hash_by_rev(rev);
   if (h1.is_ok() && h2.is_ok() && h1->compact_rev == h2->compact_rev && h1->hash != h2->hash) {
-    return data_loss("HashKV at revision " + std::to_string(rev) + " is not reproducible (" +
-                     std::to_string(h1->hash) + " then " + std::to_string(h2->hash) + ")");
+    return data_loss("HashKV at revision " + std::to_string(rev.value()) +
+                     " is not reproducible (" + std::to_string(h1->hash) + " then " +
+                     std::to_string(h2->hash) + ")");
   }
   return Status::ok();
 }
@@ -94,7 +95,7 @@ Status CorruptionChecker::verify_local_at(int64_t rev) {
 Status CorruptionChecker::verify_local() {
   Status st;
   for (int attempt = 0; attempt < kLocalAttempts; ++attempt) {
-    int64_t rev = kv_.rev();
+    const MainRev rev = kv_.rev();
     st = verify_local_at(rev);
     // A compaction past `rev` during the pass may remove what the pass
     // expected: try again at the new revision.
@@ -107,7 +108,7 @@ Status CorruptionChecker::initial_check(std::chrono::milliseconds timeout) {
   const std::string id = to_hex(host_.member_id());
   logger_.info("starting initial corruption check",
                {{"local-member-id", id}, {"timeout", format_go_duration(timeout)}});
-  auto h = kv_.hash_by_rev(0);
+  auto h = kv_.hash_by_rev(MainRev(0));
   if (!h.is_ok()) {
     return Status(Code::kInternal, id + " failed to fetch hash (" + h.status().message() + ")");
   }
@@ -125,7 +126,7 @@ Status CorruptionChecker::initial_check(std::chrono::milliseconds timeout) {
       f.push_back({"remote-peer-revision", p.resp->header().revision()});
       f.push_back({"remote-peer-compact-revision", p.resp->compact_revision()});
       f.push_back({"remote-peer-hash", p.resp->hash()});
-      if (h->compact_rev == p.resp->compact_revision()) {
+      if (h->compact_rev.value() == p.resp->compact_revision()) {
         logger_.warn("found different hash values from remote peer", f);
         ++mismatch;
       } else {
@@ -157,11 +158,11 @@ Status CorruptionChecker::initial_check(std::chrono::milliseconds timeout) {
 }
 
 Status CorruptionChecker::periodic_check() {
-  auto h = kv_.hash_by_rev(0);
+  auto h = kv_.hash_by_rev(MainRev(0));
   if (!h.is_ok()) return h.status();
   auto peers = host_.peer_hashes(h->hash_rev);
   RETURN_IF_ERROR(host_.linearizable_barrier());
-  auto h2 = kv_.hash_by_rev(0);
+  auto h2 = kv_.hash_by_rev(MainRev(0));
   if (!h2.is_ok()) return h2.status();
 
   bool alarmed = false;
@@ -186,21 +187,21 @@ Status CorruptionChecker::periodic_check() {
     if (!p.resp) continue;
     ++checked;
     const auto& r = *p.resp;
-    if (r.header().revision() > h2->hash_rev) {
+    if (r.header().revision() > h2->hash_rev.value()) {
       logger_.warn("revision from follower must be less than or equal to leader's",
                    {{"leader-revision", h2->hash_rev},
                     {"follower-revision", r.header().revision()},
                     {"follower-peer-id", to_hex(p.id)}});
       mismatch(MemberId(0));
     }
-    if (r.compact_revision() > h2->compact_rev) {
+    if (r.compact_revision() > h2->compact_rev.value()) {
       logger_.warn("compact revision from follower must be less than or equal to leader's",
                    {{"leader-compact-revision", h2->compact_rev},
                     {"follower-compact-revision", r.compact_revision()},
                     {"follower-peer-id", to_hex(p.id)}});
       mismatch(MemberId(0));
     }
-    if (r.compact_revision() == h->compact_rev && r.hash() != h->hash) {
+    if (r.compact_revision() == h->compact_rev.value() && r.hash() != h->hash) {
       logger_.warn("same compact revision then hashes must match",
                    {{"leader-compact-revision", h2->compact_rev},
                     {"leader-hash", h->hash},

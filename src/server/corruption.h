@@ -56,7 +56,7 @@ class CorruptionHost {
   virtual MemberId member_id() = 0;
   virtual bool is_leader() = 0;
   // HashKV of every other member at `rev`: the seam the cluster issue fills.
-  virtual std::vector<PeerHashKV> peer_hashes(int64_t rev) = 0;
+  virtual std::vector<PeerHashKV> peer_hashes(MainRev rev) = 0;
   // Returns once every write acknowledged before the call is applied here.
   virtual Status linearizable_barrier() = 0;
   // Proposes AlarmRequest{ACTIVATE, CORRUPT, member} through Raft.
@@ -86,7 +86,7 @@ class CorruptionChecker {
   void stop();
 
  private:
-  Status verify_local_at(int64_t rev);
+  Status verify_local_at(MainRev rev);
 
   mvcc::KVStore& kv_;
   CorruptionHost& host_;

@@ -16,7 +16,7 @@ class FakeHost : public CorruptionHost {
  public:
   MemberId member_id() override { return MemberId(0x8e9e05c52164694dULL); }
   bool is_leader() override { return true; }
-  std::vector<PeerHashKV> peer_hashes(int64_t) override { return peers; }
+  std::vector<PeerHashKV> peer_hashes(MainRev) override { return peers; }
   Status linearizable_barrier() override { return Status::ok(); }
   void raise_corrupt_alarm(MemberId member) override { alarms.push_back(member.value()); }
   std::vector<PeerHashKV> peers;
@@ -73,7 +73,7 @@ class CorruptionTest : public ::testing::Test {
     p.endpoints = {"http://127.0.0.1:2380"};
     etcdserverpb::HashKVResponse r;
     r.mutable_header()->set_member_id(p.id.value());
-    r.mutable_header()->set_revision(store_->rev());
+    r.mutable_header()->set_revision(store_->rev().value());
     r.set_hash(hash);
     r.set_compact_revision(compact_rev);
     p.resp = r;
@@ -110,7 +110,7 @@ TEST_F(CorruptionTest, CleanStorePasses) {
 }
 
 TEST_F(CorruptionTest, CleanAfterCompaction) {
-  ASSERT_TRUE(store_->compact(4).is_ok());
+  ASSERT_TRUE(store_->compact(MainRev(4)).is_ok());
   EXPECT_TRUE(checker_->verify_local().is_ok());
 }
 
@@ -165,24 +165,26 @@ TEST_F(CorruptionTest, UndecodableRecordIsFound) {
 }
 
 TEST_F(CorruptionTest, PeerWithSameCompactionAndOtherHashFailsTheInitialCheck) {
-  auto h = store_->hash_by_rev(0);
+  auto h = store_->hash_by_rev(MainRev(0));
   ASSERT_TRUE(h.is_ok());
-  host_.peers = {peer(h->hash, h->compact_rev)};
+  host_.peers = {peer(h->hash, h->compact_rev.value())};
   EXPECT_TRUE(checker_->initial_check(std::chrono::milliseconds(1000)).is_ok());
-  host_.peers = {peer(h->hash + 1, h->compact_rev + 4)};  // another compaction: only a warning
+  host_.peers = {
+      peer(h->hash + 1, h->compact_rev.value() + 4)};  // another compaction: only a warning
   EXPECT_TRUE(checker_->initial_check(std::chrono::milliseconds(1000)).is_ok());
   EXPECT_NE(log_.str().find("found different compact revision values from remote peer"),
             std::string::npos);
-  host_.peers = {peer(h->hash + 1, h->compact_rev)};
+  host_.peers = {peer(h->hash + 1, h->compact_rev.value())};
   Status st = checker_->initial_check(std::chrono::milliseconds(1000));
   EXPECT_EQ(st.message(), "8e9e05c52164694d found data inconsistency with peers");
   EXPECT_NE(log_.str().find("found different hash values from remote peer"), std::string::npos);
 }
 
 TEST_F(CorruptionTest, PeriodicCheckRaisesTheAlarmForAPeerMismatch) {
-  auto h = store_->hash_by_rev(0);
+  auto h = store_->hash_by_rev(MainRev(0));
   ASSERT_TRUE(h.is_ok());
-  host_.peers = {peer(h->hash + 1, h->compact_rev), peer(h->hash + 2, h->compact_rev)};
+  host_.peers = {peer(h->hash + 1, h->compact_rev.value()),
+                 peer(h->hash + 2, h->compact_rev.value())};
   EXPECT_TRUE(checker_->periodic_check().is_ok());
   // One alarm, for member 0 (which copy is bad is not known), as etcd's.
   EXPECT_EQ(host_.alarms, std::vector<uint64_t>{0});
@@ -191,10 +193,10 @@ TEST_F(CorruptionTest, PeriodicCheckRaisesTheAlarmForAPeerMismatch) {
 }
 
 TEST_F(CorruptionTest, PeriodicCheckRaisesTheAlarmForAFollowerAhead) {
-  auto h = store_->hash_by_rev(0);
+  auto h = store_->hash_by_rev(MainRev(0));
   ASSERT_TRUE(h.is_ok());
-  PeerHashKV p = peer(h->hash, h->compact_rev);
-  p.resp->mutable_header()->set_revision(store_->rev() + 1);
+  PeerHashKV p = peer(h->hash, h->compact_rev.value());
+  p.resp->mutable_header()->set_revision(store_->rev().value() + 1);
   host_.peers = {p};
   EXPECT_TRUE(checker_->periodic_check().is_ok());
   EXPECT_EQ(host_.alarms, std::vector<uint64_t>{0});

@@ -11,16 +11,16 @@ namespace etcd::server {
 class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
  public:
   explicit OpsHost(EtcdServer& s) : s_(s) {}
-  int64_t current_revision() override { return s_.kv_->rev(); }
+  MainRev current_revision() override { return s_.kv_->rev(); }
   bool is_leader() override { return s_.raft_node_->is_leader(); }
-  Status compact(int64_t revision) override {
+  Status compact(MainRev revision) override {
     etcdserverpb::CompactionRequest r;
-    r.set_revision(revision);
+    r.set_revision(revision.value());
     return s_.kv_front_->compact(r).status();
   }
   MemberId member_id() override { return s_.id(); }
   // A single member has no peers to compare with (clusters fill this in).
-  std::vector<PeerHashKV> peer_hashes(int64_t) override { return {}; }
+  std::vector<PeerHashKV> peer_hashes(MainRev) override { return {}; }
   Status linearizable_barrier() override { return s_.core_->linearizable_read_barrier(); }
   void raise_corrupt_alarm(MemberId member) override {
     etcdserverpb::AlarmRequest a;

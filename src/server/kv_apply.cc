@@ -43,7 +43,7 @@ Result<etcdserverpb::RangeResponse> do_range(Reader& reader, const RangeRequest&
   }
   mvcc::RangeOptions ro;
   ro.limit = limit;
-  ro.rev = r.revision();
+  ro.rev = MainRev(r.revision());
   ro.count_only = r.count_only();
   auto rr = reader.range(key_range(r.key(), r.range_end()), ro);
   if (!rr.is_ok()) return map_mvcc_error(rr.status());
@@ -97,7 +97,7 @@ Result<etcdserverpb::RangeResponse> do_range(Reader& reader, const RangeRequest&
     kvs.resize(static_cast<size_t>(r.limit()));
     resp.set_more(true);
   }
-  resp.mutable_header()->set_revision(rr->rev);
+  resp.mutable_header()->set_revision(rr->rev.value());
   resp.set_count(rr->count);
   for (auto& kv : kvs) {
     if (r.keys_only()) kv.clear_value();
@@ -183,9 +183,9 @@ void compare_to_path(Reader& reader, const TxnRequest& t, std::vector<bool>* pat
 // Reads the store at one fixed revision (a read-only txn's view).
 struct PinnedReader {
   const mvcc::KVStore& store;
-  int64_t rev;
+  MainRev rev;
   Result<mvcc::RangeResult> range(mvcc::KeyRange r, mvcc::RangeOptions ro) const {
-    if (ro.rev <= 0) ro.rev = rev;
+    if (ro.rev.value() <= 0) ro.rev = rev;
     auto res = store.range(r, ro);
     if (res.is_ok()) res->rev = rev;
     return res;
@@ -197,7 +197,7 @@ size_t read_txn(const PinnedReader& reader, const TxnRequest& t, const std::vect
                 size_t pos, etcdserverpb::TxnResponse* resp, Status* err) {
   bool ok = path[pos];
   resp->set_succeeded(ok);
-  resp->mutable_header()->set_revision(reader.rev);
+  resp->mutable_header()->set_revision(reader.rev.value());
   const auto& ops = ok ? t.success() : t.failure();
   size_t consumed = 0;
   for (const auto& op : ops) {
@@ -263,7 +263,7 @@ Result<etcdserverpb::PutResponse> put_in(mvcc::KVStore::WriteTxn& txn,
     }
   }
   txn.put(p.key(), value, lease);
-  resp.mutable_header()->set_revision(txn.write_rev());
+  resp.mutable_header()->set_revision(txn.write_rev().value());
   return resp;
 }
 
@@ -278,8 +278,8 @@ etcdserverpb::DeleteRangeResponse delete_in(mvcc::KVStore::WriteTxn& txn,
   }
   int64_t n = txn.delete_range(key_range(d.key(), d.range_end()));
   resp.set_deleted(n);
-  resp.mutable_header()->set_revision(txn.changes().empty() ? txn.write_rev() - 1
-                                                            : txn.write_rev());
+  resp.mutable_header()->set_revision(txn.changes().empty() ? txn.write_rev().value() - 1
+                                                            : txn.write_rev().value());
   return resp;
 }
 
@@ -462,23 +462,23 @@ Result<etcdserverpb::TxnResponse> KvApplier::txn(const TxnRequest& r, backend::C
   std::vector<bool> path;
   compare_to_path(*txn, r, &path);
   size_t pos = 0;
-  Status checked =
-      check_requests(*txn, r, path, &pos, lease_exists_, store_.rev(), store_.compact_rev());
+  Status checked = check_requests(*txn, r, path, &pos, lease_exists_, store_.rev().value(),
+                                  store_.compact_rev().value());
   if (!checked.is_ok()) return checked;
   etcdserverpb::TxnResponse resp;
   apply_txn(*txn, r, path, 0, &resp);
-  resp.mutable_header()->set_revision(txn->changes().empty() ? txn->write_rev() - 1
-                                                             : txn->write_rev());
+  resp.mutable_header()->set_revision(txn->changes().empty() ? txn->write_rev().value() - 1
+                                                             : txn->write_rev().value());
   return resp;
 }
 
 Result<etcdserverpb::CompactionResponse> KvApplier::compact(
     const etcdserverpb::CompactionRequest& r, backend::ConsistentIndex ci) {
   store_.write()->set_consistent_index(ci);  // an empty write: no new revision
-  Status s = store_.compact(r.revision());
+  Status s = store_.compact(MainRev(r.revision()));
   if (!s.is_ok()) return map_mvcc_error(s);
   etcdserverpb::CompactionResponse resp;
-  resp.mutable_header()->set_revision(store_.rev());
+  resp.mutable_header()->set_revision(store_.rev().value());
   return resp;
 }
 

@@ -274,7 +274,7 @@ TEST_F(KvApplyTest, TxnFailingCheckWritesNothing) {
   auto r = applier_->txn(t, next_ci());
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status(), errors::lease_not_found());
-  EXPECT_EQ(store_->rev(), 2);
+  EXPECT_EQ(store_->rev().value(), 2);
   RangeRequest future;
   future.set_key("k");
   future.set_revision(10);

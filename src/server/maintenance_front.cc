@@ -57,13 +57,13 @@ Result<etcdserverpb::DefragmentResponse> MaintenanceFront::defragment() {
 Result<etcdserverpb::HashResponse> MaintenanceFront::hash() {
   etcdserverpb::HashResponse resp;
   resp.set_hash(backend_.hash());
-  core_.fill_header(resp.mutable_header(), core_.kv.rev());
+  core_.fill_header(resp.mutable_header(), core_.kv.rev().value());
   return resp;
 }
 
 Result<etcdserverpb::HashKVResponse> MaintenanceFront::hash_kv(
     const etcdserverpb::HashKVRequest& r) {
-  auto h = core_.kv.hash_by_rev(r.revision());
+  auto h = core_.kv.hash_by_rev(MainRev(r.revision()));
   if (!h.is_ok()) {
     if (mvcc::is_compacted(h.status())) return errors::compacted();
     if (mvcc::is_future_rev(h.status())) return errors::future_rev();
@@ -71,9 +71,9 @@ Result<etcdserverpb::HashKVResponse> MaintenanceFront::hash_kv(
   }
   etcdserverpb::HashKVResponse resp;
   resp.set_hash(h->hash);
-  resp.set_compact_revision(h->compact_rev);
-  resp.set_hash_revision(h->hash_rev);
-  core_.fill_header(resp.mutable_header(), h->current_rev);
+  resp.set_compact_revision(h->compact_rev.value());
+  resp.set_hash_revision(h->hash_rev.value());
+  core_.fill_header(resp.mutable_header(), h->current_rev.value());
   return resp;
 }
 

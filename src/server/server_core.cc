@@ -50,7 +50,7 @@ Result<etcdserverpb::AlarmResponse> ServerCore::alarm(const etcdserverpb::AlarmR
 void ServerCore::fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
   h->set_cluster_id(cluster_id());
   h->set_member_id(id().value());
-  h->set_revision(revision > 0 ? revision : kv.rev());
+  h->set_revision(revision > 0 ? revision : kv.rev().value());
   h->set_raft_term(raft.term());
 }
 
