@@ -5,16 +5,17 @@
 namespace etcd::server {
 
 void AlarmStore::load(backend::Backend& b) {
+  std::map<Key, etcdserverpb::AlarmMember> loaded;
   auto rtx = b.read_tx();
-  MutexLock lock(&mu_);
-  alarms_.clear();
   rtx.for_each(backend::Bucket::kAlarm, "", "", [&](std::string_view k, std::string_view) {
     etcdserverpb::AlarmMember m;
     if (m.ParseFromArray(k.data(), static_cast<int>(k.size()))) {
-      alarms_[{static_cast<int>(m.alarm()), m.memberid()}] = m;
+      loaded[{static_cast<int>(m.alarm()), m.memberid()}] = m;
     }
     return true;
   });
+  MutexLock lock(&mu_);
+  alarms_ = std::move(loaded);
   update_flags();
 }
 

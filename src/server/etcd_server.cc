@@ -84,10 +84,10 @@ Status EtcdServer::open(env::FileSystem& fs) {
   raft_node_ = std::make_unique<RaftNode>(std::move(b->raft), std::move(b->node), *transport_,
                                           clock_, logger_, ro);
   const auto request_timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
-  proposer_ = std::make_unique<Proposer>(
-      *raft_node_, membership_->local_id(), clock_.wall_unix_ms(), logger_,
-      Proposer::Options{.request_timeout = request_timeout,
-                        .max_request_bytes = cfg_.max_request_bytes});
+  proposer_ =
+      std::make_unique<Proposer>(*raft_node_, membership_->local_id(), clock_, logger_,
+                                 Proposer::Options{.request_timeout = request_timeout,
+                                                   .max_request_bytes = cfg_.max_request_bytes});
 
   ApplyLoop::Hooks hooks;
   hooks.complete = [this](uint64_t id, ApplyResult r) { proposer_->complete(id, std::move(r)); };

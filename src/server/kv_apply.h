@@ -1,8 +1,8 @@
 // The KV half of etcd's applier: Range, Put, DeleteRange, Txn and
 // Compaction on the MVCC store, with etcd's semantics (filters, sorting,
 // limits and `more`, prev_kv, ignore_value/ignore_lease, txn compares
-// evaluated up front on the state before the txn, one revision per txn),
-// plus the request validation etcd does before proposing.
+// evaluated up front on the state before the txn, one revision per txn).
+// The request checks done before proposing are in kv_validation.h.
 #pragma once
 
 #include <cstdint>
@@ -17,14 +17,6 @@ namespace etcd::server {
 // Whether a lease id exists (the lessor answers; until leases exist only
 // lease 0, "no lease", does).
 using LeaseExists = std::function<bool(int64_t)>;
-
-// Checks done before a request is proposed (etcd's v3rpc check*Request).
-Status check_range_request(const etcdserverpb::RangeRequest& r);
-Status check_put_request(const etcdserverpb::PutRequest& r);
-Status check_delete_request(const etcdserverpb::DeleteRangeRequest& r);
-// Includes the duplicate-key check over puts and deletes of each branch.
-Status check_txn_request(const etcdserverpb::TxnRequest& r, int64_t max_txn_ops);
-bool is_txn_read_only(const etcdserverpb::TxnRequest& r);
 
 class KvApplier {
  public:

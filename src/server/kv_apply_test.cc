@@ -6,6 +6,7 @@
 
 #include "env/clock.h"
 #include "server/errors.h"
+#include "server/kv_validation.h"
 
 namespace etcd::server {
 namespace {

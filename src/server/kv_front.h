@@ -6,6 +6,7 @@
 #pragma once
 
 #include "server/kv_apply.h"
+#include "server/kv_validation.h"
 #include "server/server_core.h"
 #include "storage/backend/backend.h"
 

@@ -6,13 +6,14 @@
 
 namespace etcd::server {
 
-Proposer::Proposer(RaftPort& raft, MemberId member, int64_t now_unix_ms, log::Logger& logger,
+Proposer::Proposer(RaftPort& raft, MemberId member, env::Clock& clock, log::Logger& logger,
                    Options options)
     : raft_(raft),
+      clock_(clock),
       logger_(logger),
       options_(options),
       id_prefix_((member.value() & 0xFFFF) << 48 |
-                 ((static_cast<uint64_t>(now_unix_ms) & 0xFFFFFFFFFFULL) << 8)) {}
+                 ((static_cast<uint64_t>(clock.wall_unix_ms()) & 0xFFFFFFFFFFULL) << 8)) {}
 
 Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
   const uint64_t id = next_id();
@@ -83,7 +84,7 @@ std::string Proposer::advance_rounds() {
   current_ = std::move(next_);
   next_.reset();
   if (!current_) return {};
-  current_->sent = std::chrono::steady_clock::now();
+  current_->sent = clock_.now();
   return current_->ctx;
 }
 
@@ -115,12 +116,12 @@ void Proposer::on_read_state(const raft::ReadState& rs) {
 }
 
 Result<uint64_t> Proposer::read_index() {
-  const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+  const auto deadline = clock_.now() + options_.request_timeout;
   MutexLock lock(&read_mu_);
   std::shared_ptr<Round> round;
   if (!current_) {
     current_ = new_round();
-    current_->sent = std::chrono::steady_clock::now();
+    current_->sent = clock_.now();
     round = current_;
     const std::string ctx = round->ctx;
     lock.unlock();
@@ -137,11 +138,11 @@ Result<uint64_t> Proposer::read_index() {
   } left{readers_};
   auto answered = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return round->done; };
   while (!round->done) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.now();
     if (now >= deadline) break;
     lock.wait_for(read_cv_, std::min<std::chrono::nanoseconds>(options_.read_retry, deadline - now),
                   answered);
-    const auto after = std::chrono::steady_clock::now();
+    const auto after = clock_.now();
     // One waiter of the round resends it (and says so), not each.
     if (round->done || current_ != round || after >= deadline ||
         after - round->sent < options_.read_retry) {

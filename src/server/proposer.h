@@ -33,6 +33,7 @@
 #include "base/log.h"
 #include "base/mutex.h"
 #include "base/status.h"
+#include "env/clock.h"
 #include "raft/rawnode.h"
 #include "server/apply_result.h"
 #include "serverpb/raft_internal.pb.h"
@@ -62,10 +63,10 @@ class Proposer {
     std::chrono::milliseconds read_retry{500};
   };
 
-  // `now_unix_ms` seeds the request ids (etcd: the member id's low 16 bits,
-  // then the start time in ms, then a counter), so ids stay unique across
-  // restarts.
-  Proposer(RaftPort& raft, MemberId member, int64_t now_unix_ms, log::Logger& logger,
+  // The clock's wall time at construction seeds the request ids (etcd: the
+  // member id's low 16 bits, then the start time in ms, then a counter), so
+  // ids stay unique across restarts; its monotonic time times the waits.
+  Proposer(RaftPort& raft, MemberId member, env::Clock& clock, log::Logger& logger,
            Options options);
   Proposer(const Proposer&) = delete;
   Proposer& operator=(const Proposer&) = delete;
@@ -107,6 +108,7 @@ class Proposer {
   std::string advance_rounds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
 
   RaftPort& raft_;
+  env::Clock& clock_;
   log::Logger& logger_;
   const Options options_;
   const uint64_t id_prefix_;

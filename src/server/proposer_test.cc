@@ -70,7 +70,7 @@ class ProposerTest : public ::testing::Test {
         logger_(log::Level::kInfo, {sink_}, [] { return int64_t{0}; }) {}
 
   std::unique_ptr<Proposer> make(Proposer::Options o = {}) {
-    return std::make_unique<Proposer>(raft_, MemberId(0xABCD1234), 1795282200123, logger_, o);
+    return std::make_unique<Proposer>(raft_, MemberId(0xABCD1234), clock_, logger_, o);
   }
   static serverpb::InternalRaftRequest put() {
     serverpb::InternalRaftRequest r;
@@ -83,6 +83,16 @@ class ProposerTest : public ::testing::Test {
     return n;
   }
 
+  // Real monotonic time (the waits are real), a fixed wall time (the ids).
+  struct TestClock final : env::Clock {
+    std::chrono::steady_clock::time_point now() override {
+      return std::chrono::steady_clock::now();
+    }
+    int64_t wall_unix_ms() override { return 1795282200123; }
+    void sleep_for(std::chrono::nanoseconds d) override { std::this_thread::sleep_for(d); }
+  };
+
+  TestClock clock_;
   FakeRaft raft_;
   std::ostringstream log_;
   std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
