@@ -3,7 +3,7 @@
 namespace etcd::mvcc {
 
 void TreeIndex::put(std::string_view key, Revision rev) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   auto it = tree_.find(key);
   if (it == tree_.end()) it = tree_.emplace(std::string(key), KeyIndex(std::string(key))).first;
   it->second.put(rev);
@@ -11,7 +11,7 @@ void TreeIndex::put(std::string_view key, Revision rev) {
 
 void TreeIndex::restore(std::string_view key, Revision created, Revision modified,
                         int64_t version) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   auto it = tree_.find(key);
   if (it == tree_.end()) {
     it = tree_.emplace(std::string(key), KeyIndex(std::string(key))).first;
@@ -22,14 +22,14 @@ void TreeIndex::restore(std::string_view key, Revision created, Revision modifie
 }
 
 bool TreeIndex::tombstone(std::string_view key, Revision rev) {
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   auto it = tree_.find(key);
   if (it == tree_.end()) return false;
   return it->second.tombstone(rev);
 }
 
 std::optional<KeyAt> TreeIndex::get(std::string_view key, int64_t at_rev) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   auto it = tree_.find(key);
   if (it == tree_.end()) return std::nullopt;
   return it->second.get(at_rev);
@@ -49,7 +49,7 @@ void TreeIndex::visit(KeyRange r, const std::function<bool(const KeyIndex&)>& f)
 }
 
 std::vector<std::string> TreeIndex::range_keys(KeyRange r, int64_t at_rev) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   std::vector<std::string> keys;
   visit(r, [&](const KeyIndex& ki) {
     if (ki.get(at_rev)) keys.push_back(ki.key());
@@ -59,7 +59,7 @@ std::vector<std::string> TreeIndex::range_keys(KeyRange r, int64_t at_rev) const
 }
 
 TreeIndex::RevisionsResult TreeIndex::revisions(KeyRange r, int64_t at_rev, size_t limit) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   RevisionsResult out;
   visit(r, [&](const KeyIndex& ki) {
     if (auto at = ki.get(at_rev)) {
@@ -75,7 +75,7 @@ TreeIndex::RevisionsResult TreeIndex::revisions(KeyRange r, int64_t at_rev, size
 }
 
 int64_t TreeIndex::count_revisions(KeyRange r, int64_t at_rev) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   int64_t n = 0;
   visit(r, [&](const KeyIndex& ki) {
     n += ki.get(at_rev).has_value();
@@ -86,7 +86,7 @@ int64_t TreeIndex::count_revisions(KeyRange r, int64_t at_rev) const {
 
 std::vector<std::pair<std::string, std::vector<Revision>>> TreeIndex::range_since(
     KeyRange r, int64_t rev) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   std::vector<std::pair<std::string, std::vector<Revision>>> out;
   visit(r, [&](const KeyIndex& ki) {
     auto revs = ki.since(rev);
@@ -98,7 +98,7 @@ std::vector<std::pair<std::string, std::vector<Revision>>> TreeIndex::range_sinc
 
 std::set<Revision> TreeIndex::compact(int64_t rev) {
   std::set<Revision> available;
-  absl::MutexLock lock(&mu_);
+  WriterLock lock(&mu_);
   for (auto it = tree_.begin(); it != tree_.end();) {
     it->second.compact(rev, &available);
     if (it->second.empty()) {
@@ -112,13 +112,13 @@ std::set<Revision> TreeIndex::compact(int64_t rev) {
 
 std::set<Revision> TreeIndex::keep(int64_t rev) const {
   std::set<Revision> available;
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   for (const auto& [key, ki] : tree_) ki.keep(rev, &available);
   return available;
 }
 
 size_t TreeIndex::size() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderLock lock(&mu_);
   return tree_.size();
 }
 

@@ -5,7 +5,6 @@
 
 #include <absl/base/thread_annotations.h>
 #include <absl/container/btree_map.h>
-#include <absl/synchronization/mutex.h>
 
 #include <functional>
 #include <set>
@@ -13,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "mvcc/key_index.h"
 
 namespace etcd::mvcc {
@@ -57,7 +57,7 @@ class TreeIndex {
   void visit(KeyRange r, const std::function<bool(const KeyIndex&)>& f) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable SharedMutex mu_;
   absl::btree_map<std::string, KeyIndex, std::less<>> tree_ ABSL_GUARDED_BY(mu_);
 };
 

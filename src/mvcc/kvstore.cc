@@ -203,7 +203,7 @@ Status KVStore::compact(MainRev at) {
   if (at > this->rev()) return err_future_rev();
   std::set<Revision> keep;
   {
-    std::unique_lock compact_lock(compact_mu_);
+    WriterLock compact_lock(&compact_mu_);
     backend::BatchTx tx = backend_.batch_tx();
     Status st =
         tx.put(backend::Bucket::kMeta, backend::kMetaScheduledCompactRev, main_rev_bytes(rev));
@@ -237,7 +237,7 @@ Status KVStore::compact(MainRev at) {
 
 Result<KvHash> KVStore::hash_by_rev(MainRev at) const {
   const int64_t rev = at.value();
-  std::shared_lock lock(compact_mu_);
+  ReaderLock lock(&compact_mu_);
   KvHash out;
   out.compact_rev = compact_rev();
   out.current_rev = this->rev();

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "mvcc/index.h"
 #include "mvccpb/kv.pb.h"
@@ -156,7 +157,7 @@ class KVStore {
   // Held exclusively while a compaction moves the compacted revision and
   // compacts the index; shared by hash_by_rev, which needs both (and its
   // backend view) at one compaction.
-  mutable std::shared_mutex compact_mu_;
+  mutable SharedMutex compact_mu_;
 };
 
 }  // namespace etcd::mvcc

@@ -2,14 +2,15 @@
 
 #include <absl/base/thread_annotations.h>
 #include <absl/container/flat_hash_set.h>
-#include <absl/synchronization/mutex.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <thread>
 #include <vector>
 
 #include "base/assert.h"
+#include "base/mutex.h"
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "mvcc/watchable_store.h"
 
@@ -28,17 +29,17 @@ class WatchReactor;
 class Registry {
  public:
   void add(WatchReactor* r) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     live_.insert(r);
   }
   void remove(WatchReactor* r) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     live_.erase(r);
   }
   void cancel_all();
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   absl::flat_hash_set<WatchReactor*> live_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -56,7 +57,8 @@ class SenderPool {
  private:
   void run();
 
-  absl::Mutex mu_;
+  Mutex mu_;
+  std::condition_variable cv_;
   std::deque<WatchReactor*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
@@ -82,7 +84,7 @@ class WatchReactor final
     if (!ok) return;  // the client closed its side: events still flow (etcd)
     handle(req_);
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (finishing_) return;
       // A request may queue a control response: read the next one only
       // when there is room for it.
@@ -97,10 +99,10 @@ class WatchReactor final
   void OnWriteDone(bool ok) override {
     bool resume_read = false;
     {
-      absl::ReleasableMutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       writing_ = false;
       if (!ok) {
-        lock.Release();
+        lock.unlock();
         finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch stream send failed"));
         return;
       }
@@ -128,7 +130,7 @@ class WatchReactor final
   // reactions inline).
   void finish(const grpc::Status& st) ABSL_LOCKS_EXCLUDED(mu_) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (finishing_) return;
       finishing_ = true;
     }
@@ -138,7 +140,7 @@ class WatchReactor final
   // Sender threads: converts queued responses and starts the next write.
   void pump() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       scheduled_ = false;
       if (pumping_) {
         repump_ = true;
@@ -149,7 +151,7 @@ class WatchReactor final
     bool more = false;
     while (true) {
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         if (finishing_ || writing_) {
           pumping_ = false;
           return;
@@ -175,11 +177,11 @@ class WatchReactor final
       mvcc::WatchResponse r;
       if (stream_->next(&r)) {
         auto msgs = convert(std::move(r));
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         for (auto& m : msgs) fragments_.push_back(std::move(m));
         continue;
       }
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (repump_) {
         repump_ = false;
         continue;
@@ -201,7 +203,7 @@ class WatchReactor final
   // Called by the store (any producer thread) when a response arrives.
   void schedule() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (scheduled_ || finishing_) return;
       scheduled_ = true;
     }
@@ -297,7 +299,7 @@ class WatchReactor final
   std::atomic<int> refs_{1};        // gRPC's, until OnDone
   etcdserverpb::WatchRequest req_;  // the read in flight (one at a time)
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool scheduled_ ABSL_GUARDED_BY(mu_) = false;   // in the sender pool's queue
   bool pumping_ ABSL_GUARDED_BY(mu_) = false;     // a thread is in pump()
   bool repump_ ABSL_GUARDED_BY(mu_) = false;      // pump() was asked again meanwhile
@@ -312,31 +314,34 @@ class WatchReactor final
 
 SenderPool::~SenderPool() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
+  cv_.notify_all();
   for (auto& t : threads_) t.join();
   std::deque<WatchReactor*> left;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     left.swap(queue_);
   }
   for (WatchReactor* r : left) r->unref();
 }
 
 void SenderPool::schedule(WatchReactor* r) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(r);
+  {
+    MutexLock lock(&mu_);
+    queue_.push_back(r);
+  }
+  cv_.notify_one();
 }
 
 void SenderPool::run() {
   while (true) {
     WatchReactor* r = nullptr;
     {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]()
-                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
+      MutexLock lock(&mu_);
+      lock.wait(cv_,
+                [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       r = queue_.front();
       queue_.pop_front();
@@ -351,7 +356,7 @@ void Registry::cancel_all() {
   {
     // A reference taken under mu_ keeps a stream alive even if its OnDone
     // runs meanwhile (OnDone removes it under mu_ first).
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (WatchReactor* r : live_) {
       r->ref();
       streams.push_back(r);
