@@ -29,32 +29,33 @@ class Applier {
 // Records `ci` alone (a request refused before it reached a store).
 void record_consistent_index(backend::Backend& b, backend::ConsistentIndex ci);
 
-// etcd's applierV3Corrupt: under a CORRUPT alarm, writes (put, delete, txn,
-// compaction, lease grant and revoke) fail with "etcdserver: corrupt cluster".
-class CorruptApplier final : public Applier {
+// A link that refuses some requests while an alarm is active, recording
+// their consistent index, and passes the rest on.
+class AlarmGate : public Applier {
  public:
-  CorruptApplier(Applier& next, const AlarmStore& alarms, backend::Backend& backend)
+  AlarmGate(Applier& next, const AlarmStore& alarms, backend::Backend& backend)
       : next_(next), alarms_(alarms), backend_(backend) {}
-  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
 
- private:
+ protected:
   Applier& next_;
   const AlarmStore& alarms_;
   backend::Backend& backend_;
 };
 
+// etcd's applierV3Corrupt: under a CORRUPT alarm, writes (put, delete, txn,
+// compaction, lease grant and revoke) fail with "etcdserver: corrupt cluster".
+class CorruptApplier final : public AlarmGate {
+ public:
+  using AlarmGate::AlarmGate;
+  ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
+};
+
 // etcd's applierV3Capped: under a NOSPACE alarm, puts, txns with puts and
 // lease grants fail with no_space; deletes, reads and compactions pass.
-class CappedApplier final : public Applier {
+class CappedApplier final : public AlarmGate {
  public:
-  CappedApplier(Applier& next, const AlarmStore& alarms, backend::Backend& backend)
-      : next_(next), alarms_(alarms), backend_(backend) {}
+  using AlarmGate::AlarmGate;
   ApplyResult apply(const serverpb::InternalRaftRequest& req, backend::ConsistentIndex ci) override;
-
- private:
-  Applier& next_;
-  const AlarmStore& alarms_;
-  backend::Backend& backend_;
 };
 
 // etcd's quotaApplierV3: a put, txn or lease grant that does not fit the

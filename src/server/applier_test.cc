@@ -9,6 +9,7 @@
 
 #include "server/apply_loop.h"
 #include "server/errors.h"
+#include "server/test_util.h"
 
 namespace etcd::server {
 namespace {
@@ -18,14 +19,9 @@ class ApplierTest : public ::testing::Test {
   ApplierTest() : logger_(log::Level::kError, {}, [] { return int64_t{0}; }) {}
 
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("applier_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    backend::Options o;
-    o.background_commit = false;
-    o.map_size_bytes = uint64_t{64} << 20;
-    backend_ = std::move(backend::Backend::open((dir_ / "db").string(), o, clock_)).value();
+    dir_ = testing_util::fresh_test_dir("applier");
+    backend_ = testing_util::open_test_backend(dir_, clock_);
+    ASSERT_NE(backend_, nullptr);
     kv_ = std::make_unique<mvcc::KVStore>(*backend_);
     ASSERT_TRUE(kv_->restore().is_ok());
     lessor_ = std::make_unique<lease::Lessor>(*kv_, clock_, lease::LessorOptions{});

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "env/posix_file_system.h"
+#include "server/test_util.h"
 
 namespace etcd::server {
 namespace {
@@ -17,10 +18,7 @@ class BootstrapTest : public ::testing::Test {
   BootstrapTest() : logger_(log::Level::kError, {}, [] { return int64_t{0}; }) {}
 
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("bootstrap_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing_util::fresh_test_dir("bootstrap");
     cfg_.name = "infra1";
     cfg_.data_dir = (dir_ / "infra1.etcd").string();
     cfg_.heartbeat_interval_ms = 100;

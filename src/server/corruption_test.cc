@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "server/errors.h"
+#include "server/test_util.h"
 #include "storage/backend/schema.h"
 
 namespace etcd::server {
@@ -30,14 +31,9 @@ class CorruptionTest : public ::testing::Test {
         logger_(log::Level::kInfo, {sink_}, [] { return int64_t{0}; }) {}
 
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("corruption_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    backend::Options o;
-    o.background_commit = false;
-    o.map_size_bytes = uint64_t{64} << 20;
-    backend_ = std::move(backend::Backend::open((dir_ / "db").string(), o, clock_)).value();
+    dir_ = testing_util::fresh_test_dir("corruption");
+    backend_ = testing_util::open_test_backend(dir_, clock_);
+    ASSERT_NE(backend_, nullptr);
     store_ = std::make_unique<mvcc::KVStore>(*backend_);
     ASSERT_TRUE(store_->restore().is_ok());
     // revisions 2..4: a=1, b=2, a=3; 5: delete b.

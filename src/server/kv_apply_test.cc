@@ -7,6 +7,7 @@
 #include "env/clock.h"
 #include "server/errors.h"
 #include "server/kv_validation.h"
+#include "server/test_util.h"
 
 namespace etcd::server {
 namespace {
@@ -17,13 +18,9 @@ using etcdserverpb::RangeRequest;
 class KvApplyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("kvapply_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    backend::Options o;
-    o.background_commit = false;
-    backend_ = std::move(backend::Backend::open((dir_ / "db").string(), o, clock_)).value();
+    dir_ = testing_util::fresh_test_dir("kvapply");
+    backend_ = testing_util::open_test_backend(dir_, clock_);
+    ASSERT_NE(backend_, nullptr);
     store_ = std::make_unique<mvcc::KVStore>(*backend_);
     ASSERT_TRUE(store_->restore().is_ok());
     applier_ = std::make_unique<KvApplier>(*store_, [](int64_t id) { return id == 7; });

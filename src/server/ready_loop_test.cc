@@ -78,6 +78,16 @@ class ReadyLoopTest : public ::testing::Test {
     fs_.crash(rng_);
     loop_.reset();
   }
+  // What a follower writes for a leader's snapshot at (index, term): the
+  // file, then its WAL marker.
+  static void save_received_snapshot(RaftStorage& rs, uint64_t index, uint64_t term) {
+    raftpb::Snapshot snap;
+    snap.mutable_metadata()->set_index(index);
+    snap.mutable_metadata()->set_term(term);
+    snap.mutable_metadata()->mutable_conf_state()->add_voters(1);
+    ASSERT_TRUE(rs.snapshotter->save(snap).is_ok());
+    ASSERT_TRUE(rs.wal->save_snapshot(wal::WalSnapshot{Index(index), Term(term)}).is_ok());
+  }
   std::vector<std::string> payloads() const {
     std::vector<std::string> out;
     for (const auto& e : applied_) {
@@ -218,12 +228,7 @@ TEST_F(ReadyLoopTest, ACommitIndexBehindTheSnapshotIsRaisedToIt) {
   hs.set_vote(2);
   hs.set_commit(2);
   ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
-  raftpb::Snapshot snap;
-  snap.mutable_metadata()->set_index(20);
-  snap.mutable_metadata()->set_term(2);
-  snap.mutable_metadata()->mutable_conf_state()->add_voters(1);
-  ASSERT_TRUE(rs->snapshotter->save(snap).is_ok());
-  ASSERT_TRUE(rs->wal->save_snapshot(wal::WalSnapshot{Index(20), Term(2)}).is_ok());
+  save_received_snapshot(*rs, 20, 2);
   rs->wal.reset();
   fs_.crash(rng_);
   auto reopened = RaftStorage::open(fs_, kWal, kSnap, options());
@@ -255,12 +260,7 @@ TEST_F(ReadyLoopTest, EntriesOfALogReplacedByAReceivedSnapshotStayDiscarded) {
     ents[i].set_term(1);
   }
   ASSERT_TRUE(rs->wal->save(hs, ents, true).is_ok());
-  raftpb::Snapshot snap;
-  snap.mutable_metadata()->set_index(3);
-  snap.mutable_metadata()->set_term(2);
-  snap.mutable_metadata()->mutable_conf_state()->add_voters(1);
-  ASSERT_TRUE(rs->snapshotter->save(snap).is_ok());
-  ASSERT_TRUE(rs->wal->save_snapshot(wal::WalSnapshot{Index(3), Term(2)}).is_ok());
+  save_received_snapshot(*rs, 3, 2);
   hs.set_term(2);
   hs.set_commit(3);
   ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
