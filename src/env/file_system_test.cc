@@ -218,7 +218,7 @@ TEST(SimFileSystemTest, CrashAtNextSyncKeepsTheWriteBeforeItPending) {
   for (uint64_t seed = 1; seed <= 40; ++seed) {
     auto copy = fs.clone();
     auto g = copy->open("/f", OpenMode::kReadWrite);
-    copy->crash_at_next_sync();
+    copy->crash_at_sync(1);
     EXPECT_FALSE(copy->crash_point_passed());
     ASSERT_TRUE((*g)->sync().is_ok());  // "works", but the process is dead
     EXPECT_TRUE(copy->crash_point_passed());
@@ -232,8 +232,8 @@ TEST(SimFileSystemTest, CrashAtNextSyncKeepsTheWriteBeforeItPending) {
   EXPECT_TRUE(kept);
   EXPECT_TRUE(lost);
   // Disarmed, a sync is a sync.
-  fs.crash_at_next_sync();
-  fs.crash_at_next_sync(false);
+  fs.crash_at_sync(1);
+  fs.crash_at_sync(0);
   ASSERT_TRUE((*f)->sync().is_ok());
   EXPECT_FALSE(fs.crash_point_passed());
   EXPECT_EQ(fs.unsynced_write_bytes(), 0u);

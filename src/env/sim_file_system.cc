@@ -88,8 +88,7 @@ void SimFileSystem::before_mutation() {
 }
 
 void SimFileSystem::before_sync() {
-  if (!freeze_at_sync_) return;
-  freeze_at_sync_ = false;
+  if (syncs_until_freeze_ == 0 || --syncs_until_freeze_ > 0) return;
   if (!frozen_.has_value()) frozen_ = state_;
 }
 
@@ -366,7 +365,7 @@ void SimFileSystem::crash(Rng& rng) {
   State s = frozen_.has_value() ? std::move(*frozen_) : std::move(state_);
   frozen_.reset();
   ops_until_freeze_ = 0;
-  freeze_at_sync_ = false;
+  syncs_until_freeze_ = 0;
 
   // Directories first: which names survive decides which files do.
   for (auto& [ino, node] : s.inodes) {

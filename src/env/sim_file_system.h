@@ -21,9 +21,9 @@
 //     from; calls after that point still work (the process has not noticed
 //     it is dead yet) but are lost. A test can so crash in the middle of a
 //     WAL segment cut or between a write and its fdatasync.
-//   - crash_at_next_sync() sets the crash point at the next File::sync()
-//     or sync_dir(): what was written before it is pending, not durable
-//     (a process killed between a write and its fsync).
+//   - crash_at_sync(n) sets the crash point at the n-th File::sync() or
+//     sync_dir() from now: what was written before it is pending, not
+//     durable (a process killed between a write and its fsync).
 //   - set_fail_sync(true) makes sync()/sync_dir() fail, to test that the
 //     callers PANIC.
 //   - set_lying_sync(true) makes File::sync() succeed without making
@@ -72,7 +72,8 @@ class SimFileSystem final : public FileSystem {
   // Mutating calls (write, truncate, allocate, sync, create, rename, unlink,
   // mkdir, chmod, sync_dir) made so far.
   uint64_t mutating_ops() const { return ops_; }
-  void crash_at_next_sync(bool armed = true) { freeze_at_sync_ = armed; }
+  // n >= 1; 0 disarms.
+  void crash_at_sync(uint64_t n) { syncs_until_freeze_ = n; }
   void set_fail_sync(bool fail) { fail_sync_ = fail; }
   void set_lying_sync(bool lie) { lying_sync_ = lie; }
   // Bytes written but not yet synced, over all files.
@@ -116,7 +117,7 @@ class SimFileSystem final : public FileSystem {
 
   // Counts a mutating call and freezes the crash state at the crash point.
   void before_mutation();
-  // Freezes the crash state here if crash_at_next_sync() asked for it.
+  // Freezes the crash state here if crash_at_sync() asked for this sync.
   void before_sync();
   Result<std::vector<std::string>> split(const std::string& path) const;
   Result<uint64_t> lookup(const std::string& path) const;
@@ -136,7 +137,7 @@ class SimFileSystem final : public FileSystem {
   uint64_t ops_ = 0;
   uint64_t generation_ = 0;  // bumped by crash(); older handles are stale
   bool fail_sync_ = false;
-  bool freeze_at_sync_ = false;
+  uint64_t syncs_until_freeze_ = 0;
   bool lying_sync_ = false;
 };
 

@@ -153,8 +153,7 @@ void EtcdServer::log_starting() const {
 }
 
 void EtcdServer::start() {
-  if (core_->started()) return;
-  core_->set_started(true);
+  if (core_->set_started(true)) return;
   log_starting();
   apply_loop_->start();
   lessor_->set_revoker(
@@ -187,11 +186,10 @@ void EtcdServer::start() {
 }
 
 void EtcdServer::stop() {
-  if (!core_ || !core_->started()) {
+  if (!core_ || !core_->set_started(false)) {
     if (backend_) backend_->close();
     return;
   }
-  core_->set_started(false);
   // etcd hands leadership over before stopping; a lone voter has no one
   // to hand it to.
   const std::string lead = to_hex(raft_node_->lead());

@@ -10,6 +10,10 @@ RaftNode::RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Tra
   ReadyLoop::Hooks hooks;
   hooks.on_ready = [this](const raft::Ready& rd) { observe(rd); };
   hooks.on_read_state = [this](const raft::ReadState& rs) { on_read_state_(rs); };
+  hooks.on_persisted = [this](const raftpb::HardState& hs) {
+    term_.store(hs.term(), std::memory_order_release);
+    commit_.store(hs.commit(), std::memory_order_release);
+  };
   hooks.apply = [this](ApplyBatch b) { apply_(std::move(b)); };
   term_ = node->raft().term();
   commit_ = storage.hard_state.commit();
@@ -132,17 +136,14 @@ void RaftNode::loop() {
 }
 
 void RaftNode::observe(const raft::Ready& rd) {
-  if (!raft::is_empty_hard_state(rd.hard_state)) {
-    term_.store(rd.hard_state.term(), std::memory_order_release);
-    commit_.store(rd.hard_state.commit(), std::memory_order_release);
-  }
   if (!rd.soft_state) return;
   const uint64_t was = lead_.load(std::memory_order_relaxed);
   const uint64_t now = rd.soft_state->lead;
   lead_.store(now, std::memory_order_release);
   leader_.store(rd.soft_state->raft_state == raft::StateType::kLeader, std::memory_order_release);
   if (now == was) return;
-  if (on_leader_change_) on_leader_change_();
+  // As etcd, only a new leader fails the ReadIndex round in flight.
+  if (now != raft::kNone && on_leader_change_) on_leader_change_();
   // etcd raft's node-level lines, worded as etcd's.
   const raft::RawNode& node = ready_loop_->node();
   const std::string self = to_hex(MemberId(node.raft().id()));

@@ -43,7 +43,7 @@ class RaftNode final : public RaftPort {
            env::Clock& clock, log::Logger& logger, Options options);
   ~RaftNode();
 
-  // on_leader_change runs on the raft thread when the known leader changes.
+  // on_leader_change runs on the raft thread when a new leader is known.
   void start(ApplyFn apply, ReadStateFn on_read_state, LeaderChangeFn on_leader_change = {});
   // Stops the thread after the current iteration (pending work is
   // dropped), then closes the WAL (synced).

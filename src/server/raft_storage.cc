@@ -48,31 +48,6 @@ Result<RaftStorage> RaftStorage::open(env::FileSystem& fs, const std::string& wa
       }
       return contents.status();
     }
-    // A snapshot received from a leader replaced the whole raft log, but
-    // the WAL still holds that log's entries, before the snapshot's marker;
-    // reading from the marker on, the ones past the snapshot's index come
-    // back unless a later record overwrote their index. They are stale, and
-    // recognisable: in a valid log every entry after a snapshot has at
-    // least its term, and a discarded suffix never does (an entry of the
-    // snapshot's term or later would have matched the snapshot, which Raft
-    // then does not install). Cut the log at the first such entry. (The
-    // simulator found these coming back after a crash, seed 2959.)
-    if (!raft::is_empty_snap(snap)) {
-      auto& ents = contents->entries;
-      for (size_t i = 0; i < ents.size(); ++i) {
-        if (ents[i].term() < snap.metadata().term()) {
-          if (options.logger != nullptr) {
-            options.logger->warn("discarding WAL entries older than the snapshot",
-                                 {{"snapshot-index", snap.metadata().index()},
-                                  {"snapshot-term", snap.metadata().term()},
-                                  {"first-discarded-index", ents[i].index()},
-                                  {"discarded-entries", ents.size() - i}});
-          }
-          ents.resize(i);
-          break;
-        }
-      }
-    }
     // A snapshot holds committed state only, so the commit index is at
     // least its index. The hard state saved after a received snapshot may
     // be lost in a crash (its marker was synced first), leaving an older

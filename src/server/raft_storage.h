@@ -46,8 +46,9 @@ struct RaftStorage {
   // Recovers from the newest snapshot file whose marker the WAL holds (a
   // crash between saving a snapshot file and its WAL marker leaves a newer
   // file the WAL does not know; etcd 3.5 skips it the same way), then the
-  // WAL's records after it. A torn WAL tail is repaired (wal::Wal); other
-  // damage is kDataLoss.
+  // WAL's records after it (the WAL drops entries of a log that a received
+  // snapshot replaced). A commit index below the snapshot's is raised to
+  // it. A torn WAL tail is repaired (wal::Wal); other damage is kDataLoss.
   static Result<RaftStorage> open(env::FileSystem& fs, const std::string& wal_dir,
                                   const std::string& snap_dir, const RaftStorageOptions& options);
 };

@@ -19,12 +19,15 @@ ReadyLoop::ReadyLoop(RaftStorage storage, std::unique_ptr<raft::RawNode> node, T
       hooks_(std::move(hooks)),
       logger_(logger) {}
 
-void ReadyLoop::save_received_snapshot(const raftpb::Snapshot& snap) {
-  Status s = storage_.snapshotter->save(snap);
+void ReadyLoop::save_snapshot(const raftpb::Snapshot& snap) {
+  // The file first, then its WAL marker; old files are purged only once
+  // the marker is durable, so recovery always finds one the WAL knows.
+  Status s = storage_.snapshotter->save(snap, /*purge_after=*/false);
   if (!s.is_ok()) PANIC("failed to save snapshot: " + s.to_string());
   s = storage_.wal->save_snapshot(
       wal::WalSnapshot{Index(snap.metadata().index()), Term(snap.metadata().term())});
   if (!s.is_ok()) PANIC("failed to save the WAL snapshot marker: " + s.to_string());
+  (void)storage_.snapshotter->purge();
 }
 
 void ReadyLoop::handle_ready() {
@@ -43,7 +46,7 @@ void ReadyLoop::handle_ready() {
   }
 
   const bool has_snap = !raft::is_empty_snap(rd.snapshot);
-  if (has_snap) save_received_snapshot(rd.snapshot);
+  if (has_snap) save_snapshot(rd.snapshot);
   if (!raft::is_empty_hard_state(rd.hard_state) || !rd.entries.empty()) {
     // With a snapshot the hard state (its commit index reaches the
     // snapshot's) is synced too, as etcd 3.5 does.
@@ -60,7 +63,10 @@ void ReadyLoop::handle_ready() {
     Status s = log.append(rd.entries);
     ASSERT(s.is_ok(), "raft log append failed: " + s.to_string());
   }
-  if (!raft::is_empty_hard_state(rd.hard_state)) log.set_hard_state(rd.hard_state);
+  if (!raft::is_empty_hard_state(rd.hard_state)) {
+    log.set_hard_state(rd.hard_state);
+    if (hooks_.on_persisted) hooks_.on_persisted(rd.hard_state);
+  }
 
   if (!after_write.empty()) transport_.send(std::move(after_write));
 
@@ -79,10 +85,7 @@ Status ReadyLoop::snapshot(uint64_t index, const raftpb::ConfState& cs, std::str
   raft::MemoryStorage& log = *storage_.log;
   auto snap = log.create_snapshot(Index(index), &cs, data);
   if (!snap.is_ok()) return snap.status();  // an older or equal snapshot exists already
-  Status s = storage_.snapshotter->save(*snap);
-  if (!s.is_ok()) PANIC("failed to save snapshot: " + s.to_string());
-  s = storage_.wal->save_snapshot(wal::WalSnapshot{Index(index), Term(snap->metadata().term())});
-  if (!s.is_ok()) PANIC("failed to save the WAL snapshot marker: " + s.to_string());
+  save_snapshot(*snap);
   storage_.wal->release_to(Index(index));
   if (auto purged = storage_.wal->purge(); purged.is_ok() && logger_ != nullptr) {
     for (const auto& name : *purged) logger_->info("purged", {{"path", name}});

@@ -56,6 +56,8 @@ class ReadyLoop {
     // First look at every Ready; may be empty.
     std::function<void(const raft::Ready&)> on_ready;
     std::function<void(const raft::ReadState&)> on_read_state;
+    // A hard state, once written (durable when the Ready asked for a sync).
+    std::function<void(const raftpb::HardState&)> on_persisted;
     // Committed entries and a received snapshot, once durable.
     std::function<void(ApplyBatch)> apply;
   };
@@ -83,7 +85,9 @@ class ReadyLoop {
   Status snapshot(uint64_t index, const raftpb::ConfState& cs, std::string data, uint64_t catch_up);
 
  private:
-  void save_received_snapshot(const raftpb::Snapshot& snap);
+  // The snapshot file, its WAL marker (both synced), then the purge of old
+  // snapshot files.
+  void save_snapshot(const raftpb::Snapshot& snap);
 
   RaftStorage storage_;
   std::unique_ptr<raft::RawNode> node_;

@@ -271,10 +271,37 @@ TEST_F(ReadyLoopTest, EntriesOfALogReplacedByAReceivedSnapshotStayDiscarded) {
   EXPECT_EQ(reopened->log->term(Index(3))->value(), 2u);
 }
 
+TEST_F(ReadyLoopTest, ALaterTermSuffixOfAReplacedLogStaysDiscarded) {
+  // Raft's figure 8: the follower holds 2@3 and 3@3 from a deposed leader
+  // of term 3; the leader's snapshot at 2@2 does not match its log, so Raft
+  // replaces the whole log. 3@3 is of a later term than the snapshot and
+  // must not come back either.
+  auto rs = RaftStorage::create(fs_, kWal, kSnap, "", options());
+  ASSERT_TRUE(rs.is_ok());
+  raftpb::HardState hs;
+  hs.set_term(3);
+  hs.set_commit(1);
+  std::vector<raftpb::Entry> ents(3);
+  const uint64_t terms[] = {1, 3, 3};
+  for (int i = 0; i < 3; ++i) {
+    ents[i].set_index(i + 1);
+    ents[i].set_term(terms[i]);
+  }
+  ASSERT_TRUE(rs->wal->save(hs, ents, true).is_ok());
+  save_received_snapshot(*rs, 2, 2);
+  hs.set_commit(2);
+  ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
+  rs->wal.reset();
+  auto reopened = RaftStorage::open(fs_, kWal, kSnap, options());
+  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  EXPECT_EQ(reopened->log->last_index()->value(), 2u);
+  EXPECT_EQ(reopened->log->term(Index(2))->value(), 2u);
+}
+
 TEST_F(ReadyLoopTest, ACrashAtTheFsyncOfAReadyRecovers) {
   start({1, 2}, true);
   loop_->drain();
-  fs_.crash_at_next_sync();
+  fs_.crash_at_sync(1);
   ASSERT_TRUE(loop_->node().campaign().is_ok());
   loop_->drain();  // the vote Ready: written, then "killed" at its fsync
   ASSERT_TRUE(fs_.crash_point_passed());

@@ -44,7 +44,8 @@ class ServerCore {
   MemberId id() const { return membership.local_id(); }
   uint64_t cluster_id() const { return membership.cluster_id(); }
   bool started() const { return started_.load(std::memory_order_acquire); }
-  void set_started(bool s) { started_.store(s, std::memory_order_release); }
+  // Sets the flag; returns its previous value.
+  bool set_started(bool s) { return started_.exchange(s, std::memory_order_acq_rel); }
 
   // Proposes a request and waits (once) for its application.
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);

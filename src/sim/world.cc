@@ -1252,10 +1252,12 @@ void World::crash_some(bool in_ready) {
   if (down_members() + 1 > static_cast<uint64_t>(k_ / 2) && !rng_.chance(1, 10)) return;
   Node& n = *pick(ups);
   if (in_ready) {
-    // The process dies at its next fsync: in the middle of a Ready (or of
-    // a snapshot), after writing and before the write is durable.
+    // The process dies at one of its next few fsyncs: in the middle of a
+    // Ready or of a snapshot (between the snapshot file, its WAL marker and
+    // the hard state after it), after writing and before the write is
+    // durable.
     n.crash_in_ready = true;
-    n.fs->crash_at_next_sync();
+    n.fs->crash_at_sync(1 + rng_.uniform(4));
     count(FaultKind::kCrashInReady);
     if (opts_.verbose) trace("n" + str(n.id) + " will crash before fsyncing its next Ready");
   } else {
@@ -1298,7 +1300,7 @@ void World::start_liveness_phase() {
   }
   for (auto& [id, n] : nodes_) {
     n.crash_in_ready = false;
-    n.fs->crash_at_next_sync(false);
+    n.fs->crash_at_sync(0);
     if (!n.up && !n.removed) start_node(n);
   }
   heal_time_ = now_;

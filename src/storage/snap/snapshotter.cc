@@ -91,7 +91,7 @@ Result<std::vector<std::string>> Snapshotter::snap_names() {
   return out;
 }
 
-Status Snapshotter::save(const raftpb::Snapshot& snapshot) {
+Status Snapshotter::save(const raftpb::Snapshot& snapshot, bool purge_after) {
   if (snapshot.metadata().index() == 0) return Status::ok();
   RETURN_IF_ERROR(prepare_dir());
   const std::string name =
@@ -110,6 +110,7 @@ Status Snapshotter::save(const raftpb::Snapshot& snapshot) {
   }
   RETURN_IF_ERROR(fs_.rename(tmp, path));
   sync_dir_or_panic(fs_, dir_);
+  if (!purge_after) return Status::ok();
   auto purged = purge();
   return purged.status();
 }

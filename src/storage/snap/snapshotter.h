@@ -37,7 +37,11 @@ class Snapshotter {
   // Writes the snapshot durably, then purges beyond max_snapshots. An empty
   // snapshot (index 0) is not written, as in etcd. Creates the directory
   // (mode 0700) when missing.
-  Status save(const raftpb::Snapshot& snapshot);
+  Status save(const raftpb::Snapshot& snapshot) { return save(snapshot, /*purge_after=*/true); }
+  // The same; without purge_after the caller purges once the snapshot is
+  // recorded elsewhere too (the server: after its WAL marker), so a crash
+  // in between never leaves only snapshots the WAL does not know.
+  Status save(const raftpb::Snapshot& snapshot, bool purge_after);
 
   // The newest snapshot that reads back intact, renaming broken files out of
   // the way. kNotFound ("snap: no available snapshot") when there is none.

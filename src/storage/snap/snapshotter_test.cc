@@ -190,6 +190,15 @@ TEST(SnapshotterTest, PurgeKeepsTheNewestMaxSnapshots) {
   Snapshotter unlimited(fs2, kDir, 0);
   for (uint64_t i = 1; i <= 7; ++i) ASSERT_TRUE(unlimited.save(make_snapshot(i, 1)).is_ok());
   EXPECT_EQ(list(fs2, kDir).size(), 7u);
+  // Saved without purging (the server purges once the WAL marker is
+  // durable): the older files stay until purge().
+  env::SimFileSystem fs3;
+  Snapshotter one(fs3, kDir, 1);
+  ASSERT_TRUE(one.save(make_snapshot(10, 1)).is_ok());
+  ASSERT_TRUE(one.save(make_snapshot(20, 1), /*purge_after=*/false).is_ok());
+  EXPECT_EQ(list(fs3, kDir).size(), 2u);
+  ASSERT_TRUE(one.purge().is_ok());
+  EXPECT_EQ(list(fs3, kDir), (std::vector<std::string>{"0000000000000001-0000000000000014.snap"}));
 }
 
 TEST(SnapshotterTest, OtherFilesAreLeftAlone) {

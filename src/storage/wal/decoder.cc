@@ -72,6 +72,7 @@ Result<SegmentScan> Replayer::feed(std::string_view name, std::string_view bytes
           // such an entry and keeps the stale suffix; a Raft log does not.)
           contents_.entries.clear();
           last_index_ = Index(e.index());
+          start_entry_term_ = e.index() == start_.index.value() ? e.term() : 0;
         }
         break;
       }
@@ -101,6 +102,15 @@ Result<SegmentScan> Replayer::feed(std::string_view name, std::string_view bytes
                                        std::to_string(start_.term.value()));
           }
           snapshot_found_ = true;
+          // A marker for a snapshot the log did not hold at (index, term)
+          // is a snapshot received from a leader: Raft replaced the whole
+          // log with it, so the entries recorded before the marker are not
+          // part of the log any more (a local snapshot's log holds the
+          // entry, and keeps what follows).
+          if (start_entry_term_ != start_.term.value() && !contents_.entries.empty()) {
+            contents_.entries.clear();
+            last_index_ = start_.index;
+          }
         }
         break;
       }

@@ -61,6 +61,9 @@ class Replayer {
   WalContents contents_;
   bool have_metadata_ = false;
   bool snapshot_found_ = false;
+  // The term of the entry at the start index as the records so far leave
+  // it (0: none, or truncated away).
+  uint64_t start_entry_term_ = 0;
   Index last_index_;
   uint32_t crc_ = 0;
 };

@@ -86,7 +86,10 @@ class Wal {
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
 
-  // Reads every record from the snapshot on. A torn write at the end of the
+  // Reads every record from the snapshot on. Entries recorded before the
+  // snapshot's marker are dropped when the log did not hold the snapshot's
+  // (index, term) entry: Raft replaced that log with the snapshot. A torn
+  // write at the end of the
   // last segment is cut off there (the segment first copied to
   // "<segment>.broken"); any other damage is kDataLoss naming the file and
   // offset. kNotFound when the snapshot's marker is not in the WAL. On
