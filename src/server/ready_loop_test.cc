@@ -78,6 +78,8 @@ class ReadyLoopTest : public ::testing::Test {
     fs_.crash(rng_);
     loop_.reset();
   }
+
+ public:
   // What a follower writes for a leader's snapshot at (index, term): the
   // file, then its WAL marker.
   static void save_received_snapshot(RaftStorage& rs, uint64_t index, uint64_t term) {
@@ -88,6 +90,8 @@ class ReadyLoopTest : public ::testing::Test {
     ASSERT_TRUE(rs.snapshotter->save(snap).is_ok());
     ASSERT_TRUE(rs.wal->save_snapshot(wal::WalSnapshot{Index(index), Term(term)}).is_ok());
   }
+
+ protected:
   std::vector<std::string> payloads() const {
     std::vector<std::string> out;
     for (const auto& e : applied_) {
@@ -245,30 +249,41 @@ TEST_F(ReadyLoopTest, ACommitIndexBehindTheSnapshotIsRaisedToIt) {
   EXPECT_EQ((*raw)->raft().raft_log().committed(), 20u);
 }
 
+// A follower whose WAL holds entries 1.. of `terms`, then a leader's
+// snapshot at (index, term) that Raft installed in place of that log, then
+// the hard state after it; returns the raft log recovered from that WAL.
+std::unique_ptr<raft::MemoryStorage> recover_after_replacing_snapshot(
+    env::SimFileSystem& fs, const std::vector<uint64_t>& terms, uint64_t index, uint64_t term) {
+  auto rs = RaftStorage::create(fs, kWal, kSnap, "", options());
+  EXPECT_TRUE(rs.is_ok());
+  if (!rs.is_ok()) return nullptr;
+  raftpb::HardState hs;
+  hs.set_term(terms.back());
+  hs.set_commit(1);
+  std::vector<raftpb::Entry> ents(terms.size());
+  for (size_t i = 0; i < terms.size(); ++i) {
+    ents[i].set_index(i + 1);
+    ents[i].set_term(terms[i]);
+  }
+  EXPECT_TRUE(rs->wal->save(hs, ents, true).is_ok());
+  ReadyLoopTest::save_received_snapshot(*rs, index, term);
+  hs.set_term(std::max(term, terms.back()));
+  hs.set_commit(index);
+  EXPECT_TRUE(rs->wal->save(hs, {}, true).is_ok());
+  rs->wal.reset();
+  auto reopened = RaftStorage::open(fs, kWal, kSnap, options());
+  EXPECT_TRUE(reopened.is_ok()) << reopened.status().to_string();
+  return reopened.is_ok() ? std::move(reopened->log) : nullptr;
+}
+
 TEST_F(ReadyLoopTest, EntriesOfALogReplacedByAReceivedSnapshotStayDiscarded) {
   // The follower's log 1..5 at term 1; then a leader's snapshot at 3, term
   // 2 replaces it (Raft drops the whole log). The WAL still holds 4/1 and
   // 5/1 before the snapshot's marker: they must not come back.
-  auto rs = RaftStorage::create(fs_, kWal, kSnap, "", options());
-  ASSERT_TRUE(rs.is_ok());
-  raftpb::HardState hs;
-  hs.set_term(1);
-  hs.set_commit(2);
-  std::vector<raftpb::Entry> ents(5);
-  for (int i = 0; i < 5; ++i) {
-    ents[i].set_index(i + 1);
-    ents[i].set_term(1);
-  }
-  ASSERT_TRUE(rs->wal->save(hs, ents, true).is_ok());
-  save_received_snapshot(*rs, 3, 2);
-  hs.set_term(2);
-  hs.set_commit(3);
-  ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
-  rs->wal.reset();
-  auto reopened = RaftStorage::open(fs_, kWal, kSnap, options());
-  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
-  EXPECT_EQ(reopened->log->last_index()->value(), 3u);
-  EXPECT_EQ(reopened->log->term(Index(3))->value(), 2u);
+  auto log = recover_after_replacing_snapshot(fs_, {1, 1, 1, 1, 1}, 3, 2);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->last_index()->value(), 3u);
+  EXPECT_EQ(log->term(Index(3))->value(), 2u);
 }
 
 TEST_F(ReadyLoopTest, ALaterTermSuffixOfAReplacedLogStaysDiscarded) {
@@ -276,26 +291,10 @@ TEST_F(ReadyLoopTest, ALaterTermSuffixOfAReplacedLogStaysDiscarded) {
   // of term 3; the leader's snapshot at 2@2 does not match its log, so Raft
   // replaces the whole log. 3@3 is of a later term than the snapshot and
   // must not come back either.
-  auto rs = RaftStorage::create(fs_, kWal, kSnap, "", options());
-  ASSERT_TRUE(rs.is_ok());
-  raftpb::HardState hs;
-  hs.set_term(3);
-  hs.set_commit(1);
-  std::vector<raftpb::Entry> ents(3);
-  const uint64_t terms[] = {1, 3, 3};
-  for (int i = 0; i < 3; ++i) {
-    ents[i].set_index(i + 1);
-    ents[i].set_term(terms[i]);
-  }
-  ASSERT_TRUE(rs->wal->save(hs, ents, true).is_ok());
-  save_received_snapshot(*rs, 2, 2);
-  hs.set_commit(2);
-  ASSERT_TRUE(rs->wal->save(hs, {}, true).is_ok());
-  rs->wal.reset();
-  auto reopened = RaftStorage::open(fs_, kWal, kSnap, options());
-  ASSERT_TRUE(reopened.is_ok()) << reopened.status().to_string();
-  EXPECT_EQ(reopened->log->last_index()->value(), 2u);
-  EXPECT_EQ(reopened->log->term(Index(2))->value(), 2u);
+  auto log = recover_after_replacing_snapshot(fs_, {1, 3, 3}, 2, 2);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->last_index()->value(), 2u);
+  EXPECT_EQ(log->term(Index(2))->value(), 2u);
 }
 
 TEST_F(ReadyLoopTest, ACrashAtTheFsyncOfAReadyRecovers) {
