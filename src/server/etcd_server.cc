@@ -83,10 +83,9 @@ Status EtcdServer::open(env::FileSystem& fs) {
   transport_ = std::make_unique<UnreachableTransport>(logger_, clock_);
   raft_node_ = std::make_unique<RaftNode>(std::move(b->raft), std::move(b->node), *transport_,
                                           clock_, logger_, ro);
-  const auto request_timeout = std::chrono::milliseconds(5000 + 2 * cfg_.election_timeout_ms);
   proposer_ =
       std::make_unique<Proposer>(*raft_node_, membership_->local_id(), clock_, logger_,
-                                 Proposer::Options{.request_timeout = request_timeout,
+                                 Proposer::Options{.request_timeout = request_timeout(cfg_),
                                                    .max_request_bytes = cfg_.max_request_bytes});
 
   ApplyLoop::Hooks hooks;

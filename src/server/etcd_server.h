@@ -81,8 +81,6 @@ class EtcdServer {
 
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
-  uint64_t applied_index() const { return apply_loop_->applied(); }
-  bool has_leader() const { return raft_node_->lead() != MemberId(0); }
 
  private:
   EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);

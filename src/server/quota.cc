@@ -1,5 +1,6 @@
 #include "server/quota.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 

@@ -22,6 +22,12 @@
 
 namespace etcd::server {
 
+// etcd's ReqTimeout: 5 s plus two election timeouts. The one place it is
+// written: proposals, reads, publishing and leader transfer all wait this.
+inline std::chrono::milliseconds request_timeout(const config::ServerConfig& cfg) {
+  return std::chrono::milliseconds(5000 + 2 * cfg.election_timeout_ms);
+}
+
 class ServerCore {
  public:
   ServerCore(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock,
@@ -37,10 +43,7 @@ class ServerCore {
         apply(apply),
         quota(quota) {}
 
-  // etcd's ReqTimeout: 5 s plus two election timeouts.
-  std::chrono::milliseconds request_timeout() const {
-    return std::chrono::milliseconds(5000 + 2 * cfg.election_timeout_ms);
-  }
+  std::chrono::milliseconds request_timeout() const { return server::request_timeout(cfg); }
   MemberId id() const { return membership.local_id(); }
   uint64_t cluster_id() const { return membership.cluster_id(); }
   bool started() const { return started_.load(std::memory_order_acquire); }
