@@ -16,6 +16,8 @@
 #include "env/clock.h"
 #include "env/posix_file_system.h"
 #include "rpc/grpc_server.h"
+#include "rpc/peer/http_client.h"
+#include "rpc/peer/transport.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
 
@@ -197,7 +199,39 @@ int main(int argc, char** argv) {
                                                             cfg.auto_compaction_retention);
   if (!retention.is_ok()) start_failed(retention.status().message());
   etcd::env::PosixFileSystem fs;
-  auto server = etcd::server::EtcdServer::create(cfg, lg, clock, fs);
+  // The peer port: etcd's rafthttp (it binds here, before the data dir is
+  // opened, and serves once the member starts).
+  etcd::server::PeerWiring wiring;
+  wiring.http = [](const std::string& url, const std::string& method, const std::string& target,
+                   const std::string& body,
+                   std::chrono::milliseconds timeout) -> etcd::Result<etcd::server::PeerHttpReply> {
+    etcd::rpc::peer::HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    if (!body.empty()) req.headers.emplace_back("Content-Type", "application/protobuf");
+    auto r = etcd::rpc::peer::http_call(url, req, timeout);
+    if (!r.is_ok()) return r.status();
+    etcd::server::PeerHttpReply reply;
+    reply.status = r->status;
+    reply.content_type = r->header("Content-Type");
+    reply.body = std::move(r->body);
+    reply.cluster_id = r->header("X-Etcd-Cluster-ID");
+    return reply;
+  };
+  wiring.network = [&cfg, &lg](const etcd::server::PeerNetworkContext& ctx)
+      -> etcd::Result<std::unique_ptr<etcd::server::PeerNetwork>> {
+    etcd::rpc::peer::PeerTransport::Options o;
+    o.context = ctx;
+    o.listen_urls = cfg.listen_peer_urls;
+    o.advertise_urls = cfg.initial_advertise_peer_urls;
+    o.logger = &lg;
+    if (const char* f = getenv("ETCD_TEST_PARTITION_FILE")) o.partition_file = f;
+    auto t = etcd::rpc::peer::PeerTransport::create(std::move(o));
+    if (!t.is_ok()) return t.status();
+    return std::unique_ptr<etcd::server::PeerNetwork>(std::move(t).value());
+  };
+  auto server = etcd::server::EtcdServer::create(cfg, lg, clock, fs, std::move(wiring));
   if (!server.is_ok()) {
     lg.fatal("failed to start etcd", {{"error", server.status().message()}});
   }
@@ -212,11 +246,6 @@ int main(int argc, char** argv) {
                   {"advertise-client-urls", cfg.advertise_client_urls}});
   };
   (*server)->start();
-  auto peer = etcd::rpc::ClientServer::start_peer(**server, cfg.listen_peer_urls, lg);
-  if (!peer.is_ok()) {
-    (*server)->stop();
-    lg.fatal("failed to listen for peers", {{"error", peer.status().message()}});
-  }
   lg.info("now serving peer/client/metrics",
           {{"local-member-id", etcd::to_hex((*server)->id())},
            {"initial-advertise-peer-urls", cfg.initial_advertise_peer_urls},
@@ -234,7 +263,6 @@ int main(int argc, char** argv) {
       lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
       log_closing("closing etcd server");
       (*server)->stop();
-      (*peer)->shutdown();
       log_closing("closed etcd server");
       exit_by(sig);
     }
@@ -247,14 +275,28 @@ int main(int argc, char** argv) {
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});
   }
 
-  sigwait(&stop_signals, &sig);
+  // A signal, or this member's removal from the cluster, stops it.
+  timespec tick{0, 100 * 1000 * 1000};
+  while (true) {
+    sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    if ((*server)->removed()) {
+      // Give the leader a moment to hear that this member applied it.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      log_closing("closing etcd server");
+      (*client)->shutdown();
+      (*server)->stop();
+      log_closing("closed etcd server");
+      lg.warn("the member has been permanently removed from the cluster");
+      return 0;
+    }
+  }
   lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
   // etcd's order: clients first, then the member (a leader hands over its
   // leadership), then the peer listeners.
   log_closing("closing etcd server");
   (*client)->shutdown();
   (*server)->stop();
-  (*peer)->shutdown();
   log_closing("closed etcd server");
   exit_by(sig);
 }

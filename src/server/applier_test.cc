@@ -164,23 +164,23 @@ TEST_F(ApplierTest, MembershipChangesAndTheConfStateRaftWillHave) {
   add.set_type(raftpb::ConfChangeAddLearnerNode);
   add.set_node_id(2);
   add.set_context(m2.to_json());
-  raftpb::ConfState cs = membership_applier_->apply_conf_change(add, next_ci(), false);
+  raftpb::ConfState cs = membership_applier_->apply_conf_change(add, next_ci(), false).conf_state;
   ASSERT_EQ(cs.learners_size(), 1);
   EXPECT_EQ(cs.learners(0), 2u);
   EXPECT_EQ(ci(), index_);
   raftpb::ConfChange promote;
   promote.set_type(raftpb::ConfChangeAddNode);
   promote.set_node_id(2);
-  cs = membership_applier_->apply_conf_change(promote, next_ci(), false);
+  cs = membership_applier_->apply_conf_change(promote, next_ci(), false).conf_state;
   ASSERT_EQ(cs.voters_size(), 1);
   EXPECT_EQ(cs.learners_size(), 0);
   // An entry the backend already has changes nothing.
   raftpb::ConfChange remove;
   remove.set_type(raftpb::ConfChangeRemoveNode);
   remove.set_node_id(2);
-  cs = membership_applier_->apply_conf_change(remove, next_ci(), /*already=*/true);
+  cs = membership_applier_->apply_conf_change(remove, next_ci(), /*already=*/true).conf_state;
   EXPECT_EQ(cs.voters_size(), 1);
-  cs = membership_applier_->apply_conf_change(remove, next_ci(), false);
+  cs = membership_applier_->apply_conf_change(remove, next_ci(), false).conf_state;
   EXPECT_EQ(cs.voters_size(), 0);
   EXPECT_TRUE(membership_->is_removed(MemberId(2)));
 

@@ -109,8 +109,18 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
     case raftpb::EntryConfChange: {
       raftpb::ConfChange cc;
       if (!cc.ParseFromString(e.data())) PANIC("malformed conf change entry");
-      conf_state_ = membership_.apply_conf_change(cc, ci, already);
-      if (hooks_.apply_conf_change) hooks_.apply_conf_change(std::move(cc));
+      auto outcome = membership_.apply_conf_change(cc, ci, already);
+      conf_state_ = outcome.conf_state;
+      const uint64_t id = cc.id();
+      // A refused change still goes to Raft, as a change of nobody, so Raft
+      // does not wait for it forever (etcd does the same).
+      raftpb::ConfChange for_raft = cc;
+      if (!outcome.status.is_ok()) for_raft.set_node_id(0);
+      if (hooks_.apply_conf_change) hooks_.apply_conf_change(std::move(for_raft));
+      if (!already && outcome.status.is_ok() && hooks_.membership_changed) {
+        hooks_.membership_changed(cc);
+      }
+      if (hooks_.complete) hooks_.complete(id, ApplyResult{outcome.status, std::monostate{}});
       break;
     }
     default:

@@ -42,6 +42,9 @@ class ApplyLoop {
     std::function<void(uint64_t id, ApplyResult)> complete;
     // An applied conf change, for Raft (RaftNode::apply_conf_change).
     std::function<void(raftpb::ConfChange)> apply_conf_change;
+    // A conf change that changed the membership (the peer transport
+    // follows it; a member removed itself stops).
+    std::function<void(const raftpb::ConfChange&)> membership_changed;
     // A new leader's empty entry was applied by this member as leader
     // (the lessor takes over expiry then).
     std::function<void()> leader_noop_applied;

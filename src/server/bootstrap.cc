@@ -25,13 +25,54 @@ RaftStorageOptions storage_options(const config::ServerConfig& cfg, log::Logger&
   return o;
 }
 
-Status bootstrap_new(const config::ServerConfig& cfg, const DataDir& dir, env::FileSystem& fs,
-                     log::Logger& logger, env::Clock& clock, Bootstrapped& b) {
-  if (cfg.initial_cluster_state == "existing") {
-    return failed_precondition(
-        "--initial-cluster-state=existing: joining a running cluster is not supported by this "
-        "build yet (it arrives with multi-member clusters)");
+// etcd's GetClusterFromRemotePeers: the member list and cluster id of the
+// first running member (of --initial-cluster, this one excepted) that
+// answers /members.
+Status fetch_remote_cluster(const config::ServerConfig& cfg,
+                            const std::map<std::string, std::vector<std::string>>& initial,
+                            const PeerHttpCall& http, log::Logger& logger,
+                            std::vector<Member>* members, uint64_t* cluster_id) {
+  std::vector<std::string> urls;
+  for (const auto& [name, list] : initial) {
+    for (const auto& u : list) {
+      if (std::find(cfg.initial_advertise_peer_urls.begin(), cfg.initial_advertise_peer_urls.end(),
+                    u) == cfg.initial_advertise_peer_urls.end()) {
+        urls.push_back(u);
+      }
+    }
   }
+  if (!http) return failed_precondition("cannot fetch cluster info from peer urls");
+  for (const auto& url : urls) {
+    auto r = http(url, "GET", "/members", "", std::chrono::seconds(2));
+    if (!r.is_ok() || r->status != 200) {
+      logger.warn(
+          "failed to get cluster response",
+          {{"address", url + "/members"},
+           {"error", r.is_ok() ? "status " + std::to_string(r->status) : r.status().message()}});
+      continue;
+    }
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (!j.is_array()) continue;
+    members->clear();
+    for (const auto& e : j) {
+      auto m = Member::from_json(e.dump());
+      if (m.is_ok()) members->push_back(*m);
+    }
+    try {
+      *cluster_id = std::stoull(r->cluster_id, nullptr, 16);
+    } catch (...) {
+      continue;
+    }
+    return Status::ok();
+  }
+  return failed_precondition(
+      "cannot fetch cluster info from peer urls: could not retrieve cluster "
+      "information from the given URLs");
+}
+
+Status bootstrap_new(const config::ServerConfig& cfg, const DataDir& dir, env::FileSystem& fs,
+                     log::Logger& logger, env::Clock& clock, const PeerHttpCall& http,
+                     Bootstrapped& b) {
   auto initial = parse_initial_cluster(cfg.initial_cluster);
   if (!initial.is_ok()) return initial.status();
   auto self = initial->find(cfg.name);
@@ -50,6 +91,43 @@ Status bootstrap_new(const config::ServerConfig& cfg, const DataDir& dir, env::F
     for (const auto& u : self->second) want += (want.empty() ? "" : ",") + cfg.name + "=" + u;
     return invalid_argument("--initial-cluster has " + want +
                             " but missing from --initial-advertise-peer-urls=" + adv);
+  }
+  if (cfg.initial_cluster_state == "existing") {
+    // Join a running cluster: its members and ids come from a running
+    // member; this member must be one of them (added by `member add`).
+    std::vector<Member> remote;
+    uint64_t cid = 0;
+    RETURN_IF_ERROR(fetch_remote_cluster(cfg, *initial, http, logger, &remote, &cid));
+    std::optional<MemberId> local;
+    for (const Member& m : remote) {
+      std::vector<std::string> urls = m.peer_urls;
+      std::sort(urls.begin(), urls.end());
+      if (urls == advertised) local = m.id;
+    }
+    if (!local) {
+      std::string adv;
+      for (const auto& u : cfg.initial_advertise_peer_urls) adv += (adv.empty() ? "" : ",") + u;
+      return invalid_argument("error validating peerURLs {ClusterID:" + to_hex(MemberId(cid)) +
+                              " Members:[...] RemovedMemberIDs:[]}: PeerURLs: no match found "
+                              "for existing member (" +
+                              adv + "); add it with `member add` first");
+    }
+    b.membership = std::make_unique<Membership>(*local, cid);
+    b.remote_members = remote;
+    b.voters_at_start = 0;
+    for (const Member& m : remote) b.voters_at_start += m.is_learner ? 0 : 1;
+    auto rs = RaftStorage::create(fs, dir.wal, dir.snap, wal_metadata(*local, cid),
+                                  storage_options(cfg, logger));
+    if (!rs.is_ok()) return rs.status();
+    b.raft = std::move(rs).value();
+    logger.info("starting local member", {{"local-member-id", to_hex(*local)},
+                                          {"cluster-id", to_hex(MemberId(cid))},
+                                          {"initial-cluster-state", "existing"}});
+    auto n =
+        raft::RawNode::create(raft_config(cfg, local->value(), b.raft.log.get(), logger, clock));
+    if (!n.is_ok()) return n.status();
+    b.node = std::move(n).value();
+    return Status::ok();
   }
   std::vector<Member> members;
   std::vector<MemberId> ids;
@@ -151,14 +229,14 @@ raft::Config raft_config(const config::ServerConfig& cfg, raft::NodeId id, raft:
   c.max_size_per_msg = 1024 * 1024;
   c.max_inflight_msgs = 4096 / 8;
   c.check_quorum = true;
-  c.pre_vote = true;
+  c.pre_vote = cfg.pre_vote;
   c.seed = id ^ static_cast<uint64_t>(clock.wall_unix_ms());
   c.logger = [&logger](const std::string& msg) { logger.info(msg); };
   return c;
 }
 
 Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem& fs,
-                               log::Logger& logger, env::Clock& clock) {
+                               log::Logger& logger, env::Clock& clock, const PeerHttpCall& http) {
   const DataDir dir(cfg);
   Bootstrapped b;
   RETURN_IF_ERROR(env::mkdir_all(fs, dir.member, env::kPrivateDirMode));
@@ -215,7 +293,7 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
   if (b.restarted) {
     RETURN_IF_ERROR(restart(cfg, dir, fs, logger, clock, b));
   } else {
-    RETURN_IF_ERROR(bootstrap_new(cfg, dir, fs, logger, clock, b));
+    RETURN_IF_ERROR(bootstrap_new(cfg, dir, fs, logger, clock, http, b));
   }
   return b;
 }

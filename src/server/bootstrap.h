@@ -21,6 +21,7 @@
 #include "server/alarm_store.h"
 #include "server/config/config.h"
 #include "server/membership.h"
+#include "server/peer_network.h"
 #include "server/raft_storage.h"
 #include "storage/backend/backend.h"
 
@@ -49,6 +50,9 @@ struct Bootstrapped {
   // The snapshot the raft log starts from (restart); 0 and empty otherwise.
   uint64_t snapshot_index = 0;
   raftpb::ConfState conf_state;
+  // A member joining a running cluster: the members it learnt from the
+  // others' /members, to reach before its log tells it the membership.
+  std::vector<Member> remote_members;
 };
 
 // The raft::Config of member `id` from the server's flags (election and
@@ -59,9 +63,13 @@ raft::Config raft_config(const config::ServerConfig& cfg, raft::NodeId id, raft:
 
 // Errors: a half-made data dir (a backend with applied data and no WAL),
 // an --initial-cluster that does not name this member, a damaged WAL or
-// snapshot (kDataLoss), "existing" (not supported yet).
+// snapshot (kDataLoss), "existing" when no running member answers or none
+// lists this member.
+// `http` asks the running members for their member list when joining
+// with --initial-cluster-state=existing.
 Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem& fs,
-                               log::Logger& logger, env::Clock& clock);
+                               log::Logger& logger, env::Clock& clock,
+                               const PeerHttpCall& http = {});
 
 // etcd's version.Cluster: "3.5.0" -> "3.5", as the cluster version is logged.
 std::string cluster_version(const std::string& v);

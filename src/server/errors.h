@@ -54,6 +54,21 @@ inline Status member_not_found() { return {Code::kNotFound, "etcdserver: member 
 inline Status member_bad_urls() {
   return {Code::kInvalidArgument, "etcdserver: given member URLs are invalid"};
 }
+inline Status member_not_learner() {
+  return {Code::kFailedPrecondition, "etcdserver: can only promote a learner member"};
+}
+inline Status learner_not_ready() {
+  return {Code::kFailedPrecondition,
+          "etcdserver: can only promote a learner member which is in sync with leader"};
+}
+inline Status too_many_learners() {
+  return {Code::kFailedPrecondition, "etcdserver: too many learner members in cluster"};
+}
+inline Status not_enough_started_members() {
+  return {Code::kFailedPrecondition,
+          "etcdserver: re-configuration failed due to not enough started members"};
+}
+inline Status unhealthy() { return {Code::kUnavailable, "etcdserver: unhealthy cluster"}; }
 // Server state
 inline Status no_leader() { return {Code::kUnavailable, "etcdserver: no leader"}; }
 inline Status not_leader() { return {Code::kFailedPrecondition, "etcdserver: not leader"}; }

@@ -34,6 +34,17 @@ class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
   EtcdServer& s_;
 };
 
+class EtcdServer::LateTransport final : public Transport {
+ public:
+  void send(std::vector<raftpb::Message> msgs) override {
+    if (target_ != nullptr) target_->send(std::move(msgs));
+  }
+  void set(Transport* t) { target_ = t; }
+
+ private:
+  Transport* target_ = nullptr;  // set once, before the raft thread starts
+};
+
 EtcdServer::EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock)
     : cfg_(cfg), logger_(logger), clock_(clock) {}
 
@@ -41,14 +52,14 @@ EtcdServer::~EtcdServer() { stop(); }
 
 Result<std::unique_ptr<EtcdServer>> EtcdServer::create(const config::ServerConfig& cfg,
                                                        log::Logger& logger, env::Clock& clock,
-                                                       env::FileSystem& fs) {
+                                                       env::FileSystem& fs, PeerWiring peers) {
   std::unique_ptr<EtcdServer> s(new EtcdServer(cfg, logger, clock));
-  RETURN_IF_ERROR(s->open(fs));
+  RETURN_IF_ERROR(s->open(fs, std::move(peers)));
   return s;
 }
 
-Status EtcdServer::open(env::FileSystem& fs) {
-  auto b = bootstrap(cfg_, fs, logger_, clock_);
+Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
+  auto b = bootstrap(cfg_, fs, logger_, clock_, peers.http);
   if (!b.is_ok()) return b.status();
   backend_ = std::move(b->backend);
   kv_ = std::move(b->kv);
@@ -57,6 +68,7 @@ Status EtcdServer::open(env::FileSystem& fs) {
   membership_ = std::move(b->membership);
   restarted_ = b->restarted;
   voters_at_start_ = b->voters_at_start;
+  remote_members_ = b->remote_members;
   {
     // etcd raises a progress interval below 100ms to 100ms, and keeps its
     // 10 minutes for one <= 0.
@@ -78,9 +90,15 @@ Status EtcdServer::open(env::FileSystem& fs) {
 
   RaftNode::Options ro;
   ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
-  ro.initial_tick_advance =
-      static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms) - 1;
-  transport_ = std::make_unique<UnreachableTransport>(logger_, clock_);
+  {
+    // etcd fast-forwards all but one election tick for a lone voter, and
+    // all but two in a cluster (pre-vote keeps that from disrupting one).
+    const int ticks = static_cast<int>(cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms);
+    ro.initial_tick_advance = !cfg_.initial_election_tick_advance ? 0
+                              : voters_at_start_ == 1             ? ticks - 1
+                                                                  : std::max(0, ticks - 2);
+  }
+  transport_ = std::make_unique<LateTransport>();
   raft_node_ = std::make_unique<RaftNode>(std::move(b->raft), std::move(b->node), *transport_,
                                           clock_, logger_, ro);
   proposer_ =
@@ -93,6 +111,7 @@ Status EtcdServer::open(env::FileSystem& fs) {
   hooks.apply_conf_change = [this](raftpb::ConfChange cc) {
     raft_node_->apply_conf_change(std::move(cc));
   };
+  hooks.membership_changed = [this](const raftpb::ConfChange& cc) { on_membership_changed(cc); };
   hooks.is_leader = [this] { return raft_node_->is_leader(); };
   hooks.leader_noop_applied = [this] {
     // etcd extends every lease by an election timeout when a leader takes
@@ -100,7 +119,7 @@ Status EtcdServer::open(env::FileSystem& fs) {
     lessor_->promote(std::chrono::milliseconds(cfg_.election_timeout_ms));
   };
   hooks.snapshot = [this](uint64_t index, raftpb::ConfState cs) {
-    raft_node_->snapshot(index, std::move(cs), kSnapshotCatchUpEntries);
+    raft_node_->snapshot(index, std::move(cs), cfg_.snapshot_catchup_entries);
   };
   apply_loop_ = std::make_unique<ApplyLoop>(
       *backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
@@ -114,12 +133,63 @@ Status EtcdServer::open(env::FileSystem& fs) {
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
   lease_front_ = std::make_unique<LeaseFront>(*core_, *lessor_);
   maintenance_front_ = std::make_unique<MaintenanceFront>(*core_, *backend_, *alarms_);
-  cluster_front_ = std::make_unique<ClusterFront>(*core_);
   ops_host_ = std::make_unique<OpsHost>(*this);
   corruption_ = std::make_unique<CorruptionChecker>(*kv_, *ops_host_, logger_);
   publisher_ = std::make_unique<Publisher>(*core_);
+
+  // The peer network last: it calls into everything above.
+  cluster_front_ = std::make_unique<ClusterFront>(*core_);
+  peer_service_ = std::make_unique<PeerService>(*core_, *raft_node_, *lessor_, *backend_,
+                                                *cluster_front_, DataDir(cfg_).snap, peers.http);
+  peer_service_->set_on_removed([this] { mark_removed(); });
+  if (peers.network) {
+    auto net = peers.network(PeerNetworkContext{membership_->local_id(), membership_->cluster_id(),
+                                                peer_service_.get()});
+    if (!net.is_ok()) return net.status();
+    network_ = std::move(net).value();
+  } else {
+    network_ = std::make_unique<LonePeerNetwork>();
+  }
+  cluster_front_->set_peers(network_.get());
+  transport_->set(network_.get());
+  cluster_front_->set_promote_forwarder([this](MemberId leader, MemberId learner) {
+    return peer_service_->forward_promote(leader, learner);
+  });
+  lease_front_->set_forwarders(
+      [this](MemberId leader, LeaseId id) { return peer_service_->forward_renew(leader, id); },
+      [this](MemberId leader, const etcdserverpb::LeaseTimeToLiveRequest& r) {
+        return peer_service_->forward_time_to_live(leader, r);
+      });
   return Status::ok();
 }
+
+void EtcdServer::on_membership_changed(const raftpb::ConfChange& cc) {
+  const MemberId id(cc.node_id());
+  switch (cc.type()) {
+    case raftpb::ConfChangeAddNode:
+    case raftpb::ConfChangeAddLearnerNode:
+      if (auto m = membership_->member(id)) network_->add_peer(id, m->peer_urls);
+      break;
+    case raftpb::ConfChangeRemoveNode:
+      if (id == this->id()) {
+        logger_.warn("the member has been permanently removed from the cluster",
+                     {{"local-member-id", to_hex(id)}});
+        logger_.warn("the data-dir used by this member must be removed",
+                     {{"data-dir", cfg_.data_dir}});
+        mark_removed();
+      } else {
+        network_->remove_peer(id);
+      }
+      break;
+    case raftpb::ConfChangeUpdateNode:
+      if (auto m = membership_->member(id)) network_->update_peer(id, m->peer_urls);
+      break;
+    default:
+      break;
+  }
+}
+
+void EtcdServer::mark_removed() { removed_.store(true, std::memory_order_release); }
 
 Status EtcdServer::initial_corruption_check() {
   if (!cfg_.initial_corrupt_check || !restarted_) return Status::ok();
@@ -164,6 +234,9 @@ void EtcdServer::start() {
   }
   lessor_->start();
   watchable_->start();
+  network_->start();
+  for (const Member& m : membership_->members()) network_->add_peer(m.id, m.peer_urls);
+  for (const Member& m : remote_members_) network_->add_peer(m.id, m.peer_urls);
   raft_node_->start([this](ApplyBatch b) { apply_loop_->push(std::move(b)); },
                     [this](const raft::ReadState& rs) { proposer_->on_read_state(rs); },
                     [this] { proposer_->on_leader_change(); });
@@ -191,14 +264,7 @@ void EtcdServer::stop() {
   }
   // etcd hands leadership over before stopping; a lone voter has no one
   // to hand it to.
-  const std::string lead = to_hex(raft_node_->lead());
-  if (!raft_node_->is_leader()) {
-    logger_.info("skipped leadership transfer; local server is not leader",
-                 {{"local-member-id", to_hex(id())}, {"current-leader-member-id", lead}});
-  } else {
-    logger_.info("skipped leadership transfer for single voting member cluster",
-                 {{"local-member-id", to_hex(id())}, {"current-leader-member-id", lead}});
-  }
+  transfer_leadership_on_stop();
   // The apply thread first: the raft thread may be waiting to hand it a
   // batch. Entries not applied now are in the WAL and applied at restart.
   apply_loop_->stop();
@@ -210,7 +276,54 @@ void EtcdServer::stop() {
   corruption_->stop();
   publisher_->stop();
   watchable_->stop();  // its sync rounds read the backend
+  network_->stop();
   backend_->close();
+}
+
+void EtcdServer::transfer_leadership_on_stop() {
+  const std::string lead = to_hex(raft_node_->lead());
+  if (!raft_node_->is_leader()) {
+    logger_.info("skipped leadership transfer; local server is not leader",
+                 {{"local-member-id", to_hex(id())}, {"current-leader-member-id", lead}});
+    return;
+  }
+  size_t voters = 0;
+  for (const Member& m : membership_->members()) voters += m.is_learner ? 0 : 1;
+  if (voters <= 1) {
+    logger_.info("skipped leadership transfer for single voting member cluster",
+                 {{"local-member-id", to_hex(id())}, {"current-leader-member-id", lead}});
+    return;
+  }
+  // etcd's longestConnected: the voter connected the longest.
+  MemberId to;
+  std::optional<std::chrono::steady_clock::time_point> best;
+  for (const Member& m : membership_->members()) {
+    if (m.is_learner || m.id == id()) continue;
+    auto since = network_->active_since(m.id);
+    if (since && (!best || *since < *best)) {
+      best = since;
+      to = m.id;
+    }
+  }
+  if (to == MemberId(0)) return;
+  logger_.info("leadership transfer starting", {{"local-member-id", to_hex(id())},
+                                                {"current-leader-member-id", lead},
+                                                {"transferee-member-id", to_hex(to)}});
+  raft_node_->transfer_leader(to);
+  const auto deadline = clock_.now() + std::chrono::milliseconds(cfg_.election_timeout_ms) * 2;
+  while (clock_.now() < deadline) {
+    if (MemberId now = raft_node_->lead(); now != id() && now != MemberId(0)) {
+      logger_.info("leadership transfer finished", {{"local-member-id", to_hex(id())},
+                                                    {"old-leader-member-id", lead},
+                                                    {"new-leader-member-id", to_hex(now)}});
+      // Let the new leader hear our last messages before we go.
+      clock_.sleep_for(std::chrono::milliseconds(cfg_.heartbeat_interval_ms));
+      return;
+    }
+    clock_.sleep_for(std::chrono::milliseconds(10));
+  }
+  logger_.warn("leadership transfer failed",
+               {{"local-member-id", to_hex(id())}, {"transferee-member-id", to_hex(to)}});
 }
 
 }  // namespace etcd::server

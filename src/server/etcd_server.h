@@ -18,6 +18,7 @@
 // front -> gRPC. docs/architecture.md draws it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -40,12 +41,13 @@
 #include "server/maintenance_front.h"
 #include "server/membership.h"
 #include "server/membership_applier.h"
+#include "server/peer_network.h"
+#include "server/peer_service.h"
 #include "server/proposer.h"
 #include "server/publisher.h"
 #include "server/quota.h"
 #include "server/raft_node.h"
 #include "server/server_core.h"
-#include "server/unreachable_transport.h"
 #include "storage/backend/backend.h"
 
 namespace etcd::server {
@@ -53,9 +55,10 @@ namespace etcd::server {
 class EtcdServer {
  public:
   // Opens or creates the data dir and everything in it; does not start.
+  // `peers` reaches the other members (none when empty: unit tests).
   static Result<std::unique_ptr<EtcdServer>> create(const config::ServerConfig& cfg,
                                                     log::Logger& logger, env::Clock& clock,
-                                                    env::FileSystem& fs);
+                                                    env::FileSystem& fs, PeerWiring peers = {});
   ~EtcdServer();
 
   void start();
@@ -79,12 +82,19 @@ class EtcdServer {
   // before serving; a new member is not checked). Call before start().
   Status initial_corruption_check();
 
+  // True once this member was removed from the cluster (an applied
+  // removal of itself, or a peer's answer): the process should stop.
+  bool removed() const { return removed_.load(std::memory_order_acquire); }
+  // The peer addresses served ("127.0.0.1:2380"), for logs.
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
 
  private:
   EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);
-  Status open(env::FileSystem& fs);
+  Status open(env::FileSystem& fs, PeerWiring peers);
+  void on_membership_changed(const raftpb::ConfChange& cc);
+  void mark_removed();
+  void transfer_leadership_on_stop();
   void log_starting() const;
 
   const config::ServerConfig cfg_;
@@ -99,6 +109,7 @@ class EtcdServer {
   std::unique_ptr<Membership> membership_;
   bool restarted_ = false;
   size_t voters_at_start_ = 0;
+  std::vector<Member> remote_members_;  // joining a running cluster
 
   // After kv_ (it observes the store's writes).
   std::unique_ptr<mvcc::WatchableStore> watchable_;
@@ -106,7 +117,10 @@ class EtcdServer {
   std::unique_ptr<Quota> quota_;
   std::unique_ptr<MembershipApplier> membership_applier_;
   std::unique_ptr<ApplierChain> chain_;
-  std::unique_ptr<UnreachableTransport> transport_;
+  // Raft's transport: it forwards to network_, which is built last (it
+  // needs the parts below as its host).
+  class LateTransport;
+  std::unique_ptr<LateTransport> transport_;
   std::unique_ptr<RaftNode> raft_node_;
   std::unique_ptr<Proposer> proposer_;
   std::unique_ptr<ApplyLoop> apply_loop_;
@@ -121,6 +135,9 @@ class EtcdServer {
   std::unique_ptr<Compactor> compactor_;
   std::unique_ptr<CorruptionChecker> corruption_;
   std::unique_ptr<Publisher> publisher_;
+  std::unique_ptr<PeerService> peer_service_;
+  std::unique_ptr<PeerNetwork> network_;
+  std::atomic<bool> removed_{false};
 };
 
 }  // namespace etcd::server

@@ -42,6 +42,9 @@ Result<int64_t> LeaseFront::renew(LeaseId id) {
       auto ttl = lessor_.renew(id);
       if (ttl.is_ok()) return ttl;
       if (ttl.status().code() == Code::kNotFound) return errors::lease_not_found();
+    } else if (MemberId lead = core_.raft.lead(); lead != MemberId(0) && forward_renew_) {
+      auto ttl = forward_renew_(lead, id);
+      if (ttl.is_ok() || ttl.status() == errors::lease_not_found()) return ttl;
     }
     if (core_.clock.now() >= deadline) {
       return core_.raft.lead() != MemberId(0) ? errors::timeout() : errors::no_leader();
@@ -55,7 +58,12 @@ Result<etcdserverpb::LeaseTimeToLiveResponse> LeaseFront::time_to_live(
   // Served by the leader, once its apply thread caught up (etcd forwards a
   // follower's request to the leader).
   if (!core_.raft.is_leader()) {
-    return core_.raft.lead() != MemberId(0) ? errors::not_leader() : errors::no_leader();
+    const MemberId lead = core_.raft.lead();
+    if (lead == MemberId(0)) return errors::no_leader();
+    if (!forward_ttl_) return errors::not_leader();
+    auto resp = forward_ttl_(lead, r);
+    if (resp.is_ok()) core_.fill_header(resp->mutable_header(), 0);
+    return resp;
   }
   RETURN_IF_ERROR(core_.wait_applied_index());
   auto l = lessor_.lookup(LeaseId(r.id()), r.keys());

@@ -6,6 +6,7 @@
 // Thread-safe: gRPC threads and the lessor's loop thread call it.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "lease/lessor.h"
@@ -33,9 +34,21 @@ class LeaseFront {
 
   void fill_header(etcdserverpb::ResponseHeader* h) const { core_.fill_header(h, 0); }
 
+  // A follower forwards renewals and TTL queries to the leader's lessor
+  // (etcd's /leases and /leases/internal on the peer port).
+  using RenewForwarder = std::function<Result<int64_t>(MemberId leader, LeaseId id)>;
+  using TtlForwarder = std::function<Result<etcdserverpb::LeaseTimeToLiveResponse>(
+      MemberId leader, const etcdserverpb::LeaseTimeToLiveRequest&)>;
+  void set_forwarders(RenewForwarder renew, TtlForwarder ttl) {
+    forward_renew_ = std::move(renew);
+    forward_ttl_ = std::move(ttl);
+  }
+
  private:
   ServerCore& core_;
   lease::Lessor& lessor_;
+  RenewForwarder forward_renew_;
+  TtlForwarder forward_ttl_;
 };
 
 }  // namespace etcd::server

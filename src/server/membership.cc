@@ -12,6 +12,7 @@ std::string Member::to_json() const {
   if (!name.empty()) j["name"] = name;
   if (!client_urls.empty()) j["clientURLs"] = client_urls;
   if (is_learner) j["isLearner"] = true;
+  if (is_promote) j["isPromote"] = true;
   return j.dump();
 }
 
@@ -23,10 +24,17 @@ Result<Member> Member::from_json(std::string_view text) {
   try {
     Member m;
     m.id = MemberId(j.at("id").get<uint64_t>());
-    m.peer_urls = j.value("peerURLs", std::vector<std::string>{});
+    // Go encodes an empty list as null (a promotion's context has no URLs).
+    auto strings = [&j](const char* key) {
+      auto it = j.find(key);
+      if (it == j.end() || it->is_null()) return std::vector<std::string>{};
+      return it->get<std::vector<std::string>>();
+    };
+    m.peer_urls = strings("peerURLs");
     m.name = j.value("name", std::string());
-    m.client_urls = j.value("clientURLs", std::vector<std::string>{});
+    m.client_urls = strings("clientURLs");
     m.is_learner = j.value("isLearner", false);
+    m.is_promote = j.value("isPromote", false);
     return m;
   } catch (const nlohmann::json::exception& e) {
     return invalid_argument(std::string("malformed member JSON: ") + e.what());

@@ -26,6 +26,9 @@ struct Member {
   std::vector<std::string> peer_urls;
   std::vector<std::string> client_urls;
   bool is_learner = false;
+  // Only in a conf change's context: etcd's ConfigChangeContext marks a
+  // learner's promotion (an AddNode of an existing member) so.
+  bool is_promote = false;
 
   // The JSON etcd carries in a ConfChange's context and stores:
   // {"id":..,"peerURLs":[..],"name":"..","clientURLs":[..],"isLearner":false}

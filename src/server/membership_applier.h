@@ -19,15 +19,25 @@ class MembershipApplier {
   MembershipApplier(Membership& membership, backend::Backend& backend, log::Logger& logger)
       : membership_(membership), backend_(backend), logger_(logger) {}
 
+  struct ConfChangeOutcome {
+    // The configuration as Raft will have it (a snapshot's ConfState).
+    raftpb::ConfState conf_state;
+    // Why the change was refused (etcd's ValidateConfigurationChange at
+    // apply time: a removed or existing id, a peer URL in use, an unknown
+    // member); Raft then applies nothing.
+    Status status;
+  };
   // Applies `cc` unless `already` (the backend has it: a restart replays
-  // the entry only to hand it to Raft again), and returns the configuration
-  // as Raft will have it (a snapshot's ConfState).
-  raftpb::ConfState apply_conf_change(const raftpb::ConfChange& cc, backend::ConsistentIndex ci,
+  // the entry only to hand it to Raft again).
+  ConfChangeOutcome apply_conf_change(const raftpb::ConfChange& cc, backend::ConsistentIndex ci,
                                       bool already);
   void apply_attributes(const serverpb::MemberAttributesRequest& a, backend::ConsistentIndex ci);
   void apply_cluster_version(const std::string& version, backend::ConsistentIndex ci);
 
  private:
+  Status validate(const raftpb::ConfChange& cc) const;
+  void apply_valid(const raftpb::ConfChange& cc, backend::BatchTx& tx);
+
   Membership& membership_;
   backend::Backend& backend_;
   log::Logger& logger_;

@@ -20,6 +20,16 @@ Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
   req.mutable_header()->set_id(id);
   std::string data = req.SerializeAsString();
   if (data.size() > options_.max_request_bytes) return errors::request_too_large();
+  return submit_and_wait(id, [&] { return raft_.propose(std::move(data)); });
+}
+
+Result<ApplyResult> Proposer::propose_conf_change(raftpb::ConfChange cc) {
+  const uint64_t id = next_id();
+  cc.set_id(id);
+  return submit_and_wait(id, [&] { return raft_.propose_conf_change(std::move(cc)); });
+}
+
+Result<ApplyResult> Proposer::submit_and_wait(uint64_t id, const std::function<Status()>& submit) {
   auto promise = std::make_shared<std::promise<ApplyResult>>();
   auto future = promise->get_future();
   {
@@ -31,7 +41,7 @@ Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
     MutexLock lock(&wait_mu_);
     waiters_.erase(id);
   };
-  if (!raft_.propose(std::move(data)).is_ok()) {
+  if (!submit().is_ok()) {
     forget();
     return raft_.lead() == MemberId(0) ? errors::no_leader() : errors::timeout();
   }

@@ -51,6 +51,11 @@ class RaftPort {
   virtual void read_index(std::string ctx) = 0;
   // The leader, MemberId(0) when none is known.
   virtual MemberId lead() const = 0;
+  // Hands a configuration change to Raft; an error when Raft dropped it.
+  virtual Status propose_conf_change(raftpb::ConfChange cc) {
+    (void)cc;
+    return Status(Code::kUnimplemented, "conf changes are not supported here");
+  }
 };
 
 class Proposer {
@@ -75,6 +80,9 @@ class Proposer {
   uint64_t next_id() { return id_prefix_ + id_counter_.fetch_add(1, std::memory_order_relaxed); }
 
   Result<ApplyResult> propose(serverpb::InternalRaftRequest req);
+  // The same for a configuration change: `cc` gets a fresh id, and the
+  // result is the membership's verdict once the change is applied.
+  Result<ApplyResult> propose_conf_change(raftpb::ConfChange cc);
   // The apply thread's result for request `id`; dropped when nothing waits
   // (another member's request, or a waiter that timed out).
   void complete(uint64_t id, ApplyResult result);
@@ -96,6 +104,9 @@ class Proposer {
   size_t reading() const { return readers_.load(std::memory_order_acquire); }
 
  private:
+  // Registers a waiter for `id`, hands `data` to Raft with `submit`, waits.
+  Result<ApplyResult> submit_and_wait(uint64_t id, const std::function<Status()>& submit);
+
   struct Round {
     std::string ctx;
     bool done = false;

@@ -94,6 +94,17 @@ void RaftNode::apply_conf_change(raftpb::ConfChange cc) {
   post([cc = std::move(cc)](ReadyLoop& l) { l.node().apply_conf_change(cc); });
 }
 
+void RaftNode::report_unreachable(MemberId id) {
+  post([id](ReadyLoop& l) { l.node().report_unreachable(id.value()); });
+}
+
+void RaftNode::report_snapshot(MemberId id, bool failed) {
+  post([id, failed](ReadyLoop& l) {
+    l.node().report_snapshot(
+        id.value(), failed ? raft::SnapshotStatus::kFailure : raft::SnapshotStatus::kFinish);
+  });
+}
+
 void RaftNode::transfer_leader(MemberId to) {
   post([to](ReadyLoop& l) { l.node().transfer_leader(to.value()); });
 }

@@ -51,7 +51,11 @@ class RaftNode final : public RaftPort {
 
   // Hands data to Raft; returns its verdict (dropped without a leader...).
   Status propose(std::string data) override;
-  Status propose_conf_change(raftpb::ConfChange cc);
+  Status propose_conf_change(raftpb::ConfChange cc) override;
+  // From the peer transport: a peer could not be reached, a snapshot sent
+  // to it arrived or failed.
+  void report_unreachable(MemberId id);
+  void report_snapshot(MemberId id, bool failed);
   void read_index(std::string ctx) override;
   void step(raftpb::Message m);
   // Applied by the apply thread once a conf change entry is applied; async.

@@ -216,6 +216,12 @@ FlagSet make_server_flags() {
       "Token that makes the ids of a new cluster unique.");
   add("advertise-client-urls", T::kStrings, "http://localhost:2379", kClustering,
       "This member's client URLs as announced to the rest of the cluster.", check_urls);
+  add("strict-reconfig-check", T::kBool, "true", kClustering,
+      "Reject reconfiguration requests that would cause quorum loss.");
+  add("pre-vote", T::kBool, "true", kClustering,
+      "Enable the Raft Pre-Vote algorithm to prevent disruption when a node rejoins.");
+  add("initial-election-tick-advance", T::kBool, "true", kClustering,
+      "Whether to fast-forward initial election ticks on boot for faster election.");
 
   add("experimental-initial-corrupt-check", T::kBool, "false", kExperimental,
       "Check the data for corruption before serving clients (on a restart).");
@@ -228,6 +234,8 @@ FlagSet make_server_flags() {
       "always 5m).",
       check_duration);
 
+  add("experimental-snapshot-catchup-entries", T::kUint, "5000", kExperimental,
+      "Entries a slow follower can catch up from after a snapshot is taken.");
   add("experimental-enable-lease-checkpoint", T::kBool, "false", kExperimental,
       "The leader checkpoints remaining lease TTLs through Raft, so a leader change does not "
       "reset them.");
@@ -288,6 +296,10 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.max_snapshots = flags.get_uint("max-snapshots");
   c.max_wals = flags.get_uint("max-wals");
   c.snapshot_count = flags.get_uint("snapshot-count");
+  c.strict_reconfig_check = flags.get_bool("strict-reconfig-check");
+  c.pre_vote = flags.get_bool("pre-vote");
+  c.initial_election_tick_advance = flags.get_bool("initial-election-tick-advance");
+  c.snapshot_catchup_entries = flags.get_uint("experimental-snapshot-catchup-entries");
   c.heartbeat_interval_ms = flags.get_uint("heartbeat-interval");
   c.election_timeout_ms = flags.get_uint("election-timeout");
   c.listen_peer_urls = flags.get_strings("listen-peer-urls");

@@ -32,6 +32,10 @@ struct ServerConfig {
   std::string initial_cluster;        // "name=url,name=url"
   std::string initial_cluster_state;  // "new" or "existing"
   std::string initial_cluster_token;
+  bool strict_reconfig_check = true;
+  bool pre_vote = true;
+  bool initial_election_tick_advance = true;
+  uint64_t snapshot_catchup_entries = 5000;
   std::vector<std::string> advertise_client_urls;
   // Auto-compaction (parsed and started with the server: etcd reports a bad
   // retention at start-up, not while verifying flags).

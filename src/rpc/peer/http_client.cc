@@ -1,0 +1,110 @@
+#include "rpc/peer/http_client.h"
+
+#include <strings.h>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+namespace etcd::rpc::peer {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+Result<HttpUrl> parse_http_url(const std::string& url) {
+  HttpUrl u;
+  auto sep = url.find("://");
+  if (sep == std::string::npos) return invalid_argument("URL " + url + " has no scheme");
+  u.scheme = url.substr(0, sep);
+  if (u.scheme != "http" && u.scheme != "https") {
+    return invalid_argument("URL scheme must be http or https: " + url);
+  }
+  std::string rest = url.substr(sep + 3);
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return invalid_argument("bad IPv6 host in " + url);
+    u.host = rest.substr(1, close - 1);
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest[0] == ':') u.port = rest.substr(1);
+  } else {
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos) {
+      u.host = rest;
+    } else {
+      u.host = rest.substr(0, colon);
+      u.port = rest.substr(colon + 1);
+    }
+  }
+  if (u.port.empty()) u.port = u.scheme == "https" ? "443" : "80";
+  if (u.host.empty()) return invalid_argument("URL " + url + " has no host");
+  return u;
+}
+
+std::string HttpResponse::header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+  }
+  return "";
+}
+
+Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
+                               std::chrono::milliseconds timeout) {
+  auto u = parse_http_url(url);
+  if (!u.is_ok()) return u.status();
+  if (u->scheme == "https")
+    return Status(Code::kUnimplemented, "https peer URLs are not supported yet: " + url);
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::flat_buffer buf;
+  http::request<http::string_body> r{http::string_to_verb(req.method), req.target, 11};
+  r.set(http::field::host, u->host + ":" + u->port);
+  for (const auto& [k, v] : req.headers) r.set(k, v);
+  r.body() = req.body;
+  r.prepare_payload();
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  beast::error_code result = asio::error::timed_out;
+  bool done = false;
+  asio::ip::tcp::resolver resolver(io);
+  stream.expires_after(timeout);
+  resolver.async_resolve(u->host, u->port, [&](beast::error_code ec, auto endpoints) {
+    if (ec) {
+      result = ec;
+      done = true;
+      return;
+    }
+    stream.async_connect(endpoints, [&](beast::error_code ec, auto) {
+      if (ec) {
+        result = ec;
+        done = true;
+        return;
+      }
+      http::async_write(stream, r, [&](beast::error_code ec, size_t) {
+        if (ec) {
+          result = ec;
+          done = true;
+          return;
+        }
+        http::async_read(stream, buf, parser, [&](beast::error_code ec, size_t) {
+          result = ec;
+          done = true;
+        });
+      });
+    });
+  });
+  io.run_for(timeout + std::chrono::milliseconds(100));
+  if (!done || result) {
+    return Status(Code::kUnavailable, "request to " + url + req.target +
+                                          " failed: " + (done ? result.message() : "timed out"));
+  }
+  HttpResponse resp;
+  auto& m = parser.get();
+  resp.status = static_cast<int>(m.result_int());
+  for (const auto& f : m) {
+    resp.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  }
+  resp.body = std::move(m.body());
+  return resp;
+}
+
+}  // namespace etcd::rpc::peer
