@@ -1,6 +1,7 @@
 #include "server/applier.h"
 
 #include "server/errors.h"
+#include "server/raft_entry.h"
 
 namespace etcd::server {
 
@@ -74,11 +75,27 @@ ApplyResult StoreApplier::apply(const Req& req, backend::ConsistentIndex ci) {
       return apply_lease(req, ci);
     case Req::kAlarm:
       return apply_alarm(req.alarm(), ci);
-    case Req::kMemberAttributes:
-      membership_.apply_attributes(req.member_attributes(), ci);
+    case Req::kClusterMemberAttrSet: {
+      const auto& r = req.cluster_member_attr_set();
+      membership_.apply_attributes(MemberId(r.member_id()), r.member_attributes(), ci);
       return ApplyResult{};
-    case Req::kClusterVersionSet:
-      membership_.apply_cluster_version(req.cluster_version_set().version(), ci);
+    }
+    case Req::kClusterVersionSet: {
+      const std::string& v = req.cluster_version_set().ver();
+      if (!is_cluster_version(v)) {
+        logger_.error("invalid cluster version in raft entry", {{"cluster-version", v}});
+        record_consistent_index(backend_, ci);
+        return ApplyResult{};
+      }
+      membership_.apply_cluster_version(v, ci);
+      return ApplyResult{};
+    }
+    case Req::kDowngradeInfoSet:
+      // Downgrades are not supported yet; the entry is only recorded.
+      record_consistent_index(backend_, ci);
+      logger_.info("ignored downgrade info request",
+                   {{"enabled", req.downgrade_info_set().enabled()},
+                    {"target-version", req.downgrade_info_set().ver()}});
       return ApplyResult{};
     default:
       record_consistent_index(backend_, ci);

@@ -9,6 +9,8 @@
 
 #include "server/apply_loop.h"
 #include "server/errors.h"
+#include "server/publisher.h"
+#include "server/raft_entry.h"
 #include "server/test_util.h"
 
 namespace etcd::server {
@@ -184,11 +186,10 @@ TEST_F(ApplierTest, MembershipChangesAndTheConfStateRaftWillHave) {
   EXPECT_EQ(cs.voters_size(), 0);
   EXPECT_TRUE(membership_->is_removed(MemberId(2)));
 
-  serverpb::MemberAttributesRequest attrs;
-  attrs.set_member_id(1);
+  membershippb::Attributes attrs;
   attrs.set_name("one");
   attrs.add_client_urls("http://10.0.0.1:2379");
-  membership_applier_->apply_attributes(attrs, next_ci());
+  membership_applier_->apply_attributes(MemberId(1), attrs, next_ci());
   membership_applier_->apply_cluster_version("3.5.0", next_ci());
   EXPECT_EQ(membership_->version(), "3.5.0");
   EXPECT_EQ(ci(), index_);
@@ -196,13 +197,101 @@ TEST_F(ApplierTest, MembershipChangesAndTheConfStateRaftWillHave) {
 
 // ---- the apply loop ----
 
-raftpb::Entry entry(uint64_t index, const serverpb::InternalRaftRequest& req) {
+raftpb::Entry entry(uint64_t index, const google::protobuf::Message& req) {
   raftpb::Entry e;
   e.set_index(index);
   e.set_term(1);
   e.set_type(raftpb::EntryNormal);
   e.set_data(req.SerializeAsString());
   return e;
+}
+
+// What etcd 3.4 members propose, applied by the apply loop: raw v2
+// requests, and the 3.5 membership requests.
+TEST_F(ApplierTest, TheApplyLoopAppliesEtcdsV2AndMembershipRequests) {
+  make_chain(0);
+  {
+    backend::BatchTx tx = backend_->batch_tx();
+    Member m;
+    m.id = MemberId(0x8e9e05c52164694d);
+    m.peer_urls = {"http://127.0.0.1:2380"};
+    membership_->add(m, tx);
+  }
+  std::vector<std::pair<uint64_t, ApplyResult>> completed;
+  ApplyLoop::Hooks hooks;
+  hooks.complete = [&](uint64_t id, ApplyResult r) { completed.emplace_back(id, std::move(r)); };
+  ApplyLoop::Options options;
+  options.local_id = MemberId(1);
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
+                 options);
+  const MemberId peer(0x8e9e05c52164694d);
+  auto attrs = publish_request_v2(peer, "infra1", {"http://127.0.0.1:2379"});
+  attrs.set_id(22);
+  auto version = *cluster_version_request("3.4.0").v2;
+  version.set_id(23);
+  auto user_key = v2_request(24, "PUT", "/1/foo", "bar");
+  auto del_member = v2_request(25, "DELETE", "/0/members/8e9e05c52164694d");
+  loop.apply_batch(ApplyBatch{{entry(1, v2_sync_request(21, 1700000000000000000)), entry(2, attrs),
+                               entry(3, version), entry(4, user_key), entry(5, del_member)},
+                              {}});
+  EXPECT_EQ(loop.applied(), 5u);
+  EXPECT_EQ(ci(), 5u);
+  ASSERT_EQ(completed.size(), 5u);
+  for (size_t i = 0; i < completed.size(); ++i) {
+    EXPECT_EQ(completed[i].first, 21 + i);
+    EXPECT_TRUE(completed[i].second.status.is_ok());
+  }
+  auto m = membership_->member(peer);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->name, "infra1");
+  EXPECT_EQ(m->client_urls, std::vector<std::string>{"http://127.0.0.1:2379"});
+  EXPECT_EQ(membership_->version(), "3.4.0");
+  EXPECT_EQ(kv_->rev().value(), 1);  // no v2 store: user keys are not applied
+  EXPECT_TRUE(membership_->member(peer).has_value());
+
+  // A v2 request inside an InternalRaftRequest completes by its own id;
+  // the 3.5 forms go through the chain.
+  completed.clear();
+  serverpb::InternalRaftRequest wrapped;
+  wrapped.mutable_header()->set_id(30);
+  *wrapped.mutable_v2() = v2_request(31, "PUT", "/0/version", "3.5.0");
+  auto v3_attrs = publish_request_v3(peer, "renamed", {"http://10.0.0.1:2379"});
+  v3_attrs.mutable_header()->set_id(32);
+  auto v3_version = *cluster_version_request("3.6.0").v3;
+  v3_version.set_id(33);  // the old top-level id wins over the header's
+  v3_version.mutable_header()->set_id(34);
+  serverpb::InternalRaftRequest downgrade;
+  downgrade.mutable_header()->set_id(35);
+  downgrade.mutable_downgrade_info_set()->set_enabled(true);
+  loop.apply_batch(ApplyBatch{
+      {entry(6, wrapped), entry(7, v3_attrs), entry(8, v3_version), entry(9, downgrade)}, {}});
+  ASSERT_EQ(completed.size(), 4u);
+  EXPECT_EQ(completed[0].first, 31u);
+  EXPECT_EQ(completed[1].first, 32u);
+  EXPECT_EQ(completed[2].first, 33u);
+  EXPECT_EQ(completed[3].first, 35u);
+  EXPECT_EQ(membership_->member(peer)->name, "renamed");
+  EXPECT_EQ(membership_->version(), "3.6.0");
+  EXPECT_EQ(ci(), 9u);
+
+  // What etcd would stop on is logged and skipped; an unknown method fails.
+  completed.clear();
+  auto bad_json = v2_request(40, "PUT", "/0/members/8e9e05c52164694d/attributes", "{oops");
+  auto bad_version = v2_request(41, "PUT", "/0/version", "three");
+  auto unknown = v2_request(42, "PATCH", "/1/foo");
+  auto conditional = v2_request(43, "PUT", "/0/version", "9.9.9");
+  conditional.set_prev_exist(true);
+  loop.apply_batch(ApplyBatch{
+      {entry(10, bad_json), entry(11, bad_version), entry(12, unknown), entry(13, conditional)},
+      {}});
+  ASSERT_EQ(completed.size(), 4u);
+  EXPECT_TRUE(completed[0].second.status.is_ok());
+  EXPECT_TRUE(completed[1].second.status.is_ok());
+  EXPECT_EQ(completed[2].second.status.message(), "etcdserver: unknown method");
+  EXPECT_EQ(membership_->member(peer)->name, "renamed");
+  EXPECT_EQ(membership_->version(), "3.6.0");
+  EXPECT_EQ(ci(), 13u);
+  EXPECT_EQ(loop.applied(), 13u);
 }
 
 TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {

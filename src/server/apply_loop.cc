@@ -1,5 +1,8 @@
 #include "server/apply_loop.h"
 
+#include "server/raft_entry.h"
+#include "serverpb/raft_internal.pb.h"
+
 namespace etcd::server {
 
 ApplyLoop::ApplyLoop(backend::Backend& backend, Applier& chain, MembershipApplier& membership,
@@ -7,6 +10,7 @@ ApplyLoop::ApplyLoop(backend::Backend& backend, Applier& chain, MembershipApplie
     : backend_(backend),
       chain_(chain),
       membership_(membership),
+      v2_(membership, backend, logger),
       logger_(logger),
       hooks_(std::move(hooks)),
       snapshot_count_(options.snapshot_count),
@@ -100,10 +104,7 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
         record_consistent_index(backend_, ci);
         break;
       }
-      serverpb::InternalRaftRequest req;
-      if (!req.ParseFromString(e.data())) PANIC("malformed request in raft entry");
-      ApplyResult result = chain_.apply(req, ci);
-      if (hooks_.complete) hooks_.complete(req.header().id(), std::move(result));
+      apply_normal(e.data(), ci);
       break;
     }
     case raftpb::EntryConfChange: {
@@ -128,6 +129,38 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
       break;
   }
   applied_.store(e.index(), std::memory_order_release);
+}
+
+void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex ci) {
+  uint64_t id = 0;
+  ApplyResult result;
+  switch (classify_entry(data)) {
+    case EntryKind::kV2: {
+      // etcd 3.4/3.5 members propose their v2 requests unwrapped.
+      etcdserverpb::Request r;
+      if (!r.ParseFromString(data)) PANIC("malformed v2 request in raft entry");
+      id = r.id();
+      result = v2_.apply(r, ci);
+      break;
+    }
+    case EntryKind::kInternal: {
+      serverpb::InternalRaftRequest req;
+      if (!req.ParseFromString(data)) PANIC("malformed request in raft entry");
+      if (req.has_v2()) {
+        id = req.v2().id();
+        result = v2_.apply(req.v2(), ci);
+      } else {
+        // etcd's waiter key: the old top-level id, else the header's.
+        id = req.id() != 0 ? req.id() : req.header().id();
+        result = chain_.apply(req, ci);
+      }
+      break;
+    }
+    case EntryKind::kEmpty:
+    case EntryKind::kMalformed:
+      PANIC("malformed request in raft entry");
+  }
+  if (hooks_.complete && id != 0) hooks_.complete(id, std::move(result));
 }
 
 void ApplyLoop::maybe_trigger_snapshot() {

@@ -1,6 +1,7 @@
 // The apply thread: takes the committed entries of each Ready (handed over
 // by the raft thread through a bounded queue) and applies them in order:
-// normal entries through the applier chain, configuration changes through
+// normal entries through the applier chain (v2 store requests, which etcd
+// members propose, through the V2Applier), configuration changes through
 // the MembershipApplier, then completes the proposal waiting for each. An
 // entry at or below the backend's consistent index was applied before a
 // restart and is skipped (only a conf change is handed to Raft again). It
@@ -26,6 +27,7 @@
 #include "server/applier.h"
 #include "server/membership_applier.h"
 #include "server/ready_loop.h"
+#include "server/v2_applier.h"
 #include "storage/backend/backend.h"
 
 namespace etcd::server {
@@ -84,11 +86,15 @@ class ApplyLoop {
   static constexpr size_t kMaxBatches = 64;
   void run();
   void apply_entry(const raftpb::Entry& e);
+  // A normal entry with data: an InternalRaftRequest or a v2 Request
+  // (server/raft_entry.h).
+  void apply_normal(const std::string& data, backend::ConsistentIndex ci);
   void maybe_trigger_snapshot();
 
   backend::Backend& backend_;
   Applier& chain_;
   MembershipApplier& membership_;
+  V2Applier v2_;
   log::Logger& logger_;
   const Hooks hooks_;
   const uint64_t snapshot_count_;

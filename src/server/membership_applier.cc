@@ -123,12 +123,11 @@ void MembershipApplier::apply_valid(const raftpb::ConfChange& cc, backend::Batch
   }
 }
 
-void MembershipApplier::apply_attributes(const serverpb::MemberAttributesRequest& a,
+void MembershipApplier::apply_attributes(MemberId id, const membershippb::Attributes& a,
                                          backend::ConsistentIndex ci) {
   backend::BatchTx tx = backend_.batch_tx();
   tx.set_consistent_index(ci);
-  membership_.update_attributes(MemberId(a.member_id()), a.name(),
-                                {a.client_urls().begin(), a.client_urls().end()}, tx);
+  membership_.update_attributes(id, a.name(), {a.client_urls().begin(), a.client_urls().end()}, tx);
 }
 
 void MembershipApplier::apply_cluster_version(const std::string& v, backend::ConsistentIndex ci) {

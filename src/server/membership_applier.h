@@ -7,9 +7,9 @@
 #pragma once
 
 #include "base/log.h"
+#include "membershippb/membership.pb.h"
 #include "raftpb/raft.pb.h"
 #include "server/membership.h"
-#include "serverpb/raft_internal.pb.h"
 #include "storage/backend/backend.h"
 
 namespace etcd::server {
@@ -31,7 +31,11 @@ class MembershipApplier {
   // the entry only to hand it to Raft again).
   ConfChangeOutcome apply_conf_change(const raftpb::ConfChange& cc, backend::ConsistentIndex ci,
                                       bool already);
-  void apply_attributes(const serverpb::MemberAttributesRequest& a, backend::ConsistentIndex ci);
+  // A member's published name and client URLs (etcd 3.5's
+  // ClusterMemberAttrSet, or the v2 PUT /0/members/<id>/attributes).
+  void apply_attributes(MemberId id, const membershippb::Attributes& a,
+                        backend::ConsistentIndex ci);
+  // The cluster version ("3.4.0"; ClusterVersionSet or PUT /0/version).
   void apply_cluster_version(const std::string& version, backend::ConsistentIndex ci);
 
  private:

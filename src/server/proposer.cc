@@ -18,7 +18,16 @@ Proposer::Proposer(RaftPort& raft, MemberId member, env::Clock& clock, log::Logg
 Result<ApplyResult> Proposer::propose(serverpb::InternalRaftRequest req) {
   const uint64_t id = next_id();
   req.mutable_header()->set_id(id);
-  std::string data = req.SerializeAsString();
+  return propose_data(id, req.SerializeAsString());
+}
+
+Result<ApplyResult> Proposer::propose_v2(etcdserverpb::Request req) {
+  const uint64_t id = next_id();
+  req.set_id(id);
+  return propose_data(id, req.SerializeAsString());
+}
+
+Result<ApplyResult> Proposer::propose_data(uint64_t id, std::string data) {
   if (data.size() > options_.max_request_bytes) return errors::request_too_large();
   return submit_and_wait(id, [&] { return raft_.propose(std::move(data)); });
 }

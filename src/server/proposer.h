@@ -3,10 +3,10 @@
 // (idutil), its wait registry and processInternalRaftRequestOnce, and its
 // linearizableReadLoop.
 //
-// - propose(): gives the request a fresh id, proposes it and waits (once)
-//   for the apply thread to complete() it, for the request timeout, or for
-//   stop(). A proposal that Raft drops at once fails with "no leader" when
-//   there is none, else with the timeout error, as etcd answers then.
+// - propose(), propose_v2(): give the request a fresh id (the header's, a
+//   v2 Request's own), propose it and wait (once) for the apply thread to
+//   complete() it, for the request timeout, or for stop(). A proposal that Raft drops at once fails
+//   with "no leader" when there is none, else with the timeout error, as etcd answers then.
 // - read_index(): joins the ReadIndex round about to start (every read
 //   waiting at that moment shares it; one round is in flight at a time) and
 //   returns the index the local state machine must reach. An unanswered
@@ -34,6 +34,7 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "env/clock.h"
+#include "etcdserverpb/etcdserver.pb.h"
 #include "raft/rawnode.h"
 #include "server/apply_result.h"
 #include "serverpb/raft_internal.pb.h"
@@ -83,6 +84,9 @@ class Proposer {
   // The same for a configuration change: `cc` gets a fresh id, and the
   // result is the membership's verdict once the change is applied.
   Result<ApplyResult> propose_conf_change(raftpb::ConfChange cc);
+  // The same for a raw v2 Request (its id is the request id), as etcd
+  // 3.4/3.5 members propose member attributes and the cluster version.
+  Result<ApplyResult> propose_v2(etcdserverpb::Request req);
   // The apply thread's result for request `id`; dropped when nothing waits
   // (another member's request, or a waiter that timed out).
   void complete(uint64_t id, ApplyResult result);
@@ -117,6 +121,8 @@ class Proposer {
   std::shared_ptr<Round> new_round() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   // Makes the queued round current and returns its ctx to send ("": none).
   std::string advance_rounds() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // Proposes the encoded request `id` and waits for its result.
+  Result<ApplyResult> propose_data(uint64_t id, std::string data);
 
   RaftPort& raft_;
   env::Clock& clock_;

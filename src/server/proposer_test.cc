@@ -10,6 +10,7 @@
 #include "base/encoding.h"
 #include "base/mutex.h"
 #include "server/errors.h"
+#include "server/raft_entry.h"
 
 namespace etcd::server {
 namespace {
@@ -21,9 +22,15 @@ class FakeRaft final : public RaftPort {
  public:
   Status propose(std::string data) override {
     MutexLock lock(&mu_);
-    serverpb::InternalRaftRequest r;
-    EXPECT_TRUE(r.ParseFromString(data));
-    proposed_.push_back(r.header().id());
+    if (classify_entry(data) == EntryKind::kV2) {
+      etcdserverpb::Request v2;
+      EXPECT_TRUE(v2.ParseFromString(data));
+      proposed_.push_back(v2.id());
+    } else {
+      serverpb::InternalRaftRequest r;
+      EXPECT_TRUE(r.ParseFromString(data));
+      proposed_.push_back(r.header().id());
+    }
     return drop_ ? Status(Code::kUnavailable, "raft: proposal dropped") : Status::ok();
   }
   void read_index(std::string ctx) override {
@@ -105,6 +112,21 @@ TEST_F(ProposerTest, IdsCarryTheMemberAndTheStartTimeAndNeverRepeat) {
   EXPECT_EQ(a >> 48, 0x1234u);
   EXPECT_EQ((a >> 8) & 0xFFFFFFFFFFULL, 1795282200123ULL & 0xFFFFFFFFFFULL);
   EXPECT_EQ(b, a + 1);
+}
+
+TEST_F(ProposerTest, AV2RequestIsProposedRawAndCompletedByItsOwnId) {
+  auto p = make();
+  std::thread t([&] {
+    auto r = p->propose_v2(v2_request(0, "PUT", "/0/version", "3.4.0"));
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_TRUE(r->status.is_ok());
+  });
+  FakeRaft::until([&] { return raft_.proposed().size() == 1; });
+  const uint64_t id = raft_.proposed()[0];
+  EXPECT_EQ(id >> 48, 0x1234u);  // a fresh id, not the 0 it was built with
+  p->complete(id, ApplyResult{});
+  t.join();
+  EXPECT_EQ(p->waiting(), 0u);
 }
 
 TEST_F(ProposerTest, AProposalWaitsForItsApplication) {

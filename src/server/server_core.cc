@@ -9,6 +9,11 @@ Result<ApplyResult> ServerCore::process(serverpb::InternalRaftRequest req) {
   return proposer.propose(std::move(req));
 }
 
+Result<ApplyResult> ServerCore::process_v2(etcdserverpb::Request req) {
+  if (!started()) return errors::stopped();
+  return proposer.propose_v2(std::move(req));
+}
+
 Status ServerCore::linearizable_read_barrier() {
   auto index = proposer.read_index();
   if (!index.is_ok()) return index.status();

@@ -52,6 +52,8 @@ class ServerCore {
 
   // Proposes a request and waits (once) for its application.
   Result<ApplyResult> process(serverpb::InternalRaftRequest req);
+  // The same for a raw v2 Request (etcd 3.4's publish and cluster version).
+  Result<ApplyResult> process_v2(etcdserverpb::Request req);
   // The same, answering with the typed response of its kind.
   template <typename Resp>
   Result<Resp> propose(serverpb::InternalRaftRequest req) {
