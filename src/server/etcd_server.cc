@@ -151,6 +151,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
     network_ = std::make_unique<LonePeerNetwork>();
   }
   cluster_front_->set_peers(network_.get());
+  publisher_->set_version_source([this] { return peer_service_->lowest_peer_version(); });
   transport_->set(network_.get());
   cluster_front_->set_promote_forwarder([this](MemberId leader, MemberId learner) {
     return peer_service_->forward_promote(leader, learner);

@@ -1,5 +1,7 @@
 #include "server/publisher.h"
 
+#include <cstdio>
+
 #include "base/duration.h"
 #include "base/version.h"
 #include "server/bootstrap.h"
@@ -68,6 +70,18 @@ bool Publisher::wait_ready(std::chrono::milliseconds timeout) {
   return lock.wait_for(cv_, timeout, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ready_; });
 }
 
+void Publisher::decide_cluster_version() {
+  if (!core_.raft.is_leader()) return;
+  const std::string lowest = lowest_ ? lowest_() : std::string(kEtcdVersion);
+  if (lowest.empty()) return;  // a member did not answer: decide later
+  const std::string target = cluster_version(lowest) + ".0";
+  const std::string current = core_.membership.version();
+  int major = 0, minor = 0;
+  if (std::sscanf(target.c_str(), "%d.%d", &major, &minor) != 2) return;
+  if (!current.empty() && !version_below(current, major, minor)) return;
+  (void)propose_cluster_version(core_, target);
+}
+
 void Publisher::run(Worker& self) {
   const config::ServerConfig& cfg = core_.cfg;
   log::Logger& logger = core_.logger;
@@ -99,9 +113,11 @@ void Publisher::run(Worker& self) {
         ready_ = true;
       }
       cv_.notify_all();
-      // As etcd, the leader then records the cluster version.
-      if (core_.raft.is_leader() && core_.membership.version().empty()) {
-        (void)propose_cluster_version(core_, std::string(kApiVersion) + ".0");
+      // As etcd, the leader then records the cluster version, and watches
+      // the members' versions (every 4 s, as etcd's monitorVersions).
+      while (!self.stopping() && core_.started()) {
+        decide_cluster_version();
+        self.sleep_for(std::chrono::seconds(4));
       }
       return;
     }

@@ -55,14 +55,23 @@ class Publisher {
   explicit Publisher(ServerCore& core) : core_(core) {}
   ~Publisher() { stop(); }
 
+  // The lowest server version among all members ("3.4.23"), "" while one
+  // does not answer: the leader sets the cluster version to its
+  // major.minor (etcd's monitorVersions/decideClusterVersion). Unset: this
+  // member's own version.
+  void set_version_source(std::function<std::string()> lowest) { lowest_ = std::move(lowest); }
+
   void start();
   void stop() { worker_.stop(); }
   bool wait_ready(std::chrono::milliseconds timeout);
 
  private:
   void run(Worker& self);
+  // On the leader: raises the cluster version to the lowest member's.
+  void decide_cluster_version();
 
   ServerCore& core_;
+  std::function<std::string()> lowest_;
   Worker worker_;
   Mutex mu_;
   std::condition_variable cv_;
