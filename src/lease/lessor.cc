@@ -31,6 +31,16 @@ Lessor::Lessor(mvcc::KVStore& kv, env::Clock& clock, LessorOptions opts)
 
 Lessor::~Lessor() { stop(); }
 
+Status Lessor::reload(const mvcc::KVStore::LeasedKeys& leased_keys) {
+  {
+    MutexLock lock(&mu_);
+    leases_.clear();
+    key_lease_.clear();
+    attached_keys_.store(0, std::memory_order_relaxed);
+  }
+  return restore(leased_keys);
+}
+
 Status Lessor::restore(const mvcc::KVStore::LeasedKeys& leased_keys) {
   std::vector<leasepb::Lease> stored;
   Status status;

@@ -120,6 +120,9 @@ class Lessor {
   // the minimum raised to it, expiry "forever" until promoted) and attaches
   // the live keys that name a lease (KVStore::restore found them).
   Status restore(const mvcc::KVStore::LeasedKeys& leased_keys);
+  // The backend was replaced (a snapshot from the leader): forgets every
+  // lease, then restores from it. Apply thread.
+  Status reload(const mvcc::KVStore::LeasedKeys& leased_keys);
 
   void set_revoker(Revoker fn);
   void set_checkpointer(Checkpointer fn);  // only used when opts.checkpoint

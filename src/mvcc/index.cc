@@ -122,4 +122,9 @@ size_t TreeIndex::size() const {
   return tree_.size();
 }
 
+void TreeIndex::clear() {
+  WriterLock lock(&mu_);
+  tree_.clear();
+}
+
 }  // namespace etcd::mvcc

@@ -51,6 +51,8 @@ class TreeIndex {
   // What compact(rev) would keep (hash computations).
   std::set<Revision> keep(int64_t rev) const;
   size_t size() const;
+  // Forgets every key (a snapshot from the leader replaces the store).
+  void clear();
 
  private:
   // Calls f for each KeyIndex whose key lies in r; stops when f returns false.

@@ -30,6 +30,13 @@ bool is_future_rev(const Status& s) { return s.reason() == Reason::kFutureRev; }
 
 KVStore::KVStore(backend::Backend& backend) : backend_(backend) {}
 
+Status KVStore::reload(LeasedKeys* leased_keys) {
+  index_.clear();
+  current_rev_.store(1, std::memory_order_release);
+  compact_main_rev_.store(-1, std::memory_order_release);
+  return restore(leased_keys);
+}
+
 Status KVStore::restore(LeasedKeys* leased_keys) {
   backend::ReadTx rtx = backend_.read_tx();
   int64_t finished = -1;

@@ -65,6 +65,9 @@ class KVStore {
   // scan fills `leased_keys`, if given, for the lessor to attach (etcd's
   // restore does both in one pass too).
   Status restore(LeasedKeys* leased_keys = nullptr);
+  // The backend was replaced (a snapshot from the leader): forgets the
+  // index and rebuilds it as restore() does. Apply thread.
+  Status reload(LeasedKeys* leased_keys = nullptr);
 
   MainRev rev() const { return MainRev(current_rev_.load(std::memory_order_acquire)); }
   // -1 before the first compaction.

@@ -649,4 +649,13 @@ void WatchableStore::run(Worker& self) {
   }
 }
 
+void WatchableStore::on_restore() {
+  MutexLock lock(&mu_);
+  std::vector<Watcher*> all(synced_.all().begin(), synced_.all().end());
+  for (Watcher* w : all) {
+    synced_.remove(w);
+    unsynced_.add(w);
+  }
+}
+
 }  // namespace etcd::mvcc

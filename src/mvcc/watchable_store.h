@@ -207,6 +207,10 @@ class WatchableStore {
   // leaves work behind), victim retries every 10 ms, progress ticks.
   void start();
   void stop();
+  // The store was replaced (a snapshot from the leader): every synced
+  // watcher catches up again from the backend (etcd's watchableStore
+  // Restore).
+  void on_restore();
 
   // One step of each background duty (tests call them by hand).
   // Catches up to kMaxWatchersPerSync unsynced watchers; returns how many

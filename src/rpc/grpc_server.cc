@@ -56,6 +56,22 @@ class ClusterService final : public etcdserverpb::Cluster::Service {
                           etcdserverpb::MemberListResponse* resp) override {
     return reply(s_.cluster().member_list(*req), resp);
   }
+  grpc::Status MemberAdd(grpc::ServerContext*, const etcdserverpb::MemberAddRequest* req,
+                         etcdserverpb::MemberAddResponse* resp) override {
+    return reply(s_.cluster().member_add(*req), resp);
+  }
+  grpc::Status MemberRemove(grpc::ServerContext*, const etcdserverpb::MemberRemoveRequest* req,
+                            etcdserverpb::MemberRemoveResponse* resp) override {
+    return reply(s_.cluster().member_remove(*req), resp);
+  }
+  grpc::Status MemberUpdate(grpc::ServerContext*, const etcdserverpb::MemberUpdateRequest* req,
+                            etcdserverpb::MemberUpdateResponse* resp) override {
+    return reply(s_.cluster().member_update(*req), resp);
+  }
+  grpc::Status MemberPromote(grpc::ServerContext*, const etcdserverpb::MemberPromoteRequest* req,
+                             etcdserverpb::MemberPromoteResponse* resp) override {
+    return reply(s_.cluster().member_promote(*req), resp);
+  }
 
  private:
   server::EtcdServer& s_;
@@ -221,17 +237,6 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   auto cs = listen(urls, std::move(services), max_request_bytes, "client", logger);
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
   return cs;
-}
-
-Result<std::unique_ptr<ClientServer>> ClientServer::start_peer(server::EtcdServer& server,
-                                                               const std::vector<std::string>& urls,
-                                                               log::Logger& logger) {
-  // A lone member has no peer to talk to: the listener holds the port (as
-  // etcd's does) and answers membership queries, as etcd's peer port serves
-  // its member list; the Raft transport joins it with multi-member clusters.
-  std::vector<std::unique_ptr<grpc::Service>> services;
-  services.push_back(std::make_unique<ClusterService>(server));
-  return listen(urls, std::move(services), 0, "peer", logger);
 }
 
 ClientServer::~ClientServer() { shutdown(); }

@@ -35,10 +35,6 @@ class ClientServer {
                                                      const std::vector<std::string>& urls,
                                                      uint64_t max_request_bytes,
                                                      log::Logger& logger);
-  // Listens on the peer URLs.
-  static Result<std::unique_ptr<ClientServer>> start_peer(server::EtcdServer& server,
-                                                          const std::vector<std::string>& urls,
-                                                          log::Logger& logger);
   ~ClientServer();
   void shutdown();
 

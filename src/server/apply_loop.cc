@@ -1,5 +1,7 @@
 #include "server/apply_loop.h"
 
+#include <utility>
+
 #include "server/raft_entry.h"
 #include "serverpb/raft_internal.pb.h"
 
@@ -75,8 +77,9 @@ bool ApplyLoop::wait_applied(uint64_t index, std::chrono::milliseconds timeout,
 
 void ApplyLoop::apply_batch(const ApplyBatch& batch) {
   if (!raft::is_empty_snap(batch.snapshot)) {
-    // A single member never receives a snapshot from a leader; clusters do
-    // (the backend arrives separately, with the cluster issue).
+    // A snapshot from the leader: its backend image (received by the peer
+    // transport beside the .snap file) replaces the store first.
+    if (hooks_.restore_snapshot) hooks_.restore_snapshot(batch.snapshot);
     conf_state_ = batch.snapshot.metadata().conf_state();
     snapshot_index_ = batch.snapshot.metadata().index();
     applied_.store(batch.snapshot.metadata().index(), std::memory_order_release);
@@ -118,8 +121,12 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
       raftpb::ConfChange for_raft = cc;
       if (!outcome.status.is_ok()) for_raft.set_node_id(0);
       if (hooks_.apply_conf_change) hooks_.apply_conf_change(std::move(for_raft));
-      if (!already && outcome.status.is_ok() && hooks_.membership_changed) {
-        hooks_.membership_changed(cc);
+      if (!already && outcome.status.is_ok()) {
+        if (cc.type() == raftpb::ConfChangeAddNode ||
+            cc.type() == raftpb::ConfChangeAddLearnerNode) {
+          member_joined_ = true;
+        }
+        if (hooks_.membership_changed) hooks_.membership_changed(cc);
       }
       if (hooks_.complete) hooks_.complete(id, ApplyResult{outcome.status, std::monostate{}});
       break;
@@ -165,7 +172,12 @@ void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex c
 
 void ApplyLoop::maybe_trigger_snapshot() {
   const uint64_t applied = applied_.load(std::memory_order_acquire);
-  if (applied <= snapshot_index_ || applied - snapshot_index_ <= snapshot_count_) return;
+  if (applied <= snapshot_index_) return;
+  // After a member joined, at once (not in etcd): a leader can catch the
+  // new member up only with a snapshot that names it, and ours cost no
+  // copy (the backend is the state; the image goes with the MsgSnap).
+  const bool joined = std::exchange(member_joined_, false);
+  if (!joined && applied - snapshot_index_ <= snapshot_count_) return;
   // The backend must hold everything up to the snapshot before the WAL may
   // be released below it.
   backend_.force_commit();

@@ -51,6 +51,9 @@ class ApplyLoop {
     // (the lessor takes over expiry then).
     std::function<void()> leader_noop_applied;
     std::function<bool()> is_leader;
+    // A snapshot received from the leader, durable in the WAL: the backend
+    // becomes its image.
+    std::function<void(const raftpb::Snapshot&)> restore_snapshot;
     // A raft snapshot at `index` with `cs` (RaftNode::snapshot).
     std::function<void(uint64_t index, raftpb::ConfState cs)> snapshot;
   };
@@ -102,6 +105,7 @@ class ApplyLoop {
 
   // The apply thread's own.
   uint64_t snapshot_index_;
+  bool member_joined_ = false;  // a member was added: snapshot now
   raftpb::ConfState conf_state_;
 
   Mutex mu_;

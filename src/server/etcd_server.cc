@@ -4,6 +4,8 @@
 #include "base/version.h"
 #include "server/bootstrap.h"
 
+#include <unistd.h>
+
 namespace etcd::server {
 
 // The server as the compactor and the corruption checker see it. Their
@@ -111,6 +113,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   hooks.apply_conf_change = [this](raftpb::ConfChange cc) {
     raft_node_->apply_conf_change(std::move(cc));
   };
+  hooks.restore_snapshot = [this](const raftpb::Snapshot& snap) { recover_from_snapshot(snap); };
   hooks.membership_changed = [this](const raftpb::ConfChange& cc) { on_membership_changed(cc); };
   hooks.is_leader = [this] { return raft_node_->is_leader(); };
   hooks.leader_noop_applied = [this] {
@@ -188,6 +191,34 @@ void EtcdServer::on_membership_changed(const raftpb::ConfChange& cc) {
     default:
       break;
   }
+}
+
+void EtcdServer::recover_from_snapshot(const raftpb::Snapshot& snap) {
+  const uint64_t index = snap.metadata().index();
+  const std::string path = peer_service_->snapshot_db_path(index);
+  if (::access(path.c_str(), F_OK) != 0) {
+    // Recovery replays a snapshot the backend already holds.
+    if (backend_->consistent_index().index.value() >= index) return;
+    PANIC("failed to open snapshot backend: no database snapshot file " + path);
+  }
+  logger_.info("applying snapshot", {{"local-member-id", to_hex(id())},
+                                     {"incoming-leader-snapshot-index", index},
+                                     {"incoming-leader-snapshot-term", snap.metadata().term()}});
+  if (Status st = backend_->replace_with(path); !st.is_ok()) {
+    PANIC("failed to restore snapshot backend: " + st.to_string());
+  }
+  mvcc::KVStore::LeasedKeys leased;
+  if (Status st = kv_->reload(&leased); !st.is_ok()) PANIC("restore KV: " + st.to_string());
+  if (Status st = lessor_->reload(leased); !st.is_ok()) PANIC("restore leases: " + st.to_string());
+  alarms_->load(*backend_);
+  membership_->load(*backend_);
+  watchable_->on_restore();
+  for (const Member& m : membership_->members()) network_->add_peer(m.id, m.peer_urls);
+  logger_.info("applied snapshot",
+               {{"local-member-id", to_hex(id())},
+                {"incoming-leader-snapshot-index", index},
+                {"backend-consistent-index", backend_->consistent_index().index.value()},
+                {"current-rev", kv_->rev().value()}});
 }
 
 void EtcdServer::mark_removed() { removed_.store(true, std::memory_order_release); }

@@ -94,6 +94,9 @@ class EtcdServer {
   Status open(env::FileSystem& fs, PeerWiring peers);
   void on_membership_changed(const raftpb::ConfChange& cc);
   void mark_removed();
+  // A snapshot from the leader: the backend becomes the image the
+  // transport received, and every store reloads from it (apply thread).
+  void recover_from_snapshot(const raftpb::Snapshot& snap);
   void transfer_leadership_on_stop();
   void log_starting() const;
 

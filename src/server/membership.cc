@@ -44,6 +44,8 @@ Result<Member> Member::from_json(std::string_view text) {
 void Membership::load(backend::Backend& b) {
   backend::ReadTx rtx = b.read_tx();
   MutexLock lock(&mu_);
+  members_.clear();
+  removed_.clear();
   // The callbacks run inside this scope, under mu_.
   rtx.for_each(backend::Bucket::kMembers, "", "",
                [this](std::string_view, std::string_view v) ABSL_NO_THREAD_SAFETY_ANALYSIS {

@@ -208,6 +208,8 @@ void PeerTransport::start() {
 void PeerTransport::stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) {
+    for (const auto& a : addresses_)
+      logger_.info("stopping serving peer traffic", {{"address", a}});
     std::promise<void> closed;
     asio::post(io_, [this, &closed] {
       stopped_ = true;
@@ -231,6 +233,9 @@ void PeerTransport::stop() {
     thread_.join();
   }
   if (app_pool_) app_pool_->join();
+  if (thread_.get_id() == std::thread::id() && !addresses_.empty() && app_pool_) {
+    for (const auto& a : addresses_) logger_.info("stopped serving peer traffic", {{"address", a}});
+  }
   std::vector<std::thread> snaps;
   {
     MutexLock lock(&snap_mu_);

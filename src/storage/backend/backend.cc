@@ -850,6 +850,28 @@ Result<DefragResult> Backend::defrag_locked() {
   return r;
 }
 
+Status Backend::replace_with(const std::string& image) {
+  writer_mu_.lock();
+  commit_all(/*sync=*/false);
+  commit_mu_.lock();
+  commit_frozen_locked(/*sync=*/false);
+  drain_readers();
+  close_env();
+  Status st = Status::ok();
+  if (::rename(image.c_str(), path_.c_str()) != 0) {
+    st = fs::errno_status("backend: rename " + image, errno);
+  } else if (Status synced = fs::sync_dir(fs::dir_of(path_)); !synced.is_ok()) {
+    PANIC("backend: replace: " + synced.to_string());
+  }
+  Status reopened = open_env();
+  if (!reopened.is_ok()) PANIC("backend: reopen after replace: " + reopened.to_string());
+  reopen_readers();
+  commit_mu_.unlock();
+  writer_mu_.unlock();
+  load_consistent_index();
+  return st;
+}
+
 Result<std::unique_ptr<SnapshotReader>> Backend::snapshot() {
   // Acknowledged writes must be in the image: commit them (no fsync needed,
   // the copy reads the page cache).

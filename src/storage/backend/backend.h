@@ -227,6 +227,14 @@ class Backend {
   static constexpr size_t kMaxFrozenDuringDefrag = 64;
   static constexpr uint64_t kMaxBatchBytesDuringDefrag = uint64_t{8} << 20;
 
+  // Replaces the whole database with the file at `image` (a db image a
+  // leader sent with a snapshot): buffered writes are committed first, then
+  // the file is renamed over this one and reopened, as a defrag's swap
+  // does; the consistent index is the image's. The caller must hold no
+  // BatchTx or ReadTx, and no other thread may write meanwhile (the apply
+  // thread, the only writer, calls it).
+  Status replace_with(const std::string& image);
+
   // A consistent, compacted copy of the committed backend (after committing
   // the buffered writes) for etcd's Maintenance.Snapshot; see snapshot.h.
   Result<std::unique_ptr<SnapshotReader>> snapshot();
