@@ -188,7 +188,8 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::create(Options options) {
       return Status(Code::kUnavailable,
                     "listen tcp " + u->host + ":" + u->port + ": bind: " + ec.message());
     }
-    t->addresses_.push_back(u->host + ":" + u->port);
+    // The bound port (a test may listen on port 0).
+    t->addresses_.push_back(u->host + ":" + std::to_string(acc->local_endpoint(ec).port()));
     t->acceptors_.push_back(std::move(acc));
   }
   return t;
@@ -417,7 +418,9 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
     const std::string target(head.get().target());
     const std::string path = path_of(target);
     const bool keep_alive = head.get().keep_alive();
-    auto header = [&](const char* name) { return std::string(head.get()[name]); };
+    // A copy: the parser moves into a body parser below.
+    const http::request_header<> fields = head.get();
+    auto header = [&fields](const char* name) { return std::string(fields[name]); };
 
     http::response<http::string_body> res{http::status::ok, 11};
     res.set("X-Etcd-Cluster-ID", cluster_hex_);
@@ -591,6 +594,7 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
             res.result(http::status::no_content);
           }
         }
+        res.prepare_payload();
         stream.expires_after(kConnTimeout);
         co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
         co_return;
@@ -615,6 +619,7 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
           res.result(http::status::no_content);
         }
       }
+      res.prepare_payload();
       stream.expires_after(kConnTimeout);
       co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
       if (ec || !keep_alive) co_return;
