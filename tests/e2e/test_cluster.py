@@ -424,3 +424,199 @@ def test_whole_cluster_stop_and_restart(c3):
     assert after["kvs"] == data["kvs"]
     assert after["header"]["revision"] == data["header"]["revision"]
     assert_one_leader(c3)
+
+
+# -- mixed clusters (ours with the reference etcd 3.4.23) ---------------------------
+
+MIXES = {"2ref+1ours": [REF, REF, OURS], "1ref+2ours": [REF, OURS, OURS]}
+
+
+@pytest.mark.mixed
+@pytest.mark.parametrize("kinds", list(MIXES.values()), ids=list(MIXES))
+def test_mixed_cluster(make_cluster, kinds):
+    """Writes through every member are read from every member; a member of
+    the minority kind is added; the leader (moved to a member of the
+    minority kind first, so ours leads references in one case and a
+    reference leads ours in the other) is killed during writes, a new one
+    takes over, and no acknowledged write is lost."""
+    c = make_cluster(kinds)
+    assert_one_leader(c)
+    assert_rw_everywhere(c, "mx/")
+    minority = OURS if kinds.count(OURS) == 1 else REF
+    with Writer(c, prefix="mxw/") as w:
+        w.wait_acked(20)
+        m, env = c.add_member(minority)
+        new = len(c.members) - 1
+        check_member_add_output(env, c, m)
+        m.wait_healthy(timeout=CLUSTER_TIMEOUT_S)
+        w.wait_acked(20)
+
+        target = next(i for i, k in enumerate(kinds) if k == minority)
+        if c.leader() != target:
+            c.ok("move-leader", f"{c.member_id(target):x}")
+        assert c.leader() == target
+        w.wait_acked(20)
+        c.kill(target)
+        rest = [i for i in c.voters() if i != target]
+        assert c.leader(rest) != target
+        w.wait_acked(20)
+        c.restart(target)
+        w.wait_acked(20)
+    assert len(c.member_list()) == 4
+    for i in c.voters():
+        assert w.missing(member=i) == {}, f"acknowledged puts lost on {c.members[i]}"
+    last = max(w.acked)
+    for i in c.voters():
+        c.wait_key(last, w.acked[last], i)
+    assert_one_leader(c)
+    assert_rw_everywhere(c, "mx2/")
+    assert new in c.voters()
+
+
+@pytest.mark.mixed
+def test_rolling_replacement_reference_to_ours(make_cluster):
+    """A 3-member reference cluster becomes a cluster of ours, one member at
+    a time (member remove; member add; ours started with the printed
+    variables, state existing, on a fresh data dir), while a client keeps
+    writing through whichever members run. No acknowledged write is lost."""
+    c = make_cluster([REF] * 3)
+    with Writer(c, prefix="roll/") as w:
+        w.wait_acked(20)
+        for old in range(3):
+            c.remove_member(old)
+            assert_removed_member_exits(c, old)
+            w.wait_acked(10)
+            m, env = c.add_member(OURS)
+            check_member_add_output(env, c, m)
+            m.wait_healthy(timeout=CLUSTER_TIMEOUT_S)
+            w.wait_acked(20)
+    assert [c.members[i].kind for i in c.voters()] == [OURS] * 3
+    listed = c.member_list()
+    assert sorted(x["name"] for x in listed) == ["infra3", "infra4", "infra5"]
+    for i in c.voters():
+        assert w.missing(member=i) == {}, f"acknowledged puts lost on {c.members[i]}"
+    assert_one_leader(c)
+    assert_rw_everywhere(c, "roll2/")
+
+
+# -- the same scenario on a reference cluster and on ours ----------------------------
+
+SCENARIO_TXN = ('value("sc/a") = "1"\n\n'
+                'put sc/t yes\nget sc/ --prefix\n\n'
+                'put sc/t no\n\n')
+# (member index or None for all, etcdctl arguments, stdin)
+SCENARIO = [
+    (0, ("put", "sc/a", "1"), None),
+    (1, ("put", "sc/b", "2", "-w", "json"), None),
+    (2, ("put", "sc/a", "3", "--prev-kv"), None),
+    (2, ("get", "sc/", "--prefix", "-w", "json"), None),
+    (1, ("txn",), SCENARIO_TXN),
+    (0, ("txn", "-w", "json"), 'value("sc/a") = "3"\n\nput sc/t yes\ndel sc/b\n\n\n'),
+    (2, ("del", "sc/a", "--prev-kv", "-w", "json"), None),
+    (1, ("get", "sc/", "--prefix"), None),
+    (0, ("get", "sc/", "--prefix", "--rev=3", "-w", "json"), None),
+    (2, ("compaction", "3"), None),
+    (1, ("get", "sc/", "--prefix", "--rev=2"), None),
+    (0, ("put", "sc/z", "last"), None),
+    (0, ("get", "sc/", "--prefix", "-w", "json", "--consistency=s"), None),
+    (1, ("get", "sc/", "--prefix", "-w", "json", "--consistency=s"), None),
+    (2, ("get", "sc/", "--prefix", "-w", "json", "--consistency=s"), None),
+    (0, ("member", "list", "-w", "json"), None),
+    (2, ("member", "list"), None),
+    (None, ("endpoint", "status", "--cluster", "-w", "json"), None),
+    (None, ("endpoint", "health", "--cluster"), None),
+    (1, ("endpoint", "status"), None),
+]
+
+
+def _norm_json(obj, subst: dict):
+    """Ids and URLs replaced by placeholders; raft terms and indexes,
+    versions and db sizes (implementation facts, not data) dropped."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k in ("raft_term", "raftTerm", "raftIndex", "raftAppliedIndex", "version",
+                     "dbSize", "dbSizeInUse"):
+                v = "<n>"
+            out[k] = _norm_json(v, subst)
+        if "members" in out:
+            out["members"] = sorted(out["members"], key=lambda m: str(m.get("name")))
+        return out
+    if isinstance(obj, list):
+        return [_norm_json(v, subst) for v in obj]
+    if isinstance(obj, (int, str)) and obj in subst:
+        return subst[obj]
+    if isinstance(obj, str):
+        for k, v in subst.items():
+            if isinstance(k, str):
+                obj = obj.replace(k, v)
+    return obj
+
+
+def run_scenario(c: Cluster) -> list[str]:
+    # Member 0 leads, so "is leader" columns compare too.
+    if c.leader() != 0:
+        c.ok("move-leader", f"{c.member_id(0):x}")
+    assert c.leader() == 0
+    sts = {i: c.status(i) for i in range(3)}
+    lead = c.member_id(0)
+    subst: dict = {sts[0]["header"]["cluster_id"]: "<cluster>",
+                   format(sts[0]["header"]["cluster_id"], "x"): "<cluster>"}
+    for i, m in enumerate(c.members):
+        mid = sts[i]["header"]["member_id"]
+        subst[mid] = f"<id-{i}>"
+        subst[format(mid, "x")] = f"<id-{i}>"
+        subst[m.client_url] = f"<client-{i}>"
+        subst[m.peer_url] = f"<peer-{i}>"
+        subst[m.endpoint] = f"<endpoint-{i}>"
+    assert {st.get("leader", 0) for st in sts.values()} == {lead}
+    transcript = []
+    for member, args, stdin in SCENARIO:
+        if args[-1] == "--consistency=s":  # the member applied the last put
+            c.wait_key("sc/z", "last", member)
+        r = c.etcdctl(*args, member=member, input=stdin)
+        out = r.stdout
+        if "json" in args and r.returncode == 0:
+            obj = json.loads(out)
+            obj = _norm_json(obj, subst)
+            if args[:2] == ("endpoint", "status"):
+                obj = sorted(obj, key=lambda s: s["Endpoint"])
+            out = json.dumps(obj, indent=1, sort_keys=True)
+        else:
+            for k, v in sorted(subst.items(), key=lambda kv: -len(str(kv[0]))):
+                if isinstance(k, str):
+                    out = re.sub(rf"\b{re.escape(k)}\b", v, out)
+            out = re.sub(r"took = \S+", "took = <d>", out)
+            out = re.sub(r"(<endpoint-\d+>, <id-\d+>), 3\.\d+\.\d+, [\d.]+ [kMG]?B, "
+                         r"(true|false), (true|false), \d+, \d+, \d+, ",
+                         r"\1, <version>, <size>, \2, \3, <term>, <n>, <n>, ", out)
+            if args[0] in ("member", "endpoint"):  # one line per member, any order
+                out = "\n".join(sorted(out.splitlines()))
+        transcript.append(f"$ [{member}] etcdctl {' '.join(args)}\n[exit {r.returncode}]\n"
+                          f"{out}\n--- stderr\n{error_line(r)}")
+    return transcript
+
+
+@pytest.fixture(scope="module")
+def reference_transcript(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("scenario-ref"), [REF] * 3)
+    try:
+        c.start()
+        return run_scenario(c)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("kind", [REF, OURS])
+def test_same_scenario_as_reference(make_cluster, reference_transcript, kind):
+    """One scripted scenario (puts, txns, deletes, compaction, reads from
+    every member, member list, endpoint status/health --cluster) on a fresh
+    3-member cluster of `kind`; the normalised transcript must equal the
+    reference cluster's (for REF: a second reference run, which guards the
+    normalisation against run-to-run noise)."""
+    got = run_scenario(make_cluster([kind] * 3))
+    import difflib
+    diffs = ["".join(difflib.unified_diff(w.splitlines(True), g.splitlines(True),
+                                          "reference", kind, n=3))
+             for w, g in zip(reference_transcript, got) if w != g]
+    assert not diffs, "\n".join(diffs)
