@@ -362,7 +362,7 @@ def live_clusters() -> list[Cluster]:
 
 
 MEMBER_ADD_RE = re.compile(
-    r'^Member ([0-9a-f]+) added to cluster ([0-9a-f]+)\n\n'
+    r'^Member ([ 0-9a-f]{16}) added to cluster ([ 0-9a-f]{16})\n\n'
     r'ETCD_NAME="([^"]+)"\n'
     r'ETCD_INITIAL_CLUSTER="([^"]+)"\n'
     r'ETCD_INITIAL_ADVERTISE_PEER_URLS="([^"]+)"\n'
@@ -371,9 +371,11 @@ MEMBER_ADD_RE = re.compile(
 
 def parse_member_add(out: str) -> dict:
     """The ETCD_* variables `etcdctl member add` prints. The reference
-    3.4.23 etcdctl prints exactly (ids in hex):
+    3.4.23 etcdctl prints exactly (ids in hex, Go's %16x: padded with
+    spaces to 16 characters; the initial cluster lists every member, the
+    new one included, in no particular order):
 
-        Member 8e9e05c52164694d added to cluster cdf818194e3a8c32
+        Member  ea11148954d3b5e added to cluster c926b73fc29c19d3
 
         ETCD_NAME="infra3"
         ETCD_INITIAL_CLUSTER="infra0=http://127.0.0.1:p0,...,infra3=http://127.0.0.1:p3"
@@ -388,9 +390,9 @@ def parse_member_add(out: str) -> dict:
         if line.startswith("ETCD_"):
             k, v = line.split("=", 1)
             env[k] = v.strip('"')
-    env["_member_id"] = mt.group(1)
-    env["_cluster_id"] = mt.group(2)
-    return {k: v for k, v in env.items()}
+    env["_member_id"] = mt.group(1).strip()
+    env["_cluster_id"] = mt.group(2).strip()
+    return env
 
 
 class Writer:

@@ -291,7 +291,9 @@ def test_learner_add_catch_up_promote_remove(c3):
         assert "in sync with leader" in r.stderr or "unhealthy cluster" in r.stderr, r.stderr
         time.sleep(0.2)
     # Reference: "Member a42d8c4086527577 promoted in cluster 6b0d7493677c2b00"
-    assert re.fullmatch(rf"Member {mid} promoted in cluster [0-9a-f]+\n", r.stdout), r.stderr
+    # (etcdctl's "Member %16x promoted in cluster %16x": ids space-padded)
+    assert re.fullmatch(rf"Member {mid:>16} promoted in cluster [ 0-9a-f]{{16}}\n",
+                        r.stdout), (r.stdout, r.stderr)
     assert all(not x.get("isLearner") for x in c3.member_list())
     assert c3.ok("get", "ln/after", "--print-value-only", member=new) == "a\n"
     # Promoting a voting member. Reference:
@@ -303,8 +305,10 @@ def test_learner_add_catch_up_promote_remove(c3):
     lead = c3.leader()
     victim = new if new != lead else voters[0]
     # Reference: "Member 697d307765c88c3a removed from cluster 6b0d7493677c2b00"
+    # ("Member %16x removed from cluster %16x")
     out = c3.remove_member(victim)
-    assert re.fullmatch(rf"Member {c3.member_id(victim):x} removed from cluster [0-9a-f]+\n", out)
+    assert re.fullmatch(rf"Member {c3.member_id(victim):16x} removed from cluster "
+                        r"[ 0-9a-f]{16}\n", out), out
     assert_removed_member_exits(c3, victim)
     assert len(c3.member_list()) == 3
     assert c3.leader() == lead  # removing a follower does not change the leader
