@@ -296,6 +296,12 @@ class EtcdProcess:
         return json.loads(self.ok(*args, "-w", "json"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mixed: clusters mixing our members with the reference etcd 3.4.23 "
+        "(run by default; select with -m mixed, leave out with -m 'not mixed')")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Records each phase's report on the item, so fixtures can tell at
