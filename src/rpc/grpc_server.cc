@@ -26,22 +26,27 @@ class KvService final : public etcdserverpb::KV::Service {
   explicit KvService(server::EtcdServer& s) : s_(s) {}
   grpc::Status Range(grpc::ServerContext*, const etcdserverpb::RangeRequest* req,
                      etcdserverpb::RangeResponse* resp) override {
+    if (s_.is_learner() && !req->serializable()) return learner_unsupported();
     return reply(s_.kv().range(*req), resp);
   }
   grpc::Status Put(grpc::ServerContext*, const etcdserverpb::PutRequest* req,
                    etcdserverpb::PutResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.kv().put(*req), resp);
   }
   grpc::Status DeleteRange(grpc::ServerContext*, const etcdserverpb::DeleteRangeRequest* req,
                            etcdserverpb::DeleteRangeResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.kv().delete_range(*req), resp);
   }
   grpc::Status Txn(grpc::ServerContext*, const etcdserverpb::TxnRequest* req,
                    etcdserverpb::TxnResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.kv().txn(*req), resp);
   }
   grpc::Status Compact(grpc::ServerContext*, const etcdserverpb::CompactionRequest* req,
                        etcdserverpb::CompactionResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.kv().compact(*req), resp);
   }
 
@@ -54,22 +59,27 @@ class ClusterService final : public etcdserverpb::Cluster::Service {
   explicit ClusterService(server::EtcdServer& s) : s_(s) {}
   grpc::Status MemberList(grpc::ServerContext*, const etcdserverpb::MemberListRequest* req,
                           etcdserverpb::MemberListResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_list(*req), resp);
   }
   grpc::Status MemberAdd(grpc::ServerContext*, const etcdserverpb::MemberAddRequest* req,
                          etcdserverpb::MemberAddResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_add(*req), resp);
   }
   grpc::Status MemberRemove(grpc::ServerContext*, const etcdserverpb::MemberRemoveRequest* req,
                             etcdserverpb::MemberRemoveResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_remove(*req), resp);
   }
   grpc::Status MemberUpdate(grpc::ServerContext*, const etcdserverpb::MemberUpdateRequest* req,
                             etcdserverpb::MemberUpdateResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_update(*req), resp);
   }
   grpc::Status MemberPromote(grpc::ServerContext*, const etcdserverpb::MemberPromoteRequest* req,
                              etcdserverpb::MemberPromoteResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_promote(*req), resp);
   }
 
@@ -86,22 +96,27 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
   }
   grpc::Status Alarm(grpc::ServerContext*, const etcdserverpb::AlarmRequest* req,
                      etcdserverpb::AlarmResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.maintenance().alarm(*req), resp);
   }
   grpc::Status Defragment(grpc::ServerContext*, const etcdserverpb::DefragmentRequest*,
                           etcdserverpb::DefragmentResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.maintenance().defragment(), resp);
   }
   grpc::Status Hash(grpc::ServerContext*, const etcdserverpb::HashRequest*,
                     etcdserverpb::HashResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.maintenance().hash(), resp);
   }
   grpc::Status HashKV(grpc::ServerContext*, const etcdserverpb::HashKVRequest* req,
                       etcdserverpb::HashKVResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.maintenance().hash_kv(*req), resp);
   }
   grpc::Status Snapshot(grpc::ServerContext* ctx, const etcdserverpb::SnapshotRequest*,
                         grpc::ServerWriter<etcdserverpb::SnapshotResponse>* writer) override {
+    if (s_.is_learner()) return learner_unsupported();
     return to_grpc(s_.maintenance().snapshot([&](const etcdserverpb::SnapshotResponse& r) {
       if (ctx->IsCancelled() || !writer->Write(r)) {
         return etcd::Status(Code::kCancelled, "context canceled");
@@ -111,6 +126,7 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
   }
   grpc::Status MoveLeader(grpc::ServerContext*, const etcdserverpb::MoveLeaderRequest* req,
                           etcdserverpb::MoveLeaderResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     return reply(s_.maintenance().move_leader(*req), resp);
   }
 

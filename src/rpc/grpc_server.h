@@ -18,6 +18,11 @@ namespace etcd::rpc {
 class WatchServiceBase;
 
 grpc::Status to_grpc(const Status& s);
+// etcd's answer to a learner asked for anything but a serializable read or
+// its status.
+inline grpc::Status learner_unsupported() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: rpc not supported for learner");
+}
 
 // "http://127.0.0.1:2379" -> "127.0.0.1:2379". TLS URLs are refused until
 // TLS arrives.

@@ -13,6 +13,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseGrant(grpc::ServerContext*, const etcdserverpb::LeaseGrantRequest* req,
                           etcdserverpb::LeaseGrantResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     auto r = s_.lease().grant(*req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
@@ -21,6 +22,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseRevoke(grpc::ServerContext*, const etcdserverpb::LeaseRevokeRequest* req,
                            etcdserverpb::LeaseRevokeResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     auto r = s_.lease().revoke(*req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
@@ -30,6 +32,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
   grpc::Status LeaseTimeToLive(grpc::ServerContext*,
                                const etcdserverpb::LeaseTimeToLiveRequest* req,
                                etcdserverpb::LeaseTimeToLiveResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     auto r = s_.lease().time_to_live(*req);
     if (r.is_ok()) {
       *resp = std::move(r).value();
@@ -46,6 +49,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
 
   grpc::Status LeaseLeases(grpc::ServerContext*, const etcdserverpb::LeaseLeasesRequest*,
                            etcdserverpb::LeaseLeasesResponse* resp) override {
+    if (s_.is_learner()) return learner_unsupported();
     auto r = s_.lease().leases();
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
@@ -58,6 +62,7 @@ class LeaseService final : public etcdserverpb::Lease::Service {
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<etcdserverpb::LeaseKeepAliveResponse,
                                etcdserverpb::LeaseKeepAliveRequest>* stream) override {
+    if (s_.is_learner()) return learner_unsupported();
     etcdserverpb::LeaseKeepAliveRequest req;
     while (stream->Read(&req)) {
       // The header is taken before the renewal, so its revision is never

@@ -375,6 +375,19 @@ class WatchService final : public WatchServiceBase {
 
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
       grpc::CallbackServerContext*) override {
+    if (s_.is_learner()) {
+      // A learner serves no stream (etcd's stream interceptor).
+      class Refused final : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest,
+                                                           etcdserverpb::WatchResponse> {
+       public:
+        Refused() {
+          Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "etcdserver: rpc not supported for learner"));
+        }
+        void OnDone() override { delete this; }
+      };
+      return new Refused();
+    }
     return new WatchReactor(s_, pool_, registry_, max_bytes_);
   }
 

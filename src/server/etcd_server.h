@@ -85,7 +85,11 @@ class EtcdServer {
   // True once this member was removed from the cluster (an applied
   // removal of itself, or a peer's answer): the process should stop.
   bool removed() const { return removed_.load(std::memory_order_acquire); }
-  // The peer addresses served ("127.0.0.1:2380"), for logs.
+  // A learner serves serializable reads and Status only (etcd 3.4/3.5).
+  bool is_learner() const {
+    auto m = membership_->member(id());
+    return m && m->is_learner;
+  }
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
 

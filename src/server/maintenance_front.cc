@@ -20,6 +20,8 @@ Result<etcdserverpb::StatusResponse> MaintenanceFront::status() {
   auto self = core_.membership.member(core_.id());
   resp.set_islearner(self && self->is_learner);
   for (const auto& a : alarms_.get(etcdserverpb::NONE)) resp.add_errors(alarm_text(a));
+  // etcd 3.4+: a member without a leader says so.
+  if (core_.raft.lead() == MemberId(0)) resp.add_errors(errors::no_leader().message());
   return resp;
 }
 

@@ -644,13 +644,22 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
       if (ec) co_return;
       const std::string verb(http::to_string(method));
       std::string req_body = std::move(body.get().body());
-      co_await asio::post(app_pool_->get_executor(), use_awaitable);
-      server::PeerHttpReply reply = host_.http(verb, target, req_body);
-      co_await asio::post(io_.get_executor(), use_awaitable);
-      res.result(static_cast<http::status>(reply.status));
-      res.set(http::field::content_type, reply.content_type);
+      // The answer may wait for Raft (a promotion, a lease renewal): it is
+      // computed on the pool while this coroutine waits on a timer, so the
+      // I/O thread goes on carrying Raft's messages meanwhile.
+      auto reply = std::make_shared<server::PeerHttpReply>();
+      auto done = std::make_shared<asio::steady_timer>(io_);
+      done->expires_at(asio::steady_timer::time_point::max());
+      asio::post(*app_pool_, [this, reply, done, verb, target, req_body = std::move(req_body)] {
+        *reply = host_.http(verb, target, req_body);
+        asio::post(io_, [done] { done->cancel(); });
+      });
+      co_await done->async_wait(asio::redirect_error(use_awaitable, ec));
+      if (stopped_) co_return;
+      res.result(static_cast<http::status>(reply->status));
+      res.set(http::field::content_type, reply->content_type);
       res.set("X-Server-Version", kEtcdVersion);
-      res.body() = std::move(reply.body);
+      res.body() = std::move(reply->body);
     }
     res.prepare_payload();
     stream.expires_after(kConnTimeout);

@@ -60,7 +60,23 @@ class FakeHost final : public server::PeerHost {
   }
   server::PeerHttpReply http(const std::string& method, const std::string& target,
                              const std::string&) override {
+    if (target == "/block") {
+      // Blocks until the test releases it (an answer that waits for Raft).
+      MutexLock lock(&mu_);
+      blocked_ = true;
+      cv_.notify_all();
+      lock.wait(cv_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return released_; });
+    }
     return server::PeerHttpReply{200, "application/json", method + " " + target, ""};
+  }
+  bool wait_blocked() {
+    MutexLock lock(&mu_);
+    return lock.wait_for(cv_, 10s, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return blocked_; });
+  }
+  void release() {
+    MutexLock lock(&mu_);
+    released_ = true;
+    cv_.notify_all();
   }
 
   // Waits for a message matching `pred`.
@@ -96,6 +112,8 @@ class FakeHost final : public server::PeerHost {
   std::vector<raftpb::Message> got_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint64_t, bool>> snapshot_reports_ ABSL_GUARDED_BY(mu_);
   bool removed_ ABSL_GUARDED_BY(mu_) = false;
+  bool blocked_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 struct Member {
@@ -242,6 +260,30 @@ TEST_F(TransportTest, PipelineProbingAndTheMembersOwnEndpoints) {
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r->status, 404);
   EXPECT_NE(r->body.find("error sender not found"), std::string::npos);
+}
+
+TEST_F(TransportTest, AnAnswerThatWaitsNeverHoldsRaftTraffic) {
+  Member& a = make(0xa, 0xc1);
+  Member& b = make(0xb, 0xc1);
+  a.transport->start();
+  b.transport->start();
+  a.transport->add_peer(MemberId(0xb), {b.url});
+  b.transport->add_peer(MemberId(0xa), {a.url});
+  // b's /block answer waits (as a promotion waits for Raft) ...
+  std::thread slow([&] {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = "/block";
+    auto r = http_call(b.url, req, 20s);
+    EXPECT_TRUE(r.is_ok());
+  });
+  ASSERT_TRUE(b.host->wait_blocked());
+  // ... while a's messages still reach b.
+  a.transport->send({msg(raftpb::MsgHeartbeat, 0xa, 0xb)});
+  EXPECT_TRUE(b.host->wait_for(
+      [](const raftpb::Message& m) { return m.type() == raftpb::MsgHeartbeat && m.from() == 0xa; }));
+  b.host->release();
+  slow.join();
 }
 
 TEST_F(TransportTest, ARemovedMemberIsToldSoAndStops) {
