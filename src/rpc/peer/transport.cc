@@ -130,6 +130,8 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
 
   void close() {
     if (closed) return;
+    // on_close may drop the peer's reference to this stream.
+    auto self = shared_from_this();
     closed = true;
     heartbeat.cancel();
     beast::error_code ec;
@@ -220,7 +222,7 @@ void PeerTransport::stop() {
       }
       for (auto& [id, p] : peers_) {
         p->alive = false;
-        for (auto& w : p->writer) {
+        for (auto w : p->writer) {
           if (w) w->close();
         }
         for (auto& r : p->reader) {
@@ -286,7 +288,7 @@ void PeerTransport::remove_peer(MemberId id) {
     auto p = it->second;
     peers_.erase(it);
     p->alive = false;
-    for (auto& w : p->writer) {
+    for (auto w : p->writer) {
       if (w) w->close();
     }
     for (auto& r : p->reader) {
@@ -503,7 +505,7 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
           stream.expires_never();
           auto out = std::make_shared<OutStream>(std::move(stream), app);
           const int slot = app ? 1 : 0;
-          if (p->writer[slot]) p->writer[slot]->close();
+          if (auto old = p->writer[slot]) old->close();
           p->writer[slot] = out;
           std::weak_ptr<Peer> weak = p;
           std::weak_ptr<OutStream> wout = out;
