@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
     o.listen_urls = cfg.listen_peer_urls;
     o.advertise_urls = cfg.initial_advertise_peer_urls;
     o.logger = &lg;
-    if (const char* f = getenv("ETCD_TEST_PARTITION_FILE")) o.partition_file = f;
+    if (const char* f = getenv("ETCDCPP_TEST_PARTITION_FILE")) o.partition_file = f;
     auto t = etcd::rpc::peer::PeerTransport::create(std::move(o));
     if (!t.is_ok()) return t.status();
     return std::unique_ptr<etcd::server::PeerNetwork>(std::move(t).value());

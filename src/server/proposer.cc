@@ -50,9 +50,19 @@ Result<ApplyResult> Proposer::submit_and_wait(uint64_t id, const std::function<S
     MutexLock lock(&wait_mu_);
     waiters_.erase(id);
   };
-  if (!submit().is_ok()) {
-    forget();
-    return raft_.lead() == MemberId(0) ? errors::no_leader() : errors::timeout();
+  // Without a leader Raft drops the proposal at once; etcd's proposal
+  // waits for one instead, until the request timeout. So does this one.
+  const auto deadline = clock_.now() + options_.request_timeout;
+  while (!submit().is_ok()) {
+    if (raft_.lead() != MemberId(0) || clock_.now() >= deadline) {
+      forget();
+      return errors::timeout();
+    }
+    {
+      MutexLock lock(&wait_mu_);
+      if (stopped_) return errors::stopped();
+    }
+    clock_.sleep_for(kNoLeaderRetry);
   }
   if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
     forget();

@@ -80,6 +80,10 @@ class Proposer {
   // A fresh id (requests, leases).
   uint64_t next_id() { return id_prefix_ + id_counter_.fetch_add(1, std::memory_order_relaxed); }
 
+  // How often a proposal dropped for want of a leader is handed to Raft
+  // again while it waits for one.
+  static constexpr std::chrono::milliseconds kNoLeaderRetry{20};
+
   Result<ApplyResult> propose(serverpb::InternalRaftRequest req);
   // The same for a configuration change: `cc` gets a fresh id, and the
   // result is the membership's verdict once the change is applied.

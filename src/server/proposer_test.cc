@@ -151,11 +151,13 @@ TEST_F(ProposerTest, AProposalWaitsForItsApplication) {
 }
 
 TEST_F(ProposerTest, ADroppedProposalSaysWhy) {
-  auto p = make();
+  auto p = make({.request_timeout = milliseconds(200)});
   raft_.set(/*drop=*/true, /*lead=*/0);
+  // No leader: handed to Raft again and again until the request timeout.
   auto r = p->propose(put());
   ASSERT_FALSE(r.is_ok());
-  EXPECT_EQ(r.status().message(), "etcdserver: no leader");
+  EXPECT_EQ(r.status().message(), "etcdserver: request timed out");
+  EXPECT_GT(raft_.proposed().size(), 1u);
   raft_.set(/*drop=*/true, /*lead=*/7);
   r = p->propose(put());
   EXPECT_EQ(r.status().message(), "etcdserver: request timed out");

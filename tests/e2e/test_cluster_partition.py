@@ -1,56 +1,41 @@
-# NOT COLLECTED (the .py.txt suffix keeps pytest away from it).
-#
-# A network partition test for the cluster suite. It needs a test-only
-# failpoint in our server that is not built yet: a way to make one member
-# drop every peer message to and from a given set of peers (rafthttp's
-# /raft, /raft/stream/*, /raft/snapshot, both directions), switched on and
-# off at run time without restarting the member.
-#
-# To enable it, the server engineer:
-#   1. builds the failpoint (suggestion: an env var read at start,
-#      ETCD_TEST_FAILPOINTS=1, that enables a test-only client-port HTTP
-#      endpoint, e.g. PUT /debug/failpoints/drop-peers with a body of
-#      comma-separated member ids in hex, DELETE to heal; or a file the
-#      member polls);
-#   2. fills in `isolate()` and `heal()` below (and `FAILPOINT_ENV`);
-#   3. renames this file to test_cluster_partition.py.
-# Skipping is not allowed in the final suite: the test must run and pass.
-#
-# The reference etcd has no such failpoint in its release build, so this
-# test runs on clusters of ours only (E2E_OURS_ETCD may point at any
-# binary that implements the failpoint). The expected behaviour below is
-# etcd's (raft with check-quorum on, as etcd runs it; --pre-vote is off
-# by default in 3.4 and on in 3.5, which only changes the terms seen): the isolated leader steps down after an election timeout
-# without hearing from a quorum; the majority elects a new leader; writes
-# through the isolated member fail with "etcdserver: request timed out";
-# its linearizable reads fail ("context deadline exceeded"); serializable
-# reads are served from its own (stale) state; once healed, it rejoins as
-# a follower, catches up, and no acknowledged write is lost.
+"""A member cut off from its peers at the transport, by our test-only
+failpoint: with ETCDCPP_TEST_PARTITION_FILE set, a member drops every peer
+message to and from the others while that file exists (Raft messages on
+the streams and the pipeline, both directions), and resumes when it is
+removed. The reference etcd has no such failpoint, so these tests run on
+clusters of ours only. The expected behaviour is etcd's (raft with
+check-quorum): the isolated leader steps down after an election timeout
+without hearing from a quorum; the majority elects a new leader; writes
+through the isolated member fail with "etcdserver: request timed out";
+its linearizable reads fail ("context deadline exceeded"); serializable
+reads are served from its own (stale) state; once healed, it rejoins as a
+follower, catches up, and no acknowledged write is lost."""
+
+import pathlib
 
 import pytest
 
 from cluster import CLUSTER_TIMEOUT_S, OURS, Cluster, Writer
 from conftest import error_line
 
-FAILPOINT_ENV = {"ETCD_TEST_FAILPOINTS": "1"}  # TODO(server): the real switch
+FAILPOINT = "ETCDCPP_TEST_PARTITION_FILE"
 
 
 def isolate(c: Cluster, i: int) -> None:
-    """Member i drops all peer traffic with every other member (and they,
-    with it). TODO(server): implement with the failpoint."""
-    raise NotImplementedError("the peer-drop failpoint is not built yet")
+    """Member i drops all peer traffic with every other member."""
+    pathlib.Path(c.members[i].env[FAILPOINT]).touch()
 
 
 def heal(c: Cluster, i: int) -> None:
-    """Undoes isolate(c, i). TODO(server): implement with the failpoint."""
-    raise NotImplementedError("the peer-drop failpoint is not built yet")
+    """Undoes isolate(c, i)."""
+    pathlib.Path(c.members[i].env[FAILPOINT]).unlink()
 
 
 @pytest.fixture
 def c3p(tmp_path):
     c = Cluster(tmp_path / "c3p", [OURS] * 3)
-    for m in c.members:
-        m.env.update(FAILPOINT_ENV)
+    for n, m in enumerate(c.members):
+        m.env[FAILPOINT] = str(tmp_path / f"partition-{n}")
     try:
         c.start()
         yield c
