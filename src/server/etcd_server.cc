@@ -21,8 +21,10 @@ class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
     return s_.kv_front_->compact(r).status();
   }
   MemberId member_id() override { return s_.id(); }
-  // A single member has no peers to compare with (clusters fill this in).
-  std::vector<PeerHashKV> peer_hashes(MainRev) override { return {}; }
+  // Every other member's HashKV, over the peer port.
+  std::vector<PeerHashKV> peer_hashes(MainRev rev) override {
+    return s_.peer_service_->peer_hashes(rev);
+  }
   Status linearizable_barrier() override { return s_.core_->linearizable_read_barrier(); }
   void raise_corrupt_alarm(MemberId member) override {
     etcdserverpb::AlarmRequest a;
@@ -154,6 +156,11 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
     network_ = std::make_unique<LonePeerNetwork>();
   }
   cluster_front_->set_peers(network_.get());
+  peer_service_->set_hash_kv([this](int64_t rev) {
+    etcdserverpb::HashKVRequest r;
+    r.set_revision(rev);
+    return maintenance_front_->hash_kv(r);
+  });
   publisher_->set_version_source([this] { return peer_service_->lowest_peer_version(); });
   transport_->set(network_.get());
   cluster_front_->set_promote_forwarder([this](MemberId leader, MemberId learner) {

@@ -140,6 +140,22 @@ PeerHttpReply PeerService::http(const std::string& method, const std::string& ta
     for (auto& k : l->keys) r->add_keys(std::move(k));
     return protobuf(resp);
   }
+  if (path == "/members/hashkv") {
+    if (method != "GET") return text(405, "Method Not Allowed");
+    auto req = nlohmann::json::parse(body, nullptr, false);
+    if (!req.is_object() || !hash_kv_) return text(400, "error unmarshalling request");
+    const int64_t rev = req.value("revision", int64_t{0});
+    auto h = hash_kv_(rev);
+    if (!h.is_ok()) return text(400, h.status().message());
+    nlohmann::json j;
+    j["header"] = {{"cluster_id", h->header().cluster_id()},
+                   {"member_id", h->header().member_id()},
+                   {"revision", h->header().revision()},
+                   {"raft_term", h->header().raft_term()}};
+    j["hash"] = h->hash();
+    j["compact_revision"] = h->compact_revision();
+    return PeerHttpReply{200, "application/json", j.dump(), ""};
+  }
   if (path.rfind("/members/promote/", 0) == 0) {
     if (method != "POST") return text(405, "Method Not Allowed");
     uint64_t id = 0;
@@ -208,6 +224,49 @@ Status PeerService::forward_promote(MemberId leader, MemberId learner) {
   if (r->body.find("in sync with leader") != std::string::npos) return errors::learner_not_ready();
   if (r->status == 412) return errors::member_not_learner();
   return Status(Code::kUnknown, r->body);
+}
+
+std::vector<PeerHashKV> PeerService::peer_hashes(MainRev revision) {
+  std::vector<PeerHashKV> out;
+  nlohmann::json req;
+  req["revision"] = revision.value();
+  const std::string body = req.dump();
+  for (const Member& m : core_.membership.members()) {
+    if (m.id == core_.id()) continue;
+    PeerHashKV p;
+    p.id = m.id;
+    p.endpoints = m.peer_urls;
+    p.error = errors::timeout();
+    for (const auto& url : m.peer_urls) {
+      auto r = http_call_ ? http_call_(url, "GET", "/members/hashkv", body, std::chrono::seconds(5))
+                          : Result<PeerHttpReply>(errors::timeout());
+      if (!r.is_ok()) {
+        p.error = r.status();
+        continue;
+      }
+      if (r->status != 200) {
+        p.error = Status(Code::kUnknown, r->body);
+        continue;
+      }
+      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      if (!j.is_object()) continue;
+      etcdserverpb::HashKVResponse h;
+      if (j.contains("header") && j["header"].is_object()) {
+        const auto& hd = j["header"];
+        h.mutable_header()->set_cluster_id(hd.value("cluster_id", uint64_t{0}));
+        h.mutable_header()->set_member_id(hd.value("member_id", uint64_t{0}));
+        h.mutable_header()->set_revision(hd.value("revision", int64_t{0}));
+        h.mutable_header()->set_raft_term(hd.value("raft_term", uint64_t{0}));
+      }
+      h.set_hash(j.value("hash", uint32_t{0}));
+      h.set_compact_revision(j.value("compact_revision", int64_t{0}));
+      p.resp = h;
+      p.error = Status::ok();
+      break;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 std::string PeerService::lowest_peer_version() {

@@ -7,6 +7,7 @@
 //   POST /leases               a follower's LeaseKeepAlive, for the leader
 //   POST /leases/internal      a follower's LeaseTimeToLive, for the leader
 //   POST /members/promote/<id> a follower's MemberPromote, for the leader
+//   GET  /members/hashkv       this member's HashKV at a revision (JSON)
 // It also sends those requests: lease renewals and TTL queries from this
 // member when it follows, and promotions (LeaderForwarding below).
 //
@@ -20,6 +21,7 @@
 
 #include "lease/lessor.h"
 #include "server/cluster_front.h"
+#include "server/corruption.h"
 #include "server/peer_network.h"
 #include "server/raft_node.h"
 #include "server/server_core.h"
@@ -38,6 +40,14 @@ class PeerService final : public PeerHost {
         cluster_(cluster),
         snap_dir_(std::move(snap_dir)),
         http_call_(std::move(http_call)) {}
+
+  // GET /members/hashkv answers with it (the corruption check's peers).
+  void set_hash_kv(std::function<Result<etcdserverpb::HashKVResponse>(int64_t revision)> f) {
+    hash_kv_ = std::move(f);
+  }
+  // Every other member's HashKV at `revision` over its peer URLs (etcd's
+  // getPeerHashKVs), for the corruption checker.
+  std::vector<PeerHashKV> peer_hashes(MainRev revision);
 
   // Called once when a peer says this member was removed.
   void set_on_removed(std::function<void()> f) { on_removed_ = std::move(f); }
@@ -77,6 +87,7 @@ class PeerService final : public PeerHost {
   const std::string snap_dir_;
   const PeerHttpCall http_call_;
   std::function<void()> on_removed_;
+  std::function<Result<etcdserverpb::HashKVResponse>(int64_t)> hash_kv_;
   std::atomic<bool> removed_{false};
 };
 

@@ -107,7 +107,9 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
     auto self = shared_from_this();
     asio::async_write(stream, http::make_chunk(asio::buffer(queue.front())),
                       [self](beast::error_code ec, size_t) {
-                        if (ec) {
+                        // close() empties the queue while a write is in
+                        // flight: nothing is left to pop then.
+                        if (ec || self->closed) {
                           self->close();
                           return;
                         }
@@ -137,7 +139,12 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.socket().close(ec);
-    queue.clear();
+    // The chunk being written stays alive until its handler runs.
+    if (writing && !queue.empty()) {
+      queue.erase(queue.begin() + 1, queue.end());
+    } else {
+      queue.clear();
+    }
     if (on_close) on_close();
   }
 };
