@@ -650,6 +650,7 @@ def test_corruption_checks_compare_hashes_with_the_peers(make_cluster):
     assert checked == 2, c.log_tails()
     assert c.ok("alarm", "list") == ""
     follower = [i for i in c.voters() if i != lead][0]
+    c.stop(follower)
     c.restart(follower)
     text = c.members[follower].log_path.read_text(errors="replace")
     assert '"initial corruption checking passed; no corruption"' in text
