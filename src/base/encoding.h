@@ -74,6 +74,28 @@ inline uint32_t get_u32_be(std::string_view s) {
 
 // Protobuf-style base-128 varints (the WAL and snap file envelopes are
 // decoded by hand, so that length fields are checked before allocation).
+// Lower- or upper-case hex digits without prefix, at most 16 ("8e9e05c5");
+// false for anything else (etcd's types.IDFromString, our file names).
+inline bool parse_hex_u64(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 16) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return false;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  *out = v;
+  return true;
+}
+
 inline void append_varint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
     out->push_back(static_cast<char>(v | 0x80));

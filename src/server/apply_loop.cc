@@ -122,8 +122,10 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
       if (!outcome.status.is_ok()) for_raft.set_node_id(0);
       if (hooks_.apply_conf_change) hooks_.apply_conf_change(std::move(for_raft));
       if (!already && outcome.status.is_ok()) {
-        if (cc.type() == raftpb::ConfChangeAddNode ||
-            cc.type() == raftpb::ConfChangeAddLearnerNode) {
+        // A member added at run time (the bootstrap's own conf changes
+        // carry no request id).
+        if (id != 0 && (cc.type() == raftpb::ConfChangeAddNode ||
+                        cc.type() == raftpb::ConfChangeAddLearnerNode)) {
           member_joined_ = true;
         }
         if (hooks_.membership_changed) hooks_.membership_changed(cc);

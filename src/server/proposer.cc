@@ -29,13 +29,14 @@ Result<ApplyResult> Proposer::propose_v2(etcdserverpb::Request req) {
 
 Result<ApplyResult> Proposer::propose_data(uint64_t id, std::string data) {
   if (data.size() > options_.max_request_bytes) return errors::request_too_large();
-  return submit_and_wait(id, [&] { return raft_.propose(std::move(data)); });
+  // A copy per attempt: a proposal dropped for want of a leader is made again.
+  return submit_and_wait(id, [&] { return raft_.propose(data); });
 }
 
 Result<ApplyResult> Proposer::propose_conf_change(raftpb::ConfChange cc) {
   const uint64_t id = next_id();
   cc.set_id(id);
-  return submit_and_wait(id, [&] { return raft_.propose_conf_change(std::move(cc)); });
+  return submit_and_wait(id, [&] { return raft_.propose_conf_change(cc); });
 }
 
 Result<ApplyResult> Proposer::submit_and_wait(uint64_t id, const std::function<Status()>& submit) {

@@ -143,14 +143,13 @@ def test_member_without_quorum_says_so_periodically(etcd_factory):
     m = etcd_factory()
     m.start("--initial-cluster", f"{m.name}={m.peer_url},absent=http://127.0.0.1:1", wait=False)
     # etcd's cadence: a publish warning per request timeout (7 s), a peer
-    # warning every 5 s.
+    # warning from the prober every 5 s (etcd's every 30 s), naming it.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         warns = [e for e in m.log_entries() if e["level"] == "warn"]
         publish = [e for e in warns if e["msg"] ==
                    "failed to publish local member to cluster through raft"]
-        peer = [e for e in warns if e["msg"] ==
-                "peer became inactive (message send to peer failed)"]
+        peer = [e for e in warns if e["msg"] == "prober detected unhealthy status"]
         if len(publish) >= 2 and len(peer) >= 2:
             break
         assert m.running(), m.log_tail()
@@ -158,8 +157,9 @@ def test_member_without_quorum_says_so_periodically(etcd_factory):
     assert len(publish) >= 2 and len(peer) >= 2, m.log_tail()
     assert publish[0]["request-path"].startswith("/0/members/")
     assert publish[0]["publish-timeout"] == "7s"
-    assert all(p["peer-id"] == peer[0]["peer-id"] for p in peer)
-    assert "cannot reach its peers" in peer[0]["error"]
+    assert all(p["remote-peer-id"] == peer[0]["remote-peer-id"] for p in peer)
+    assert peer[0]["remote-peer-urls"] == ["http://127.0.0.1:1"]
+    assert "refused" in peer[0]["error"].lower()
     gap = (datetime.datetime.fromisoformat(publish[1]["ts"].replace("Z", "+00:00")) -
            datetime.datetime.fromisoformat(publish[0]["ts"].replace("Z", "+00:00")))
     assert gap.total_seconds() >= 6, "one publish warning per request timeout, not a flood"

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 
+#include "base/encoding.h"
 #include "base/version.h"
 #include "rpc/peer/codec.h"
 #include "rpc/peer/http_client.h"
@@ -37,25 +38,17 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-// types.IDFromString: hex, no prefix.
-bool parse_id(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 16) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return false;
-    }
-    v = v * 16 + static_cast<uint64_t>(d);
+// Resolves the URL's host and connects, within the dial timeout.
+awaitable<beast::error_code> dial(beast::tcp_stream& stream, const HttpUrl& u) {
+  beast::error_code ec;
+  tcp::resolver resolver(stream.get_executor());
+  auto eps =
+      co_await resolver.async_resolve(u.host, u.port, asio::redirect_error(use_awaitable, ec));
+  if (!ec) {
+    stream.expires_after(kDialTimeout);
+    co_await stream.async_connect(eps, asio::redirect_error(use_awaitable, ec));
   }
-  *out = v;
-  return true;
+  co_return ec;
 }
 
 bool is_msg_app(const raftpb::Message& m) { return m.type() == raftpb::MsgApp; }
@@ -469,7 +462,7 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
         const bool app = dir == "/raft/stream/msgappv2";
         if (!app && dir != "/raft/stream/message") {
           fail(http::status::not_found, "invalid path");
-        } else if (!parse_id(from_s, &from)) {
+        } else if (!parse_hex_u64(from_s, &from)) {
           fail(http::status::not_found, "invalid from");
         } else if (host_.is_removed(MemberId(from))) {
           logger_.warn("rejected stream from remote peer because it was removed",
@@ -683,7 +676,6 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
   const std::string kind = msgapp ? "msgappv2" : "message";
   auto backoff = std::chrono::milliseconds(100);
   asio::steady_timer wait(io_);
-  tcp::resolver resolver(io_);
   beast::error_code ec;
   while (p->alive && !stopped_) {
     if (partitioned()) {
@@ -697,12 +689,7 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
     if (u.is_ok()) {
       auto stream = std::make_shared<beast::tcp_stream>(io_);
       p->reader[slot] = stream;
-      auto eps = co_await resolver.async_resolve(u->host, u->port,
-                                                 asio::redirect_error(use_awaitable, ec));
-      if (!ec) {
-        stream->expires_after(kDialTimeout);
-        co_await stream->async_connect(eps, asio::redirect_error(use_awaitable, ec));
-      }
+      ec = co_await dial(*stream, *u);
       if (!ec) {
         http::request<http::empty_body> req{http::verb::get,
                                             "/raft/stream/" + kind + "/" + local_hex_, 11};
@@ -810,7 +797,6 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
 awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
   beast::error_code ec;
   std::shared_ptr<beast::tcp_stream> stream;
-  tcp::resolver resolver(io_);
   beast::flat_buffer buf;
   while (p->alive && !stopped_ && !p->pipeline.empty()) {
     raftpb::Message m = std::move(p->pipeline.front());
@@ -821,12 +807,7 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
     ec = {};
     if (!stream) {
       stream = std::make_shared<beast::tcp_stream>(io_);
-      auto eps = co_await resolver.async_resolve(u->host, u->port,
-                                                 asio::redirect_error(use_awaitable, ec));
-      if (!ec) {
-        stream->expires_after(kDialTimeout);
-        co_await stream->async_connect(eps, asio::redirect_error(use_awaitable, ec));
-      }
+      ec = co_await dial(*stream, *u);
     }
     if (!ec) {
       http::request<http::string_body> req{http::verb::post, "/raft", 11};
@@ -875,7 +856,6 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
 
 awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
   asio::steady_timer wait(io_);
-  tcp::resolver resolver(io_);
   beast::error_code ec;
   auto warned = std::chrono::steady_clock::time_point{};
   while (p->alive && !stopped_) {
@@ -888,12 +868,7 @@ awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
     beast::tcp_stream stream(io_);
     ec = {};
     if (!partitioned()) {
-      auto eps = co_await resolver.async_resolve(u->host, u->port,
-                                                 asio::redirect_error(use_awaitable, ec));
-      if (!ec) {
-        stream.expires_after(kDialTimeout);
-        co_await stream.async_connect(eps, asio::redirect_error(use_awaitable, ec));
-      }
+      ec = co_await dial(stream, *u);
       if (!ec) {
         http::request<http::empty_body> req{http::verb::get, "/raft/probing", 11};
         req.set(http::field::host, u->host + ":" + u->port);

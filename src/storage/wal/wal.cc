@@ -1,5 +1,7 @@
 #include "storage/wal/wal.h"
 
+#include "base/encoding.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -18,23 +20,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 
 bool parse_hex16(std::string_view s, uint64_t* out) {
-  if (s.size() != 16) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return false;
-    }
-    v = (v << 4) | static_cast<uint64_t>(d);
-  }
-  *out = v;
-  return true;
+  return s.size() == 16 && parse_hex_u64(s, out);
 }
 
 // An fsync that fails leaves the page cache in an unknown state (the kernel
