@@ -13,6 +13,8 @@
 #   BUILD_DIR [/tmp/benchbuild]  SKIP_BUILD [0]  REF_ETCD [/usr/bin/etcd]
 #   ROUNDS [3]  RUN_TIMEOUT [600] (seconds, per benchmark invocation)
 #   KEEP_LOGS [0] (keep the work dir with server logs and raw outputs)
+#   MEMBERS [1] (members per server: 3 starts a 3-member cluster of each,
+#                and the load tool spreads its connections over all three)
 
 BUILD_DIR=${BUILD_DIR:-/tmp/benchbuild}
 REF_ETCD=${REF_ETCD:-/usr/bin/etcd}
@@ -53,22 +55,32 @@ free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_server NAME BINARY: starts a fresh single member; sets LAST_EP.
+# start_server NAME BINARY: starts a fresh single member (or MEMBERS
+# members of one cluster); sets LAST_EP (comma-separated) and LAST_PID (the
+# first member's).
 start_server() {
-  local name=$1 bin=$2 cport pport
-  cport=$(free_port)
-  pport=$(free_port)
-  while [ "$pport" = "$cport" ]; do pport=$(free_port); done
+  local name=$1 bin=$2 n=${MEMBERS:-1} i cports=() pports=() cluster="" eps=""
+  for i in $(seq "$n"); do
+    cports+=("$(free_port)")
+    pports+=("$(free_port)")
+  done
+  for i in $(seq 0 $((n - 1))); do
+    cluster+="${cluster:+,}m$i=http://127.0.0.1:${pports[$i]}"
+    eps+="${eps:+,}127.0.0.1:${cports[$i]}"
+  done
   mkdir -p "$WORK/$name"
-  "$bin" --name default --data-dir "$WORK/$name/data" \
-    --listen-client-urls "http://127.0.0.1:$cport" \
-    --advertise-client-urls "http://127.0.0.1:$cport" \
-    --listen-peer-urls "http://127.0.0.1:$pport" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
-    --initial-cluster "default=http://127.0.0.1:$pport" \
-    >"$WORK/$name/server.log" 2>&1 &
-  PIDS+=($!)
-  LAST_EP=127.0.0.1:$cport
+  for i in $(seq 0 $((n - 1))); do
+    "$bin" --name "m$i" --data-dir "$WORK/$name/data$i" \
+      --listen-client-urls "http://127.0.0.1:${cports[$i]}" \
+      --advertise-client-urls "http://127.0.0.1:${cports[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${pports[$i]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${pports[$i]}" \
+      --initial-cluster "$cluster" \
+      >"$WORK/$name/server$i.log" 2>&1 &
+    PIDS+=($!)
+    [ "$i" = 0 ] && LAST_PID=$!
+  done
+  LAST_EP=$eps
 }
 
 # seed EP: writes the key the range cases read ("foo", 256 B value) with the
@@ -98,12 +110,12 @@ metrics() {
 compare_main() {
   start_server ours "$OUR_ETCD"
   ours_EP=$LAST_EP
-  ours_PID=${PIDS[-1]}
+  ours_PID=$LAST_PID
   start_server ref "$REF_ETCD"
   ref_EP=$LAST_EP
-  ref_PID=${PIDS[-1]}
-  seed "$ours_EP" || { tail -20 "$WORK/ours/server.log" >&2; exit 1; }
-  seed "$ref_EP" || { tail -20 "$WORK/ref/server.log" >&2; exit 1; }
+  ref_PID=$LAST_PID
+  seed "$ours_EP" || { tail -20 "$WORK/ours/server0.log" >&2; exit 1; }
+  seed "$ref_EP" || { tail -20 "$WORK/ref/server0.log" >&2; exit 1; }
 
   declare -A RESULT
   i=0
