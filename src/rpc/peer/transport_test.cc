@@ -151,6 +151,14 @@ class TransportTest : public ::testing::Test {
     return members_.back();
   }
 
+  // Starts both and makes each the other's peer.
+  static void link(Member& a, Member& b) {
+    a.transport->start();
+    b.transport->start();
+    a.transport->add_peer(MemberId(0xb), {b.url});
+    b.transport->add_peer(MemberId(0xa), {a.url});
+  }
+
   static raftpb::Message msg(raftpb::MessageType type, uint64_t from, uint64_t to) {
     raftpb::Message m;
     m.set_type(type);
@@ -168,10 +176,7 @@ class TransportTest : public ::testing::Test {
 TEST_F(TransportTest, StreamsCarryMessagesBothWaysInBothEncodings) {
   Member& a = make(0xa, 0xc1);
   Member& b = make(0xb, 0xc1);
-  a.transport->start();
-  b.transport->start();
-  a.transport->add_peer(MemberId(0xb), {b.url});
-  b.transport->add_peer(MemberId(0xa), {a.url});
+  link(a, b);
   // Wait for the streams, then send: a heartbeat (message stream) and an
   // append with entries (msgappv2, whole then short form).
   for (int i = 0; i < 100 && !(a.transport->active_since(MemberId(0xb)) &&
@@ -274,10 +279,7 @@ TEST_F(TransportTest, PipelineProbingAndTheMembersOwnEndpoints) {
 TEST_F(TransportTest, AnAnswerThatWaitsNeverHoldsRaftTraffic) {
   Member& a = make(0xa, 0xc1);
   Member& b = make(0xb, 0xc1);
-  a.transport->start();
-  b.transport->start();
-  a.transport->add_peer(MemberId(0xb), {b.url});
-  b.transport->add_peer(MemberId(0xa), {a.url});
+  link(a, b);
   // b's /block answer waits (as a promotion waits for Raft) ...
   std::thread slow([&] {
     HttpRequest req;
@@ -311,10 +313,7 @@ TEST_F(TransportTest, SnapshotGoesWithItsDbImage) {
   Member& a = make(0xa, 0xc1);
   Member& b = make(0xb, 0xc1);
   a.host->image_pieces = {std::string(300000, 'x'), "tail-of-the-image"};
-  a.transport->start();
-  b.transport->start();
-  a.transport->add_peer(MemberId(0xb), {b.url});
-  b.transport->add_peer(MemberId(0xa), {a.url});
+  link(a, b);
   raftpb::Message snap = msg(raftpb::MsgSnap, 0xa, 0xb);
   snap.mutable_snapshot()->mutable_metadata()->set_index(42);
   snap.mutable_snapshot()->mutable_metadata()->set_term(3);
