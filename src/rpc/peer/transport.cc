@@ -469,17 +469,8 @@ awaitable<void> PeerTransport::serve(tcp::socket sock) {
                        {{"local-member-id", local_hex_}, {"remote-peer-id-from", from_s}});
           fail(http::status::gone, "removed member");
         } else if (!peers_.count(from)) {
-          if (std::string urls = header("X-PeerURLs"); !urls.empty()) {
-            std::vector<std::string> list;
-            size_t pos = 0;
-            while (pos <= urls.size()) {
-              auto c = urls.find(',', pos);
-              if (c == std::string::npos) c = urls.size();
-              list.push_back(urls.substr(pos, c - pos));
-              pos = c + 1;
-            }
-            (void)list;  // learnt when its conf change is applied
-          }
+          // etcd learns the sender's URLs from X-PeerURLs here; ours are
+          // learnt when its conf change is applied.
           logger_.warn("failed to find remote peer in cluster", {{"local-member-id", local_hex_},
                                                                  {"remote-peer-id-from", from_s},
                                                                  {"cluster-id", cluster_hex_}});
