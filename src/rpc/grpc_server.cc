@@ -196,7 +196,7 @@ Status check_listen(const std::string& url) {
 
 Result<std::unique_ptr<ClientServer>> ClientServer::listen(
     const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-    uint64_t max_request_bytes, const std::string& traffic, log::Logger& logger) {
+    uint64_t max_request_bytes, log::Logger& logger) {
   std::unique_ptr<ClientServer> cs(new ClientServer());
   grpc::ServerBuilder builder;
   std::vector<int> ports(urls.size(), 0);
@@ -225,16 +225,10 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
       cs->server_->Shutdown();
       return Status(Code::kUnavailable, "listen " + urls[i] + ": address already in use");
     }
-    // etcd's lines: a plain peer listener is not warned about; a plain
-    // client listener is.
-    if (traffic == "peer") {
-      logger.info("serving peer traffic", {{"address", cs->addresses_[i]}});
-    } else {
-      logger.info("serving client traffic insecurely; this is strongly discouraged!",
-                  {{"address", cs->addresses_[i]}});
-    }
+    // etcd warns about a plain client listener.
+    logger.info("serving client traffic insecurely; this is strongly discouraged!",
+                {{"address", cs->addresses_[i]}});
   }
-  if (traffic == "peer") cs->peer_logger_ = &logger;
   return cs;
 }
 
@@ -250,7 +244,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));
-  auto cs = listen(urls, std::move(services), max_request_bytes, "client", logger);
+  auto cs = listen(urls, std::move(services), max_request_bytes, logger);
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
   return cs;
 }
@@ -262,16 +256,8 @@ void ClientServer::shutdown() {
     // Watch streams never end on their own: end them, then give unary
     // calls up to 2 s to finish.
     if (watch_ != nullptr) watch_->cancel_all();
-    if (peer_logger_ != nullptr) {
-      for (const auto& a : addresses_)
-        peer_logger_->info("stopping serving peer traffic", {{"address", a}});
-    }
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
-    if (peer_logger_ != nullptr) {
-      for (const auto& a : addresses_)
-        peer_logger_->info("stopped serving peer traffic", {{"address", a}});
-    }
   }
 }
 

@@ -47,13 +47,10 @@ class ClientServer {
   ClientServer() = default;
   static Result<std::unique_ptr<ClientServer>> listen(
       const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-      uint64_t max_request_bytes, const std::string& traffic, log::Logger& logger);
+      uint64_t max_request_bytes, log::Logger& logger);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
-  WatchServiceBase* watch_ = nullptr;  // in services_, client servers only
-  // Peer servers log their stop as etcd does ("stopping serving peer
-  // traffic"); the addresses are host:port, as etcd logs them.
-  log::Logger* peer_logger_ = nullptr;
+  WatchServiceBase* watch_ = nullptr;  // in services_
   std::vector<std::string> addresses_;
 };
 

@@ -210,7 +210,8 @@ void PeerTransport::start() {
 
 void PeerTransport::stop() {
   if (stopping_.exchange(true)) return;
-  if (thread_.joinable()) {
+  const bool served = thread_.joinable();
+  if (served) {
     for (const auto& a : addresses_)
       logger_.info("stopping serving peer traffic", {{"address", a}});
     std::promise<void> closed;
@@ -236,7 +237,7 @@ void PeerTransport::stop() {
     thread_.join();
   }
   if (app_pool_) app_pool_->join();
-  if (thread_.get_id() == std::thread::id() && !addresses_.empty() && app_pool_) {
+  if (served) {
     for (const auto& a : addresses_) logger_.info("stopped serving peer traffic", {{"address", a}});
   }
   std::vector<std::thread> snaps;
