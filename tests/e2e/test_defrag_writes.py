@@ -16,6 +16,7 @@ from conftest import KvClient
 WRITERS = 3
 READERS = 2  # one serializable, one linearizable
 MAX_PUTS_PER_WRITER = 20000
+MAX_DEFRAGS = 8
 BIG = "x" * 50_000
 
 
@@ -41,7 +42,6 @@ def test_acknowledged_writes_survive_defrags_and_reads_go_on(etcd_factory):
     fill(m, 1200)  # ~60 MB of values, ~25 MB of them deleted
     stop = threading.Event()
     acked: list[dict] = [dict() for _ in range(WRITERS)]  # key -> value, per writer
-    put_times: list[list] = [[] for _ in range(WRITERS)]  # (start, end) per put
     reads: dict[bool, list] = {True: [], False: []}  # serializable -> [(start, end)]
     errors: list[str] = []
 
@@ -52,13 +52,11 @@ def test_acknowledged_writes_survive_defrags_and_reads_go_on(etcd_factory):
                 if stop.is_set():
                     return
                 key, value = f"w{w}/{i:06d}", f"value-{w}-{i}"
-                t0 = time.time()
                 try:
                     kv.put(key, value, timeout=20)
                 except grpc.RpcError as e:  # not acknowledged: need not be there
                     errors.append(f"put {key}: {e.code()}")
                     continue
-                put_times[w].append((t0, time.time()))
                 acked[w][key] = value
         finally:
             kv.close()
@@ -82,15 +80,23 @@ def test_acknowledged_writes_survive_defrags_and_reads_go_on(etcd_factory):
     threads += [threading.Thread(target=reader, args=(s,)) for s in (True, False)]
     for t in threads:
         t.start()
-    defrags = []
+    # A defrag here takes ~0.1 s, so a loaded machine may answer no read that
+    # begins and ends inside one: defragment until two defrags were seen
+    # serving both kinds of read (a server that blocks reads never gets there).
+    observed: list[str] = []
     try:
         time.sleep(0.5)
-        for _ in range(2):
-            t0 = time.time()
+        for n in range(1, MAX_DEFRAGS + 1):
             out = m.ok("defrag", "--command-timeout=60s")
-            defrags.append((t0, time.time()))
             assert out.startswith("Finished defragmenting etcd member["), out
             time.sleep(0.3)
+            done = defrag_log(m)
+            assert len(done) == n
+            report = served_during(done[-1], reads)
+            if report:
+                observed.append(report)
+                if len(observed) == 2:
+                    break
     finally:
         stop.set()
         for t in threads:
@@ -111,26 +117,29 @@ def test_acknowledged_writes_survive_defrags_and_reads_go_on(etcd_factory):
         kv.close()
     assert total > 100
 
-    # The server logged both defrags, and the db shrank at least once.
-    done = [e for e in m.log_entries() if e.get("msg") == "finished defragmenting directory"]
-    assert len(done) == 2
-    assert done[0]["current-db-size-bytes-diff"] < 0
+    # The first defrag had deleted values to drop: the db shrank.
+    assert defrag_log(m)[0]["current-db-size-bytes-diff"] < 0
+    # Reads were answered while defrags ran.
+    assert len(observed) == 2, f"reads were not served during defrags: {defrag_log(m)}"
+    for report in observed:
+        print(report)
 
-    # Reads were answered while each defrag ran: requests that began after
-    # the server started defragmenting and were answered before it finished
-    # (the span from its log line's time and "took").
-    for e in done:
-        end = parse_ts(e["ts"])
-        start = end - go_seconds(e["took"])
-        assert go_seconds(e["took"]) > 0.05, e["took"]  # long enough to observe
-        served = [r for r in reads[True] if start <= r[0] and r[1] <= end]
-        assert served, f"no serializable read during the defrag of {e['took']}"
-        lin = [r for r in reads[False] if start <= r[0] and r[1] <= end]
-        assert lin, f"no linearizable read during the defrag of {e['took']}"
-        during = [p for w in put_times for p in w if p[0] < end and p[1] > start]
-        print(f"defrag {e['took']}: {len(served)} serializable, {len(lin)} linearizable reads, "
-              f"{len(during)} puts overlapping, longest "
-              f"{max((p[1] - p[0] for p in during), default=0):.3f}s")
+
+def defrag_log(member) -> list[dict]:
+    return [e for e in member.log_entries() if e.get("msg") == "finished defragmenting directory"]
+
+
+def served_during(e: dict, reads: dict[bool, list]) -> str:
+    """Which reads began after the server started this defrag and were answered
+    before it finished (the span from its log line's time and "took"); "" unless
+    both a serializable and a linearizable one were."""
+    end = parse_ts(e["ts"])
+    start = end - go_seconds(e["took"])
+    served = [r for r in list(reads[True]) if start <= r[0] and r[1] <= end]
+    lin = [r for r in list(reads[False]) if start <= r[0] and r[1] <= end]
+    if not served or not lin:
+        return ""
+    return f"defrag {e['took']}: {len(served)} serializable, {len(lin)} linearizable reads"
 
 
 def parse_ts(ts: str) -> float:
