@@ -1,0 +1,240 @@
+#include "client/client.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace etcd::client {
+namespace {
+
+// How long one endpoint gets to connect before the next is tried.
+constexpr auto kPerEndpointConnect = std::chrono::milliseconds(500);
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+}  // namespace
+
+std::string endpoint_address(const std::string& endpoint) {
+  std::string e = endpoint;
+  for (const char* scheme : {"http://", "https://", "unix://", "unixs://"}) {
+    if (starts_with(e, scheme)) {
+      e = e.substr(std::string(scheme).size());
+      break;
+    }
+  }
+  while (!e.empty() && e.back() == '/') e.pop_back();
+  return e;
+}
+
+grpc::Status deadline_exceeded() {
+  return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "context deadline exceeded");
+}
+
+bool is_invalid_token(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+         s.error_message() == "etcdserver: invalid auth token";
+}
+
+Client::Client(Options options) : options_(std::move(options)) {
+  bool tls = options_.tls.has_value();
+  for (const auto& e : options_.endpoints) {
+    if (starts_with(e, "https://") || starts_with(e, "unixs://")) tls = true;
+    addresses_.push_back(endpoint_address(e));
+  }
+  if (tls) {
+    const TlsOptions t = options_.tls.value_or(TlsOptions{});
+    if (t.insecure_skip_verify) {
+      grpc::experimental::TlsChannelCredentialsOptions o;
+      o.set_verify_server_certs(false);
+      o.set_check_call_host(false);
+      if (!t.ca_file.empty()) {
+        o.set_certificate_provider(
+            std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+                read_file(t.ca_file)));
+        o.watch_root_certs();
+      }
+      if (!t.cert_file.empty()) {
+        std::vector<grpc::experimental::IdentityKeyCertPair> pairs{
+            {read_file(t.key_file), read_file(t.cert_file)}};
+        o.set_certificate_provider(
+            std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+                t.ca_file.empty() ? std::string() : read_file(t.ca_file), pairs));
+        o.watch_identity_key_cert_pairs();
+      }
+      credentials_ = grpc::experimental::TlsCredentials(o);
+    } else {
+      grpc::SslCredentialsOptions o;
+      if (!t.ca_file.empty()) o.pem_root_certs = read_file(t.ca_file);
+      if (!t.cert_file.empty()) o.pem_cert_chain = read_file(t.cert_file);
+      if (!t.key_file.empty()) o.pem_private_key = read_file(t.key_file);
+      credentials_ = grpc::SslCredentials(o);
+    }
+  } else {
+    credentials_ = grpc::InsecureChannelCredentials();
+  }
+  MutexLock l(&mu_);
+  conns_.resize(addresses_.size());
+}
+
+Client::~Client() = default;
+
+std::shared_ptr<Connection> Client::connection_at(size_t i) {
+  MutexLock l(&mu_);
+  if (conns_[i]) return conns_[i];
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options_.keepalive_time.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options_.keepalive_timeout.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  // Reconnect promptly after an endpoint comes back.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  auto c = std::make_shared<Connection>();
+  c->endpoint = addresses_[i];
+  c->channel = grpc::CreateCustomChannel(addresses_[i], credentials_, args);
+  c->kv = etcdserverpb::KV::NewStub(c->channel);
+  c->watch = etcdserverpb::Watch::NewStub(c->channel);
+  c->lease = etcdserverpb::Lease::NewStub(c->channel);
+  c->cluster = etcdserverpb::Cluster::NewStub(c->channel);
+  c->maintenance = etcdserverpb::Maintenance::NewStub(c->channel);
+  c->auth = etcdserverpb::Auth::NewStub(c->channel);
+  c->lock = v3lockpb::Lock::NewStub(c->channel);
+  c->election = v3electionpb::Election::NewStub(c->channel);
+  conns_[i] = c;
+  return c;
+}
+
+std::shared_ptr<Connection> Client::connection(Deadline deadline) {
+  if (addresses_.empty()) return nullptr;
+  size_t start;
+  {
+    MutexLock l(&mu_);
+    start = current_;
+  }
+  // Round after round over the endpoints, each given a short while, until
+  // one is connected or the deadline passes.
+  for (size_t n = 0;; ++n) {
+    const size_t i = (start + n) % addresses_.size();
+    auto c = connection_at(i);
+    const auto now = std::chrono::system_clock::now();
+    if (now >= deadline) return nullptr;
+    const auto until = std::min(deadline, now + kPerEndpointConnect);
+    if (c->channel->GetState(true) == GRPC_CHANNEL_READY || c->channel->WaitForConnected(until)) {
+      MutexLock l(&mu_);
+      current_ = i;
+      return c;
+    }
+  }
+}
+
+void Client::mark_failed(const Connection& c) {
+  MutexLock l(&mu_);
+  if (conns_.empty()) return;
+  if (conns_[current_] && conns_[current_]->endpoint == c.endpoint) {
+    current_ = (current_ + 1) % conns_.size();
+  }
+}
+
+std::string Client::token() const {
+  MutexLock l(&mu_);
+  return token_;
+}
+
+void Client::prepare(grpc::ClientContext& ctx, Deadline deadline) {
+  if (deadline != Deadline::max()) ctx.set_deadline(deadline);
+  const std::string t = token();
+  if (!t.empty()) ctx.AddMetadata("token", t);
+}
+
+grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
+  etcdserverpb::AuthenticateRequest req;
+  req.set_name(options_.user);
+  req.set_password(options_.password);
+  etcdserverpb::AuthenticateResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(deadline);
+  grpc::Status s = c.auth->Authenticate(&ctx, req, &resp);
+  if (s.ok()) {
+    MutexLock l(&mu_);
+    token_ = resp.token();
+  }
+  return s;
+}
+
+grpc::Status Client::connect(Deadline deadline) {
+  auto c = connection(deadline);
+  if (!c) return deadline_exceeded();
+  if (!options_.user.empty()) return authenticate(*c, deadline);
+  return grpc::Status::OK;
+}
+
+grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent idem) {
+  bool reauthenticated = false;
+  bool need_token = !options_.user.empty() && token().empty();
+  while (true) {
+    auto c = connection(deadline);
+    if (!c) return deadline_exceeded();
+    if (need_token) {
+      grpc::Status s = authenticate(*c, deadline);
+      if (!s.ok()) return s;
+      need_token = false;
+    }
+    grpc::ClientContext ctx;
+    prepare(ctx, deadline);
+    grpc::Status s = fn(*c, ctx);
+    if (s.ok()) return s;
+    if (is_invalid_token(s) && !options_.user.empty() && !reauthenticated) {
+      reauthenticated = true;  // refused before it was applied: safe to send again
+      need_token = true;
+      continue;
+    }
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE && idem == Idempotent::kYes &&
+        std::chrono::system_clock::now() < deadline) {
+      mark_failed(*c);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) mark_failed(*c);
+    return s;
+  }
+}
+
+grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn,
+                               Deadline deadline) {
+  const std::string addr = endpoint_address(endpoint);
+  size_t i = 0;
+  while (i < addresses_.size() && addresses_[i] != addr) ++i;
+  std::shared_ptr<Connection> c;
+  if (i < addresses_.size()) {
+    c = connection_at(i);
+  } else {
+    // An endpoint outside the list (e.g. from MemberList with --cluster).
+    Options o = options_;
+    o.endpoints = {endpoint};
+    Client one(o);
+    return one.invoke(fn, deadline, Idempotent::kNo);
+  }
+  if (!options_.user.empty() && token().empty()) {
+    grpc::Status s = authenticate(*c, deadline);
+    if (!s.ok()) return s;
+  }
+  grpc::ClientContext ctx;
+  prepare(ctx, deadline);
+  ctx.set_wait_for_ready(true);
+  grpc::Status s = fn(*c, ctx);
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
+  return s;
+}
+
+}  // namespace etcd::client

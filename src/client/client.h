@@ -1,0 +1,157 @@
+// The C++ client of etcd's v3 API, used by etcdctl, etcdutl, the benchmark and
+// the tests (docs/client.md).
+//
+// One Client talks to a list of endpoints over gRPC. It keeps one channel per
+// endpoint and a current endpoint; a call goes to the current one.
+//  - Failover: a call that cannot reach its endpoint moves on to the next one.
+//    Reads (Idempotent::kYes) are retried there until their deadline. A write
+//    is sent once: it only moves on while it was certainly never sent (the
+//    channel was not connected), because a write whose answer was lost may
+//    have been applied (Jepsen found duplicated writes in etcd's Go client).
+//  - Auth: with a user, the client gets a token (Authenticate) and sends it as
+//    the `token` metadata; when the server says the token is invalid, it gets
+//    a new one and sends the call again (the server refused it unapplied).
+//  - Streams (watch, lease keep-alive) resume on another endpoint: see
+//    watcher.h and keep_alive.h.
+//
+// Thread-safety: calls may come from several threads; the endpoint state is
+// under a mutex, calls run outside it.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/mutex.h"
+#include "etcdserverpb/rpc.grpc.pb.h"
+#include "v3electionpb/v3election.grpc.pb.h"
+#include "v3lockpb/v3lock.grpc.pb.h"
+
+namespace etcd::client {
+
+using Deadline = std::chrono::system_clock::time_point;
+
+struct TlsOptions {
+  std::string ca_file;    // trusted CA bundle; empty: the system's roots
+  std::string cert_file;  // client certificate (with key_file)
+  std::string key_file;
+  bool insecure_skip_verify = false;
+};
+
+struct Options {
+  // "host:port", "http://host:port" or "https://host:port"; https or tls
+  // chooses TLS for every endpoint.
+  std::vector<std::string> endpoints;
+  std::chrono::milliseconds dial_timeout{2000};
+  std::chrono::milliseconds keepalive_time{2000};
+  std::chrono::milliseconds keepalive_timeout{6000};
+  std::optional<TlsOptions> tls;
+  std::string user;  // empty: no authentication
+  std::string password;
+};
+
+enum class Idempotent { kNo, kYes };
+
+// The gRPC stubs of one endpoint.
+struct Connection {
+  std::string endpoint;  // as given, without the scheme
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  std::unique_ptr<etcdserverpb::Cluster::Stub> cluster;
+  std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
+  std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+  std::unique_ptr<v3lockpb::Lock::Stub> lock;
+  std::unique_ptr<v3electionpb::Election::Stub> election;
+};
+
+// Strips "http://" / "https://" and a trailing '/'.
+std::string endpoint_address(const std::string& endpoint);
+
+// "context deadline exceeded", as Go's context says it.
+grpc::Status deadline_exceeded();
+
+// True for the server's "invalid auth token" answers, after which a new token
+// makes the same call valid.
+bool is_invalid_token(const grpc::Status& s);
+
+class Client {
+ public:
+  explicit Client(Options options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const Options& options() const { return options_; }
+
+  // Connects to one endpoint (trying each in turn until `deadline`) and, with
+  // a user, authenticates. Calls connect on their own; this makes the first
+  // connection (and its errors) explicit, as etcdctl's dial is.
+  grpc::Status connect(Deadline deadline);
+
+  // One unary call to the current endpoint, with failover as described above.
+  // `method` is a member of the service's Stub, e.g. &KV::Stub::Range.
+  template <class Stub, class Req, class Resp>
+  grpc::Status call(std::unique_ptr<Stub> Connection::*stub,
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req, Resp* resp, Deadline deadline, Idempotent idem) {
+    return invoke([&](Connection& c,
+                      grpc::ClientContext& ctx) { return ((*(c.*stub)).*method)(&ctx, req, resp); },
+                  deadline, idem);
+  }
+
+  // The same call on one given endpoint (endpoint health/status/hashkv,
+  // defrag of each member): no failover.
+  template <class Stub, class Req, class Resp>
+  grpc::Status call_on(const std::string& endpoint, std::unique_ptr<Stub> Connection::*stub,
+                       grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                       const Req& req, Resp* resp, Deadline deadline) {
+    return invoke_on(
+        endpoint,
+        [&](Connection& c, grpc::ClientContext& ctx) {
+          return ((*(c.*stub)).*method)(&ctx, req, resp);
+        },
+        deadline);
+  }
+
+  using Invocation = std::function<grpc::Status(Connection&, grpc::ClientContext&)>;
+  // The general forms: `fn` runs with a context that carries the deadline and
+  // the token. For streams, `fn` runs the whole stream.
+  grpc::Status invoke(const Invocation& fn, Deadline deadline, Idempotent idem);
+  grpc::Status invoke_on(const std::string& endpoint, const Invocation& fn, Deadline deadline);
+
+  // Prepares a context for a call made outside invoke() (long-lived streams):
+  // the token, and a deadline unless it is max().
+  void prepare(grpc::ClientContext& ctx, Deadline deadline);
+
+  // The current endpoint's connection, connecting (with failover) until
+  // `deadline`; nullptr when no endpoint answered.
+  std::shared_ptr<Connection> connection(Deadline deadline);
+  // After a stream failed on `c`: move to the next endpoint.
+  void mark_failed(const Connection& c);
+
+  // The current token ("" without auth).
+  std::string token() const;
+
+  // etcd's "authentication: username:password" is what --user carries.
+ private:
+  std::shared_ptr<Connection> connection_at(size_t i);
+  grpc::Status authenticate(Connection& c, Deadline deadline);
+
+  const Options options_;
+  std::vector<std::string> addresses_;  // endpoint_address(options_.endpoints[i])
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+
+  mutable Mutex mu_;
+  std::vector<std::shared_ptr<Connection>> conns_ ABSL_GUARDED_BY(mu_);  // per endpoint, lazily
+  size_t current_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace etcd::client
