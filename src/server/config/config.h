@@ -25,6 +25,14 @@ struct ServerConfig {
   int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
   uint64_t max_txn_ops = 0;
   uint64_t max_request_bytes = 0;
+  // --grpc-keepalive-*: the client port's HTTP/2 keepalive. Clients pinging
+  // more often than min_time are sent away (too_many_pings); the server
+  // pings an idle connection every interval and closes it after timeout.
+  struct GrpcKeepalive {
+    int64_t min_time_ns = int64_t{5} * 1000000000;
+    int64_t interval_ns = int64_t{7200} * 1000000000;
+    int64_t timeout_ns = int64_t{20} * 1000000000;
+  } grpc_keepalive;
   uint64_t max_snapshots = 5;  // 0: unlimited
   uint64_t max_wals = 5;       // 0: unlimited
   // Clustering
