@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "base/version.h"
@@ -191,6 +192,22 @@ client::Options client_options_from(const Invocation& inv) {
 }
 
 std::unique_ptr<client::Client> client_from(const Invocation& inv) {
+  if (inv.get_bool("debug")) {
+    // As etcdctl: every global flag as the variable that sets it.
+    std::map<std::string, const Flag*> inherited;
+    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
+      for (const auto& [name, f] : c->persistent_flags().all()) inherited.emplace(name, inv.cmd->lookup(name));
+    }
+    for (const auto& [name, f] : inherited) {
+      std::string value = f->value;
+      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
+        value = "[";
+        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
+        value += "]";
+      }
+      std::cerr << env_name(name) << "=" << value << "\n";
+    }
+  }
   display_from(inv);
   return std::make_unique<client::Client>(client_options_from(inv));
 }
