@@ -51,6 +51,50 @@ TEST(Table, MemberListWrapsLongNamesAndCountsWideCells) {
       "-----------------------------------------------+------------+\n");
 }
 
+TEST(Table, WrapsWithMinimalRaggednessAndWidensForLongWords) {
+  // Reference members named 'aaaaaaaaaaaaaaa bbbbbbbbbb cccccccccc
+  // ddddddddddddddddddddddddd' (greedy filling would put bbbbbbbbbb on the
+  // first line) and 'xx yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy z  w' (a word
+  // wider than 30 widens the column; the double space survives).
+  auto table = [](const std::string& name) {
+    return render_table({"ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"},
+                        {{"bdae9bbc11dd390d", "started", name, "http://127.0.0.1:23801",
+                          "http://127.0.0.1:23791", "false"}},
+                        kRight);
+  };
+  EXPECT_EQ(
+      table("aaaaaaaaaaaaaaa bbbbbbbbbb cccccccccc ddddddddddddddddddddddddd"),
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n"
+      "|        ID        | STATUS  |              NAME              |       PEER ADDRS       |"
+      "      CLIENT ADDRS      | IS LEARNER |\n"
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n"
+      "| bdae9bbc11dd390d | started |                aaaaaaaaaaaaaaa | http://127.0.0.1:23801 |"
+      " http://127.0.0.1:23791 |      false |\n"
+      "|                  |         |          bbbbbbbbbb cccccccccc |                        |"
+      "                        |            |\n"
+      "|                  |         |      ddddddddddddddddddddddddd |                        |"
+      "                        |            |\n"
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n");
+  EXPECT_EQ(table("xx yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy z  w"),
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n"
+            "|        ID        | STATUS  |                 NAME                 |       PEER ADDRS"
+            "       |      CLIENT ADDRS      | IS LEARNER |\n"
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n"
+            "| bdae9bbc11dd390d | started |                                   xx | http://127.0.0.1"
+            ":23801 | http://127.0.0.1:23791 |      false |\n"
+            "|                  |         | yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy |                 "
+            "       |                        |            |\n"
+            "|                  |         |                                 z  w |                 "
+            "       |                        |            |\n"
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n");
+}
+
 const std::vector<std::string> kStatusHeader = {"endpoint",  "ID",         "version",
                                                 "db size",   "is leader",  "is learner",
                                                 "raft term", "raft index", "raft applied index",
