@@ -49,7 +49,13 @@ def is_print(cp):
 
 
 def is_wide(cp):
-    return unicodedata.east_asian_width(chr(cp)) in ("W", "F")
+    # unicodedata reports unassigned code points as "F"; unassigned ones are
+    # wide only in the blocks and planes reserved for ideographs.
+    if 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or \
+            0x20000 <= cp <= 0x2FFFD or 0x30000 <= cp <= 0x3FFFD:
+        return True
+    c = chr(cp)
+    return unicodedata.category(c) != "Cn" and unicodedata.east_asian_width(c) in ("W", "F")
 
 
 def is_extend(cp):

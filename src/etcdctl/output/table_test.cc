@@ -245,7 +245,11 @@ TEST(Table, WrapWords) {
   // Minimal raggedness rather than greedy filling.
   EXPECT_EQ(wrap_words("aaa bb cc ddddd", 6), (V{"aaa", "bb cc", "ddddd"}));
   EXPECT_EQ(display_width("\033[1;31mred\033[0m"), 3u);
-  EXPECT_EQ(display_width("e\xcc\x81"), 1u);  // e + combining acute
+  EXPECT_EQ(display_width("e\xcc\x81"), 1u);         // e + combining acute
+  EXPECT_EQ(display_width("\xe6\x9d\xb1"), 2u);      // U+6771
+  EXPECT_EQ(display_width("\xf0\xa0\x80\x80"), 2u);  // U+20000
+  EXPECT_EQ(display_width("\xcd\xb8"), 1u);          // unassigned U+0378
+  EXPECT_EQ(display_width("\xef\xbc\xa1"), 2u);      // fullwidth A
 }
 
 }  // namespace
