@@ -7,7 +7,8 @@ printers need.
           built with Go 1.19 here, so a character first assigned in Unicode 14
           is escaped by `%q` (checked: U+0870 prints as \\u0870).
   wide    East Asian Wide and Fullwidth characters: two terminal cells.
-  extend  marks and joiners that continue the previous character on screen
+  extend  marks, joiners, variation selectors, emoji modifiers and Hangul
+          vowels/finals: they continue the previous character on screen
           (zero cells), an approximation of grapheme clusters.
 
 Categories and widths come from Python's unicodedata; the set of code points
@@ -60,7 +61,10 @@ def is_wide(cp):
 
 def is_extend(cp):
     c = chr(cp)
-    return unicodedata.category(c) in ("Mn", "Me", "Mc") or cp == 0x200D or \
+    # Hangul medial vowels and final consonants join the syllable before
+    # them (checked: U+1100 U+1161 takes two cells, not three).
+    hangul = 0x1160 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7C6 or 0xD7CB <= cp <= 0xD7FB
+    return unicodedata.category(c) in ("Mn", "Me", "Mc") or cp == 0x200D or hangul or \
         0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x1F3FB <= cp <= 0x1F3FF
 
 

@@ -95,6 +95,31 @@ TEST(Table, WrapsWithMinimalRaggednessAndWidensForLongWords) {
             "-------+------------------------+------------+\n");
 }
 
+TEST(Table, CountsCellsLikeGoRunewidth) {
+  // A reference member named "e\u0301 ｶﾀ 한국 😀 Ω ä \u200bz \u1100\u1161":
+  // a combining accent, half-width katakana, Hangul syllables, an emoji, a
+  // zero-width space and a conjoining-jamo syllable take 21 cells.
+  const std::string name =
+      "e\xcc\x81 \xef\xbd\xb6\xef\xbe\x80 \xed\x95\x9c\xea\xb5\xad \xf0\x9f\x98\x80 "
+      "\xe2\x84\xa6 \xc3\xa4 \xe2\x80\x8bz \xe1\x84\x80\xe1\x85\xa1";
+  EXPECT_EQ(display_width(name), 21u);
+  EXPECT_EQ(render_table({"ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"},
+                         {{"bdae9bbc11dd390d", "started", name, "http://127.0.0.1:23801",
+                           "http://127.0.0.1:23791", "false"}},
+                         kRight),
+            "+------------------+---------+-----------------------+------------------------+"
+            "------------------------+------------+\n"
+            "|        ID        | STATUS  |         NAME          |       PEER ADDRS       |"
+            "      CLIENT ADDRS      | IS LEARNER |\n"
+            "+------------------+---------+-----------------------+------------------------+"
+            "------------------------+------------+\n"
+            "| bdae9bbc11dd390d | started | " +
+                name +
+                " | http://127.0.0.1:23801 | http://127.0.0.1:23791 |      false |\n"
+                "+------------------+---------+-----------------------+------------------------+"
+                "------------------------+------------+\n");
+}
+
 const std::vector<std::string> kStatusHeader = {"endpoint",  "ID",         "version",
                                                 "db size",   "is leader",  "is learner",
                                                 "raft term", "raft index", "raft applied index",
