@@ -120,6 +120,17 @@ TEST(Table, CountsCellsLikeGoRunewidth) {
                 "------------------------+------------+\n");
 }
 
+TEST(Table, CountsEmojiClustersLikeGoRunewidth) {
+  // A reference member named "👨‍👩‍👧 🇺🇸 🇺🇸🇺 x\u200dy 👍🏽 ❤️" takes 15 cells:
+  // a ZWJ family is one emoji, a flag one cell, a lone regional indicator one, a ZWJ before a
+  // letter joins nothing, a skin tone and VS16 add nothing.
+  const std::string name =
+      "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 "
+      "\xf0\x9f\x87\xba\xf0\x9f\x87\xb8 \xf0\x9f\x87\xba\xf0\x9f\x87\xb8\xf0\x9f\x87\xba "
+      "x\xe2\x80\x8dy \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xe2\x9d\xa4\xef\xb8\x8f";
+  EXPECT_EQ(display_width(name), 15u);
+}
+
 const std::vector<std::string> kStatusHeader = {"endpoint",  "ID",         "version",
                                                 "db size",   "is leader",  "is learner",
                                                 "raft term", "raft index", "raft applied index",
