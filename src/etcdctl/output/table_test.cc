@@ -121,9 +121,11 @@ TEST(Table, CountsCellsLikeGoRunewidth) {
 }
 
 TEST(Table, CountsEmojiClustersLikeGoRunewidth) {
-  // A reference member named "👨‍👩‍👧 🇺🇸 🇺🇸🇺 x\u200dy 👍🏽 ❤️" takes 15 cells:
-  // a ZWJ family is one emoji, a flag one cell, a lone regional indicator one, a ZWJ before a
-  // letter joins nothing, a skin tone and VS16 add nothing.
+  // A reference member named with a ZWJ family emoji, a flag, a flag
+  // followed by a lone regional indicator, "x" ZWJ "y", a thumbs-up with a
+  // skin tone and a heart with VS16 takes 15 cells: the family is one emoji,
+  // a flag one cell, a lone regional indicator one, a ZWJ before a letter
+  // joins nothing, a skin tone and VS16 add nothing.
   const std::string name =
       "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 "
       "\xf0\x9f\x87\xba\xf0\x9f\x87\xb8 \xf0\x9f\x87\xba\xf0\x9f\x87\xb8\xf0\x9f\x87\xba "
