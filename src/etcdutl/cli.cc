@@ -47,7 +47,6 @@ using RunFn = std::function<int(Invocation&)>;
 struct Command {
   std::string use;  // first word is the name
   std::string short_desc;
-  std::string long_desc;
   std::vector<Flag> flags;
   std::vector<std::unique_ptr<Command>> subs;
   RunFn run;
@@ -159,13 +158,8 @@ std::string usage(const Command& c) {
   return o.str();
 }
 
-std::string help_text(const Command& c) {
-  // cobra's help template is etcdutl's usage template; the long (or short)
-  // description comes first, as cobra's default help does.
-  std::string desc = c.long_desc.empty() ? c.short_desc : c.long_desc;
-  while (!desc.empty() && desc.back() == '\n') desc.pop_back();
-  return (desc.empty() ? "" : desc + "\n\n") + usage(c);
-}
+// etcdutl's help template is cobra's usage template alone.
+std::string help_text(const Command& c) { return usage(c); }
 
 int fail(std::ostream& err, int code, const std::string& message) {
   err << "Error: " << message << "\n";
@@ -349,9 +343,6 @@ std::unique_ptr<Command> build_tree() {
   auto status = std::make_unique<Command>();
   status->use = "status <filename>";
   status->short_desc = "Gets backend snapshot status of a given file";
-  status->long_desc =
-      "When --write-out is set to simple, this command prints out comma-separated status lists "
-      "for each endpoint.\nThe items in the lists are hash, revision, total keys, total size.\n";
   status->run = run_snapshot_status;
   snap->add(std::move(status));
 
