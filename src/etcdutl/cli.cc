@@ -550,7 +550,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     return kExitSuccess;
   }
   if (!cmd->deprecated.empty()) {
-    out << "Command \"" << cmd->name() << "\" is deprecated, " << cmd->deprecated << "\n";
+    err << "Command \"" << cmd->name() << "\" is deprecated, " << cmd->deprecated << "\n";
   }
   for (const Flag& f : cmd->flags) {
     if (f.required && !inv.set(f.name)) {

@@ -93,7 +93,9 @@ TEST(CliTest, ErrorsOfTheOperations) {
   EXPECT_EQ(r.err.rfind("Error: Failed to defragment etcd data[/nonexistent/d] (", 0), 0u) << r.err;
   r = run({"snapshot", "save", "x.db"});
   EXPECT_EQ(r.code, kExitBadArgs);
-  EXPECT_EQ(r.err, "Error: In order to download snapshot use: `etcdctl snapshot save ...`\n");
+  EXPECT_EQ(r.err,
+            "Command \"save\" is deprecated, Use `etcdctl snapshot save` to download snapshot\n"
+            "Error: In order to download snapshot use: `etcdctl snapshot save ...`\n");
 }
 
 }  // namespace

@@ -272,6 +272,34 @@ def test_restore_bump_revision_marks_it_compacted(source, etcd_factory):
     assert revision(m) == rev + 1001
 
 
+def test_an_etcd_bbolt_snapshot_is_refused(etcd_factory, tmp_path):
+    """A snapshot of the reference etcd is a bbolt file: named, not misread."""
+    ref = etcd_factory(name="ref", reference=True).start()
+    ref.ok("put", "a", "1")
+    snap = save_snapshot(ref, tmp_path / "etcd.db")
+    r = etcdutl("snapshot", "status", str(snap))
+    assert r.returncode == 1 and "is a bbolt database" in r.stderr, r.stderr
+    m = etcd_factory(name="frombolt", sub="frombolt")
+    r = restore(snap, m)
+    assert r.returncode == 1 and "is a bbolt database" in r.stderr, r.stderr
+    assert not m.data_dir.exists()
+
+
+def test_restore_with_a_separate_wal_dir(source, etcd_factory, tmp_path):
+    _, snap, rev = source
+    wal = tmp_path / "elsewhere" / "wal"
+    m = etcd_factory(name="w", sub="waldir", extra_args=("--wal-dir", str(wal)))
+    r = restore(snap, m, None, "restored", "--wal-dir", str(wal))
+    assert r.returncode == 0, r.stderr
+    assert list(wal.glob("*.wal")) and not (m.data_dir / "member" / "wal").exists()
+    m.start()
+    assert revision(m) == rev
+    assert count(m, "k") == 9
+    r = restore(snap, etcd_factory(name="w2", sub="waldir2"), None, "restored",
+                "--wal-dir", str(wal))
+    assert (r.returncode, r.stderr.splitlines()[-1]) == (1, f'Error: wal-dir "{wal}" exists')
+
+
 # ---- defrag ----
 
 
