@@ -19,8 +19,8 @@ Result<HashKvResult> hash_kv(const std::string& path, int64_t rev) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return not_found("stat " + path);
   // A snapshot file carries its digest after the image: hash a copy of the
-  // image, so the file and its digest stay as they are. A db file is opened
-  // in place, as etcd does.
+  // image (checked against the digest first), so the file and its digest
+  // stay as they are. A db file is opened in place, as etcd does.
   std::string db = path;
   std::string tmp_dir;
   if (backend::has_sha256_trailer(static_cast<uint64_t>(st.st_size))) {
@@ -28,7 +28,7 @@ Result<HashKvResult> hash_kv(const std::string& path, int64_t rev) {
     if (::mkdtemp(tmpl.data()) == nullptr) return internal_error("mkdtemp: cannot create " + tmpl);
     tmp_dir = tmpl;
     db = tmp_dir + "/db";
-    Status s = backend::install_snapshot(path, db, /*skip_hash_check=*/true);
+    Status s = backend::install_snapshot(path, db, /*skip_hash_check=*/false);
     if (!s.is_ok()) {
       std::error_code ec;
       std::filesystem::remove_all(tmp_dir, ec);

@@ -122,6 +122,24 @@ TEST_F(UtlTest, StatusOfASnapshotFile) {
   EXPECT_FALSE(stdfs::exists(file + "-lock"));
 }
 
+TEST_F(UtlTest, StatusAndHashKvRefuseADamagedSnapshotFile) {
+  const std::string file = make_snapshot(5);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 100);  // inside the image, past the meta pages
+    f.put('\x7f');
+  }
+  auto st = snapshot_status(file);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.status().message().rfind(
+                "snapshot file integrity check failed. 1 errors found.\nexpected sha256 [", 0),
+            0u)
+      << st.status().message();
+  auto h = hash_kv(file, 0);
+  ASSERT_FALSE(h.is_ok());
+  EXPECT_EQ(h.status().message().rfind("expected sha256 [", 0), 0u) << h.status().message();
+}
+
 TEST_F(UtlTest, StatusRefusesWhatIsNotASnapshotOfOurs) {
   auto missing = snapshot_status(path("nope.db"));
   ASSERT_FALSE(missing.is_ok());

@@ -232,6 +232,10 @@ def test_restore_checks_the_snapshot_hash(source, etcd_factory, tmp_path):
     err = r.stderr.splitlines()[-1]
     assert err.startswith("Error: expected sha256 [") and "], got [" in err, err
     assert not m.data_dir.exists()  # nothing half-made is left behind
+    r = etcdutl("snapshot", "status", str(bad))
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error: snapshot file integrity check failed. 1 errors found.\n"
+                               "expected sha256 ["), r.stderr
     r = restore(bad, m, None, "restored", "--skip-hash-check")
     assert r.returncode == 0, r.stderr
     m.start()
