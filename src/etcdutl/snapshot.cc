@@ -15,6 +15,7 @@
 #include "raftpb/raft.pb.h"
 #include "server/bootstrap.h"
 #include "server/cluster_ids.h"
+#include "server/config/config.h"
 #include "server/membership.h"
 #include "server/raft_storage.h"
 #include "storage/backend/backend.h"
@@ -61,9 +62,18 @@ std::map<MemberId, server::Member> members_of(
   return out;
 }
 
-// etcd's VerifyBootstrap for the restored member.
+// etcd's VerifyBootstrap for the restored member, after types.NewURLs of
+// the advertised URLs and types.NewURLsMap of the initial cluster.
 Status verify_bootstrap(const RestoreOptions& o,
                         const std::map<std::string, std::vector<std::string>>& initial) {
+  for (const auto& u : o.initial_advertise_peer_urls) {
+    if (auto err = config::check_url(u)) return invalid_argument(*err);
+  }
+  for (const auto& [name, urls] : initial) {
+    for (const auto& u : urls) {
+      if (auto err = config::check_url(u)) return invalid_argument(*err);
+    }
+  }
   auto self = initial.find(o.name);
   if (self == initial.end()) {
     return invalid_argument("couldn't find local name " + quoted(o.name) +

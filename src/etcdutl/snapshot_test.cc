@@ -297,7 +297,14 @@ TEST_F(UtlTest, RestoreValidatesTheClusterFlags) {
   EXPECT_EQ(snapshot_restore(o).message(),
             "--initial-cluster has default=http://localhost:2380 but missing from "
             "--initial-advertise-peer-urls=http://127.0.0.1:9");
+  o.initial_advertise_peer_urls = {"localhost:2380"};
+  EXPECT_EQ(snapshot_restore(o).message(),
+            "URL scheme must be http, https, unix, or unixs: localhost:2380");
   o.initial_advertise_peer_urls = {"http://localhost:2380"};
+  o.initial_cluster = "default=http://localhost:2380,other=http://h";
+  EXPECT_EQ(snapshot_restore(o).message(),
+            "URL address does not have the form \"host:port\": http://h");
+  o.initial_cluster = "default=http://localhost:2380";
   o.bump_revision = 5;
   EXPECT_EQ(snapshot_restore(o).message(), "--mark-compacted required if --revision-bump > 0");
   EXPECT_FALSE(stdfs::exists(o.data_dir));
