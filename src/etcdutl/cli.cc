@@ -1,7 +1,6 @@
 #include "etcdutl/cli.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/version.h"
+#include "etcdutl/console_log.h"
 #include "etcdutl/defrag.h"
 #include "etcdutl/hashkv.h"
 #include "etcdutl/printer.h"
@@ -173,15 +173,6 @@ int cobra_error(std::ostream& err, const std::string& message) {
   return kExitError;
 }
 
-std::unique_ptr<log::Logger> make_logger() {
-  auto l = log::Logger::create(log::Level::kInfo, {"stderr"}, [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  });
-  return l.is_ok() ? std::move(l).value() : nullptr;
-}
-
 Result<OutputFormat> output_format(Invocation& inv, int* code) {
   auto f = parse_output_format(inv.str("write-out"));
   if (!f.is_ok()) *code = fail(inv.err, kExitBadFeature, f.status().message());
@@ -239,7 +230,7 @@ int run_snapshot_restore(Invocation& inv) {
   if ((o.bump_revision == 0 && o.mark_compacted) || (o.bump_revision > 0 && !o.mark_compacted)) {
     return fail(inv.err, kExitBadArgs, "--mark-compacted required if --revision-bump > 0");
   }
-  auto logger = make_logger();
+  auto logger = make_console_logger(inv.err);
   Status s = snapshot_restore(o, logger.get());
   if (logger) logger->flush();
   if (!s.is_ok()) return fail(inv.err, kExitError, s.message());
@@ -248,7 +239,7 @@ int run_snapshot_restore(Invocation& inv) {
 
 int run_defrag(Invocation& inv) {
   const std::string dir = inv.str("data-dir");
-  auto logger = make_logger();
+  auto logger = make_console_logger(inv.err);
   auto r = defrag_data_dir(dir, logger.get());
   if (logger) logger->flush();
   if (!r.is_ok()) {

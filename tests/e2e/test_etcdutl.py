@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from cluster import OURS, Cluster
-from conftest import KvClient, binary, clean_env
+from conftest import KvClient, binary, clean_env, wait_log
 
 
 def etcdutl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -24,6 +24,17 @@ def ok(*args: str) -> str:
     r = etcdutl(*args)
     assert r.returncode == 0, f"etcdutl {' '.join(args)}: rc={r.returncode} {r.stderr}"
     return r.stdout
+
+
+def log_lines(stderr: str) -> list[tuple[str, str, dict]]:
+    """(level, msg, fields) of etcdutl's log lines, in zap's console encoding:
+    time, level, caller, message and the fields as JSON, tab-separated."""
+    out = []
+    for line in stderr.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 4 and parts[0].endswith("Z"):
+            out.append((parts[1], parts[3], json.loads(parts[4]) if len(parts) > 4 else {}))
+    return out
 
 
 def go_humanize(n: int) -> str:
@@ -142,9 +153,12 @@ def test_restore_starts_a_new_member_with_the_keys_and_revision(source, etcd_fac
     r = restore(snap, m)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
-    logs = [json.loads(l) for l in r.stderr.splitlines() if l.startswith("{")]
-    assert [e["msg"] for e in logs] == ["restoring snapshot", "restored snapshot"]
-    assert logs[0]["data-dir"] == str(m.data_dir)
+    logs = log_lines(r.stderr)
+    assert [(level, msg) for level, msg, _ in logs] == [
+        ("info", "restoring snapshot"), ("info", "restored snapshot")]
+    assert logs[0][2] == {"path": str(snap), "wal-dir": str(m.data_dir / "member" / "wal"),
+                          "data-dir": str(m.data_dir),
+                          "snap-dir": str(m.data_dir / "member" / "snap")}
     assert sorted(p.name for p in (m.data_dir / "member").iterdir()) == ["snap", "wal"]
     assert len(list((m.data_dir / "member" / "snap").glob("*.snap"))) == 1
 
@@ -260,13 +274,17 @@ def test_restore_of_a_db_file_needs_skip_hash_check(source, etcd_factory):
 
 def test_restore_bump_revision_marks_it_compacted(source, etcd_factory):
     _, snap, rev = source
-    m = etcd_factory(name="bumped", sub="bumped")
+    # The initial corruption check verifies the restored key space before
+    # the member serves.
+    m = etcd_factory(name="bumped", sub="bumped",
+                     extra_args=("--experimental-initial-corrupt-check=true",))
     r = restore(snap, m, None, "restored", "--bump-revision", "1000")
     assert (r.returncode, r.stderr) == (
         128, "Error: --mark-compacted required if --revision-bump > 0\n")
     r = restore(snap, m, None, "restored", "--bump-revision=1000", "--mark-compacted")
     assert r.returncode == 0, r.stderr
     m.start()
+    wait_log(m, "initial corruption checking passed; no corruption")
     assert revision(m) == rev + 1000
     assert count(m, "k") == 9
     r = m.etcdctl("get", "k00", f"--rev={rev}")
@@ -330,8 +348,10 @@ def test_offline_defrag_shrinks_the_db_and_the_member_starts(etcd_factory):
     r = etcdutl("defrag", "--data-dir", data_dir)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""  # etcd 3.5's etcdutl prints nothing on success
-    msgs = [json.loads(l)["msg"] for l in r.stderr.splitlines() if l.startswith("{")]
-    assert msgs == ["defragmenting", "finished defragmenting directory"]
+    logs = log_lines(r.stderr)
+    assert [msg for _, msg, _ in logs] == ["defragmenting", "finished defragmenting directory"]
+    assert logs[0][2]["current-db-size-bytes"] == before
+    assert logs[1][2]["current-db-size-bytes"] == db.stat().st_size
     after = db.stat().st_size
     assert after * 3 < before, (before, after)
     m.start()
