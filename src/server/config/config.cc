@@ -8,9 +8,7 @@
 #include "base/version.h"
 
 namespace etcd::config {
-namespace {
 
-// URL rules of etcd's types.NewURLs.
 std::optional<std::string> check_url(std::string_view url) {
   std::string u(url);
   auto sep = url.find("://");
@@ -36,6 +34,8 @@ std::optional<std::string> check_url(std::string_view url) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::optional<std::string> check_urls(std::string_view list) {
   auto urls = split_list(list);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/log.h"
@@ -89,6 +91,11 @@ struct LoadResult {
 
 FlagSet make_server_flags();
 LoadResult load(const std::vector<std::string>& args, const std::vector<std::string>& environ);
+
+// The URL rules of etcd's types.NewURLs (scheme, "host:port", no path):
+// the error text etcd gives, or nothing when `url` is valid. Also used by
+// `etcdutl snapshot restore` for its cluster flags.
+std::optional<std::string> check_url(std::string_view url);
 
 // The short usage printed after a command-line error.
 std::string usage_text();
