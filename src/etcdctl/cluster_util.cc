@@ -72,6 +72,11 @@ std::string grpc_error_text(const grpc::Status& s) {
   return "rpc error: code = " + name + " desc = " + s.error_message();
 }
 
+grpc::Status authenticate_within_dial_timeout(client::Client& c) {
+  if (c.options().user.empty()) return grpc::Status::OK;
+  return c.connect(std::chrono::system_clock::now() + c.options().dial_timeout);
+}
+
 std::unique_ptr<client::Client> must_client(const Invocation& inv,
                                             const std::vector<std::string>& endpoints,
                                             int fail_code) {
@@ -79,7 +84,7 @@ std::unique_ptr<client::Client> must_client(const Invocation& inv,
   client::Options o = client_options_from(inv);
   o.endpoints = endpoints;
   auto c = std::make_unique<client::Client>(o);
-  grpc::Status s = c->connect(std::chrono::system_clock::now() + o.dial_timeout);
+  grpc::Status s = authenticate_within_dial_timeout(*c);
   if (!s.ok()) exit_with_error(fail_code, status_text(s));
   return c;
 }

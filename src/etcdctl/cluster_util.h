@@ -34,9 +34,14 @@ std::string status_text(const grpc::Status& s);
 // grpc-go's status error text: "rpc error: code = Unavailable desc = ...".
 std::string grpc_error_text(const grpc::Status& s);
 
-// The client of the global flags, connected (and authenticated) within
-// --dial-timeout; "Error: <why>" and exit `fail_code` otherwise (etcdctl's
-// mustClient exits with ExitBadConnection).
+// etcd 3.5's clientv3.New does not wait for a connection (etcdctl sets no
+// WithBlock): only with --user does it talk to the cluster, to get a token
+// within --dial-timeout. A dead endpoint shows in the first call instead.
+grpc::Status authenticate_within_dial_timeout(client::Client& c);
+
+// The client of the global flags (authenticated with --user); "Error:
+// <why>" and exit `fail_code` when that fails (etcdctl's mustClient exits
+// with ExitBadConnection).
 std::unique_ptr<client::Client> must_client(const Invocation& inv,
                                             const std::vector<std::string>& endpoints,
                                             int fail_code = kExitBadConnection);

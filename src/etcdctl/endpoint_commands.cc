@@ -63,7 +63,7 @@ EpHealth check_health(const Invocation& inv, client::Options o, const std::strin
   h.ep = ep;
   o.endpoints = {ep};
   client::Client c(o);
-  grpc::Status s = c.connect(std::chrono::system_clock::now() + o.dial_timeout);
+  grpc::Status s = authenticate_within_dial_timeout(c);
   if (!s.ok()) {
     h.error = status_text(s);
     return h;

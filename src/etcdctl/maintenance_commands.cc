@@ -273,7 +273,7 @@ std::string save_snapshot(const Invocation& inv, const std::string& path,
   }
   client::Options o = client_options_from(inv);
   client::Client c(o);
-  if (grpc::Status s = c.connect(std::chrono::system_clock::now() + o.dial_timeout); !s.ok()) {
+  if (grpc::Status s = authenticate_within_dial_timeout(c); !s.ok()) {
     return status_text(s);
   }
   const std::string part = path + ".part";
