@@ -12,12 +12,13 @@
 #include <iostream>
 #include <thread>
 
-#include "env/clock.h"
+#include "base/log.h"
 #include "etcdctl/cluster_util.h"
 #include "etcdctl/global.h"
 #include "etcdctl/output/go_json.h"
 #include "etcdctl/output/humanize.h"
-#include "storage/backend/backend.h"
+#include "etcdutl/cli.h"
+#include "etcdutl/defrag.h"
 
 namespace etcd::ctl {
 namespace {
@@ -130,31 +131,36 @@ void alarm_disarm(Invocation& inv) {
 
 // ---- defrag ----
 
-// etcd 3.5 sends --data-dir to etcdutl's offline defrag.
+// etcdutl's logger (its lines on stderr), for what etcdctl runs of it.
+std::unique_ptr<log::Logger> etcdutl_logger() {
+  auto l = log::Logger::create(log::Level::kInfo, {"stderr"}, [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  });
+  return l.is_ok() ? std::move(l).value() : nullptr;
+}
+
+// etcd 3.5 sends --data-dir to etcdutl's offline defrag (DefragData: no
+// "Finished" line, the error as it is).
 void defrag_data_dir(const std::string& data_dir) {
   std::cerr << "Use `etcdutl defrag` instead. The --data-dir is going to be decomissioned in "
                "v3.6.\n\n";
-  const std::string db = data_dir + "/member/snap/db";
-  env::RealClock clock;
-  backend::Options options;
-  options.background_commit = false;
   const auto start = std::chrono::steady_clock::now();
   bool warned = false;
+  auto logger = etcdutl_logger();
   while (true) {
-    auto be = backend::Backend::open(db, options, clock);
-    if (be.is_ok()) {
-      auto r = (*be)->defrag();
-      if (!r.is_ok()) exit_with_error(kExitError, r.status().message());
-      return;
+    auto r = utl::defrag_data_dir(data_dir, logger.get());
+    if (logger) logger->flush();
+    if (r.is_ok()) return;
+    if (r.status().code() != Code::kUnavailable) {
+      exit_with_error(kExitError, r.status().message());
     }
-    if (be.status().code() != Code::kUnavailable) {
-      exit_with_error(kExitError, be.status().message());
-    }
-    // Another process (a running etcd) holds the file: wait for it, as
-    // etcd does, saying so after a second.
+    // A running etcd holds the file: wait for it to go, as etcd does,
+    // saying so after a second.
     if (!warned && std::chrono::steady_clock::now() - start >= std::chrono::seconds(1)) {
-      std::cerr << "waiting for etcd to close and release its lock on \"" << db
-                << "\". To defrag a running etcd instance, omit --data-dir.\n";
+      std::cerr << "waiting for etcd to close and release its lock on \"" << data_dir
+                << "/member/snap/db\". To defrag a running etcd instance, omit --data-dir.\n";
       warned = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -382,6 +388,36 @@ void snapshot_save(Invocation& inv) {
   std::cout << "Snapshot saved at " << path << "\n";
 }
 
+// etcd 3.5's deprecated `snapshot status|restore`: the notice, then what
+// `etcdutl snapshot status|restore` does with the same arguments.
+int run_etcdutl(std::vector<std::string> args, const std::vector<std::string>& positional) {
+  args.push_back("--");
+  args.insert(args.end(), positional.begin(), positional.end());
+  std::cout.flush();
+  const int code = utl::run_cli(args, std::cout, std::cerr);
+  std::cout.flush();
+  return code;
+}
+
+void snapshot_status(Invocation& inv) {
+  std::cerr << "Deprecated: Use `etcdutl snapshot status` instead.\n\n";
+  const int code =
+      run_etcdutl({"snapshot", "status", "--write-out=" + inv.get_string("write-out")}, inv.args);
+  if (code != 0) std::exit(code);
+}
+
+void snapshot_restore(Invocation& inv) {
+  std::cerr << "Deprecated: Use `etcdutl snapshot restore` instead.\n\n";
+  std::vector<std::string> args = {"snapshot", "restore"};
+  for (const char* name : {"data-dir", "wal-dir", "initial-cluster", "initial-cluster-token",
+                           "initial-advertise-peer-urls", "name", "skip-hash-check",
+                           "bump-revision", "mark-compacted"}) {
+    args.push_back(std::string("--") + name + "=" + inv.get_string(name));
+  }
+  const int code = run_etcdutl(args, inv.args);
+  if (code != 0) std::exit(code);
+}
+
 }  // namespace
 
 void add_maintenance_commands(Command& root) {
@@ -402,6 +438,32 @@ void add_maintenance_commands(Command& root) {
   Command& snap = root.add("snapshot <subcommand>", "Manages etcd node snapshots", "", nullptr);
   snap.add("save <filename>", "Stores an etcd node backend snapshot to a given file", "",
            snapshot_save);
+  Command& restore = snap.add("restore <filename> [options]",
+                              "Restores an etcd member snapshot to an etcd directory",
+                              "Moved to `etcdutl snapshot restore ...`\n", snapshot_restore);
+  FlagSet& rf = restore.flags();
+  rf.add(FlagKind::kString, "data-dir", "", "", "Path to the data directory");
+  rf.add(FlagKind::kString, "wal-dir", "", "",
+         "Path to the WAL directory (use --data-dir if none given)");
+  rf.add(FlagKind::kString, "initial-cluster", "", "default=http://localhost:2380",
+         "Initial cluster configuration for restore bootstrap");
+  rf.add(FlagKind::kString, "initial-cluster-token", "", "etcd-cluster",
+         "Initial cluster token for the etcd cluster during restore bootstrap");
+  rf.add(FlagKind::kString, "initial-advertise-peer-urls", "", "http://localhost:2380",
+         "List of this member's peer URLs to advertise to the rest of the cluster");
+  rf.add(FlagKind::kString, "name", "", "default", "Human-readable name for this member");
+  rf.add(FlagKind::kBool, "skip-hash-check", "", "false",
+         "Ignore snapshot integrity hash value (required if copied from data directory)");
+  rf.add(FlagKind::kUint, "bump-revision", "", "0",
+         "How much to increase the latest revision after restore");
+  rf.add(FlagKind::kBool, "mark-compacted", "", "false",
+         "Mark the latest revision after restore as the point of scheduled compaction (required "
+         "if --bump-revision > 0, disallowed otherwise)");
+  snap.add("status <filename>", "[deprecated] Gets backend snapshot status of a given file",
+           "When --write-out is set to simple, this command prints out comma-separated status "
+           "lists for each endpoint.\nThe items in the lists are hash, revision, total keys, "
+           "total size.\n\nMoved to 'etcdutl snapshot status ...'\n",
+           snapshot_status);
 }
 
 }  // namespace etcd::ctl
