@@ -170,6 +170,16 @@ std::string check_url(const std::string& in) {
     break;
   }
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme.empty()) {
+    // A relative reference: Go refuses a colon in its first segment.
+    std::string r = in.substr(0, in.find('#'));
+    r = r.substr(0, r.find('?'));
+    if (r.empty() || r[0] != '/') {
+      if (r.substr(0, r.find('/')).find(':') != std::string::npos) {
+        return parse_err + "first path segment in URL cannot contain colon";
+      }
+    }
+  }
   if (scheme == "unix" || scheme == "unixs") return "";
   if (scheme != "http" && scheme != "https") {
     return "URL scheme must be http, https, unix, or unixs: " + in;

@@ -36,7 +36,9 @@ TEST(CheckPeerUrls, AsEtcdTypesNewURLs) {
   EXPECT_EQ(check_peer_urls({"unix://x"}), "");
   EXPECT_EQ(check_peer_urls({}), "no valid URLs given");
   EXPECT_EQ(check_peer_urls({"127.0.0.1:2380"}),
-            "URL scheme must be http, https, unix, or unixs: 127.0.0.1:2380");
+            "parse \"127.0.0.1:2380\": first path segment in URL cannot contain colon");
+  EXPECT_EQ(check_peer_urls({"localhost"}),
+            "URL scheme must be http, https, unix, or unixs: localhost");
   EXPECT_EQ(check_peer_urls({"ftp://a:1"}),
             "URL scheme must be http, https, unix, or unixs: ftp://a:1");
   EXPECT_EQ(check_peer_urls({"http://a"}),
