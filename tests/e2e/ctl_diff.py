@@ -17,22 +17,25 @@ Normalised, and only these (everything else must match byte for byte):
   ids          member and cluster ids (they hash the peer URLs) and ids the
                server picks at random (lease ids, ids of added members), as
                captured by the scenario: each -> <id-N> in order of first
-               appearance, in hex (%x, %016x, and %16x with its space padding)
+               appearance (member, cluster, then as the steps print them), in hex (%x, %016x, and %16x with its space padding)
                and decimal forms, also inside JSON and -w protobuf output
                (which is decoded to a field dump first)
   durations    `took = 1.2ms`, "took":"1.2ms", the TOOK cell: <duration>
-  etcdctl logs the "ts" of its own zap log lines, the client-<uuid> in targets,
+  etcdctl logs the "ts" of its own zap log lines (and the time of capnslog ones), the client-<uuid> in targets,
                and a run of "retrying of unary invoker failed" lines that differ
                only in "attempt" (how often the client retries before its
                deadline is timing) counts as one line with "attempt":<n>
   tables       compared cell by cell (cell widths follow the ids and
                durations); each table is checked to be well formed on its own
+  order        a step may declare its members unordered (etcd lists members by
+               id, and ids differ): member lines, rows, items compared sorted
   tolerances   a step may name numbers that depend on the clock (a lease's
                remaining TTL) which may differ by <= 2 between the runs
 A failing comparison shows a unified diff of the normalised transcripts.
 
 Run (build/bin/etcd must exist; ETCD_BIN_DIR points elsewhere):
     /usr/bin/python3 -m pytest tests/e2e/test_etcdctl_diff.py
+E2E_CTL_DIFF_DUMP=<dir> writes each scenario's normalised transcripts there.
 Self-check, reference against reference (must pass; validates the harness
 and that the normalisation is neither too strict nor too loose):
     E2E_CTL=/usr/bin/etcdctl /usr/bin/python3 -m pytest tests/e2e/test_etcdctl_diff.py
@@ -72,10 +75,12 @@ class Step:
     run_for: float | None = None  # long-running: SIGTERM after this many seconds
     during: tuple = ()  # Steps run (same etcdctl) while this one runs
     settle: float = 1.0  # seconds before `during` steps start
-    capture: dict | None = None  # name -> regex (group 1) on stdout; hex ids
+    capture: dict | None = None  # name -> regex (group 1) on stdout: a hex id
+    capture_dec: dict | None = None  # name -> regex (group 1) on stdout: a decimal id
     ids: tuple = ()  # regexes on stdout whose group 1 is a hex id to normalise
-    compare: tuple = ("rc", "stdout", "stderr")
+    compare: tuple = ("rc", "stdout", "stderr")  # or "error": the last Error: line only
     tolerate: tuple = ()  # regexes (group 1 a number) allowed to differ by <= 2
+    unordered: bool = False  # members come sorted by id, and ids differ: compare as sets
     timeout: float = STEP_TIMEOUT_S
 
     def shown(self, subst) -> str:
@@ -144,9 +149,9 @@ class Side:
             s = s.replace("{" + k + "}", v)
         return s
 
-    def add_id(self, hexid: str) -> None:
+    def add_id(self, text: str, base: int = 16) -> None:
         try:
-            v = int(hexid, 16)
+            v = int(text, base)
         except ValueError:
             return
         if v and v not in self.ids:
@@ -238,6 +243,11 @@ def _run_bounded(side, step, argv, env, data, log) -> Result:
     return Result(p.returncode, out_p.read_bytes(), err_p.read_bytes())
 
 
+# Ids the server picks at random, wherever etcdctl prints them.
+ID_PATTERNS = (r"lease ([0-9a-f]+) granted", r"Member\s+([0-9a-f]+) added")
+ID_PATTERNS_DEC = (r'"ID":(\d+),"TTL"', r'"ID" : (\d+)\n"TTL"')
+
+
 def _capture(side: Side, step: Step, r: Result) -> None:
     text = r.stdout.decode(errors="replace")
     for name, rx in (step.capture or {}).items():
@@ -245,9 +255,17 @@ def _capture(side: Side, step: Step, r: Result) -> None:
         if m:
             side.vars[name] = m.group(1)
             side.add_id(m.group(1))
-    for rx in step.ids:
+    for name, rx in (step.capture_dec or {}).items():
+        m = re.search(rx, text)
+        if m:
+            side.vars[name] = m.group(1)
+            side.add_id(m.group(1), 10)
+    for rx in (*step.ids, *ID_PATTERNS):
         for m in re.finditer(rx, text):
             side.add_id(m.group(1))
+    for rx in ID_PATTERNS_DEC:
+        for m in re.finditer(rx, text):
+            side.add_id(m.group(1), 10)
 
 
 def _decode(b: bytes) -> str:
@@ -264,6 +282,9 @@ def transcript_entry(side: Side, step: Step, r: Result, prefix: str = "") -> str
         parts.append(f"--- stdout\n{out}")
         if out and not out.endswith("\n"):
             parts.append("\\ no newline at end\n")
+    if "error" in step.compare:
+        errs = [l for l in _decode(r.stderr).splitlines() if l.startswith("Error:")]
+        parts.append(f"--- last Error: line\n{errs[-1] if errs else ''}\n")
     if "stderr" in step.compare:
         err = _decode(r.stderr)
         parts.append(f"--- stderr\n{err}")
@@ -382,8 +403,11 @@ def normalise(text: str, side: Side) -> str:
     text = re.sub(rf"took = (?:{DURATION})", "took = <duration>", text)
     text = re.sub(rf'"took":"(?:{DURATION})"', '"took":"<duration>"', text)
     text = re.sub(rf"(?<=\| )(?:{DURATION})(?= +\|)", "<duration>", text)
+    text = re.sub(rf'"Took" : (?:{DURATION})', '"Took" : <duration>', text)
     # etcdctl's own zap log lines.
     text = re.sub(r'"ts":"[^"]*"', '"ts":"<ts>"', text)
+    text = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (?=[CEWNID] \| )", "<time> ", text,
+                  flags=re.M)
     text = re.sub(r'"ts":\d+(?:\.\d+)?(?:e[+-]?\d+)?', '"ts":"<ts>"', text)
     text = re.sub(r"client-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
                   "client-<uuid>", text)
@@ -396,6 +420,9 @@ def normalise(text: str, side: Side) -> str:
 
 
 def _normalise_ids(text: str, ids: list[int]) -> str:
+    """Each id -> <id-K>, K its place in `ids` (the server's member and
+    cluster id, then ids in the order the scenario's steps first printed
+    them: the same order on both sides)."""
     forms: dict[str, int] = {}
     for v in ids:
         forms[f"{v:x}"] = v
@@ -405,13 +432,11 @@ def _normalise_ids(text: str, ids: list[int]) -> str:
         return text
     alt = "|".join(sorted(map(re.escape, forms), key=len, reverse=True))
     rx = re.compile(rf"(?<![0-9A-Za-z])( *)({alt})(?![0-9A-Za-z])")
-    order: dict[int, int] = {}
+    order = {v: k + 1 for k, v in enumerate(ids)}
 
     def repl(m):
         spaces, form = m.group(1), m.group(2)
         v = forms[form]
-        if v not in order:
-            order[v] = len(order) + 1
         # %16x pads with spaces to 16 characters: drop that padding.
         if re.fullmatch(r"[0-9a-f]+", form) and len(form) < 16 and len(spaces) >= 16 - len(form):
             spaces = spaces[:len(spaces) - (16 - len(form))]
@@ -472,6 +497,46 @@ def _normalise_tables(text: str) -> str:
     return "\n".join(out)
 
 
+def unorder(text: str) -> str:
+    """Members (or leases) in an order independent of their ids: the simple
+    lines, the table rows, the JSON "members"/"leases" items, the fields blocks and the
+    ETCD_INITIAL_CLUSTER entries, each sorted."""
+    def sort_json(m):
+        items = re.findall(r"\{[^{}]*\}", m.group(2))
+        return f'"{m.group(1)}":[' + ",".join(sorted(items)) + "]"
+    text = re.sub(r'"(members|leases)":\[((?:\{[^{}]*\},?)*)\]', sort_json, text)
+    text = re.sub(r'ETCD_INITIAL_CLUSTER="([^"]*)"',
+                  lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(sorted(m.group(1).split(","))) + '"',
+                  text)
+    head, sep, rest = text.partition("--- stdout\n")
+    if not sep:
+        return text
+    body, sep2, tail = rest.partition("--- stderr\n")
+    lines = body.split("\n")
+    if any(l.startswith('"ID" : ') for l in lines):  # fields: blocks start at "ID"
+        blocks, cur, pre = [], [], []
+        for l in lines:
+            if l.startswith('"ID" : '):
+                if cur:
+                    blocks.append(cur)
+                cur = [l]
+            elif cur:
+                cur.append(l)
+            else:
+                pre.append(l)
+        if cur:
+            blocks.append(cur)
+        lines = pre + [l for b in sorted(blocks) for l in b]
+    else:
+        data = [i for i, l in enumerate(lines)
+                if l and not l.startswith(("<border>", "Member ", "ETCD_", "{"))]
+        if any(l.startswith("| ") for l in lines):  # table: not the header row
+            data = [i for i in data if lines[i].startswith("| ")][1:]
+        for i, l in zip(data, sorted(lines[i] for i in data)):
+            lines[i] = l
+    return head + sep + "\n".join(lines) + sep2 + tail
+
+
 def apply_tolerances(steps: list[Step], want: list[str], got: list[str]) -> list[str]:
     """Where a step allows a clock-dependent number to differ by <= 2,
     copy the reference's number into the candidate's transcript."""
@@ -497,7 +562,16 @@ def compare(sc: Scenario, ref: Side, cand: Side, want_raw: list[str],
             got_raw: list[str]) -> str:
     """'' when the normalised transcripts agree, else a readable report."""
     want = [normalise(e, ref) for e in want_raw]
-    got = apply_tolerances(sc.steps, want, [normalise(e, cand) for e in got_raw])
+    got = [normalise(e, cand) for e in got_raw]
+    for k, step in enumerate(sc.steps):
+        if step.unordered:
+            want[k], got[k] = unorder(want[k]), unorder(got[k])
+    got = apply_tolerances(sc.steps, want, got)
+    dump = os.environ.get("E2E_CTL_DIFF_DUMP")
+    if dump:  # the normalised transcripts, for review
+        pathlib.Path(dump).mkdir(parents=True, exist_ok=True)
+        for label, entries in (("ref", want), ("cand", got)):
+            (pathlib.Path(dump) / f"{sc.name}.{label}.txt").write_text("\n".join(entries))
     bad = [diff(w, g, f"reference {ref.ctl}", f"candidate {cand.ctl}")
            for w, g in zip(want, got) if w != g]
     if not bad:

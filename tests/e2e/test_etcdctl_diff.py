@@ -31,7 +31,10 @@ def fmt(*args, formats=("simple", "json", "table", "fields", "protobuf")):
 # ---------------------------------------------------------------------------
 
 TXN_OK = ('mod("k1") > "0"\nvalue("k1") = "v1"\nversion("k1") = "1"\ncreate("k1") > "0"\n'
-          'lease("k1") = "0"\n\nput k1 v1-new\nget k1\n\nput failed 1\n\n')
+          '\nput k1 v1-new\nget k1\n\nput failed 1\n\n')
+# etcdctl 3.4.23 panics on a lease() compare (a Go stack trace, exit 2):
+# only the exit status is compared for it.
+TXN_LEASE = 'lease("k1") = "0"\n\nput k1 v1-lease\n\n\n'
 TXN_FAIL = ('value("k1") = "nope"\n\nput never 1\n\nget k1 --prefix\ndel k2 --prev-kv\n\n')
 
 KV = Group("kv", [
@@ -112,6 +115,7 @@ KV = Group("kv", [
         S(("txn",), stdin=TXN_OK),
         S(("txn",), stdin=TXN_FAIL),
         S(("txn", "-w", "json"), stdin=TXN_OK),
+        S(("txn",), stdin=TXN_LEASE, compare=("rc",)),
         S(("txn", "-w", "json"), stdin=TXN_FAIL),
         S(("txn", "-w", "fields"), stdin=TXN_FAIL),
         S(("txn", "-w", "table"), stdin=TXN_FAIL),
@@ -174,9 +178,9 @@ KV = Group("kv", [
 LEASE = Group("lease", [
     Scenario("lease", [
         S(("lease", "grant", "600"), capture={"l1": r"lease ([0-9a-f]+) granted"}),
-        S(("lease", "grant", "600", "-w", "json"), capture={"l2j": r'"ID":(\d+)'}),
+        S(("lease", "grant", "600", "-w", "json")),
         S(("lease", "grant", "300", "-w", "table"), capture={"l3": r"([0-9a-f]{16})"}),
-        S(("lease", "grant", "300", "-w", "fields"), capture={"l4j": r'"ID" : (\d+)'}),
+        S(("lease", "grant", "300", "-w", "fields")),
         S(("lease", "list")),
         S(("lease", "list", "-w", "json")),
         S(("put", "lk1", "v", "--lease={l1}")),
@@ -256,7 +260,7 @@ CLUSTER = Group("cluster", [
         S(("member", "add", "x", "--peer-urls=not a url")),
         S(("member", "update", "1234")),
         S(("member", "add", "learner2", "--peer-urls=http://127.0.0.1:11", "--learner",
-           "-w", "json"), capture={"lrn2": r'"ID":(\d+)'}),
+           "-w", "json"), capture_dec={"lrn2": r'"member":\{"ID":(\d+)'}, unordered=True),
         S(("member", "list", "-w", "simple")),
         S(("member", "bogus")),
     ]),
@@ -283,7 +287,8 @@ CLUSTER = Group("cluster", [
         S(("defrag",)),
         S(("defrag", "-w", "json")),
         S(("defrag", "--cluster")),
-        S(("defrag", "--data-dir=/nonexistent")),
+        # etcdctl 3.4.23 panics here (a Go stack trace): the exit status only.
+        S(("defrag", "--data-dir=/nonexistent"), compare=("rc", "stdout")),
         S(("snapshot", "save", "snap.db"), compare=("rc", "stdout")),
         S(("snapshot", "save")),
         S(("snapshot", "save", "/nonexistent/dir/x.db")),
@@ -338,7 +343,8 @@ VOTER = Group("voter", [
         S(("member", "add", "voter2", "--peer-urls=http://127.0.0.1:12",
            "--command-timeout=3s"), capture={"v2": r"Member\s+([0-9a-f]+) added"}),
         S(("member", "list", "--consistency=s", "--command-timeout=3s")),
-        S(("member", "remove", "{v2}", "--command-timeout=2s")),
+        # Without quorum the deadline's message depends on which side noticed it first.
+        S(("member", "remove", "{v2}", "--command-timeout=2s"), compare=("rc", "stdout", "error")),
     ]),
 ])
 
@@ -379,6 +385,17 @@ CLI = Group("cli", [
         S(("get", "envk", "--print-value-only"), env={"ETCDCTL_HEX": "true"}),
     ]),
 ])
+
+# etcd lists members and leases in an order that follows their ids, and the
+# ids differ between the sides. Leases listed are ids to normalise (the
+# lease of a `lease grant -w table` that failed to print is granted anyway).
+for _g in (CLUSTER, VOTER, LEASE):
+    for _sc in _g.scenarios:
+        for _st in _sc.steps:
+            if _st.args[:1] == ("member",) or _st.args[:2] == ("lease", "list"):
+                _st.unordered = True
+            if _st.args[:2] == ("lease", "list"):
+                _st.ids = (*_st.ids, r"(?m)^([0-9a-f]{16})$")
 
 GROUPS = [KV, LEASE, CLUSTER, CLI, VOTER]
 PARAMS = [pytest.param(g, sc, id=f"{g.name}-{sc.name}") for g in GROUPS for sc in g.scenarios]
