@@ -2,7 +2,7 @@
 binaries, each against its own fresh server, outputs compared byte for byte.
 
     reference  E2E_REF_CTL  (default /usr/bin/etcdctl, etcdctl 3.4.23)
-    candidate  E2E_CTL      (default build/bin/etcdctl of this repo)
+    candidate  E2E_CTL      (default build/bin/etcdctl of this repo, or ETCD_BIN_DIR/etcdctl)
 
 Both servers are OUR etcd (build/bin/etcd, or ETCD_BIN_DIR/etcd), started
 identically (same --name, same --initial-cluster-token, same flags), so any
@@ -53,10 +53,10 @@ import signal
 import subprocess
 import time
 
-from conftest import ROOT, EtcdProcess, clean_env, free_ports
+from conftest import BIN, EtcdProcess, clean_env, free_ports
 
 REF_CTL = pathlib.Path(os.environ.get("E2E_REF_CTL", "/usr/bin/etcdctl"))
-CAND_CTL = pathlib.Path(os.environ.get("E2E_CTL", ROOT / "build" / "bin" / "etcdctl"))
+CAND_CTL = pathlib.Path(os.environ.get("E2E_CTL", BIN / "etcdctl"))
 
 STEP_TIMEOUT_S = 30.0  # hard bound on one etcdctl process that should exit by itself
 TERM_GRACE_S = 5.0  # after SIGTERM, SIGKILL
