@@ -210,10 +210,11 @@ def test_three_member_restore(etcd_factory, tools, tmp_path, tool):
         script.write_text(RESTORE_SH.format(
             peer_urls=" ".join(m.peer_url for m in c.members), tool=tool, snapshot=snap,
             initial_cluster=c.initial_cluster(), root=work))
-        sh(tools, f"sh {script}", work)
+        sh(tools, f"bash {script}", work)  # the guide: sh restore.sh (sh is bash there)
         for i, m in enumerate(c.members):
             node = work / f"node{i}"
             assert (node / "member" / "snap" / "db").is_file(), f"{node} not restored"
+            assert list((node / "member" / "wal").glob("*.wal")), f"{node} has no WAL"
             # rsync -av --delete /root/node${count}/ $ip:/opt/etcd/data; chmod 700
             shutil.copytree(node, m.data_dir)
             m.data_dir.chmod(0o700)
