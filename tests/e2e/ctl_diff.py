@@ -75,6 +75,7 @@ class Step:
     run_for: float | None = None  # long-running: SIGTERM after this many seconds
     during: tuple = ()  # Steps run (same etcdctl) while this one runs
     settle: float = 1.0  # seconds before `during` steps start
+    hold_stdin: bool = False  # bounded run: keep stdin open (no EOF) until stopped
     capture: dict | None = None  # name -> regex (group 1) on stdout: a hex id
     capture_dec: dict | None = None  # name -> regex (group 1) on stdout: a decimal id
     ids: tuple = ()  # regexes on stdout whose group 1 is a hex id to normalise
@@ -219,7 +220,9 @@ def _run_bounded(side, step, argv, env, data, log) -> Result:
             if data is not None:
                 try:
                     p.stdin.write(data)
-                    p.stdin.close()
+                    p.stdin.flush()
+                    if not step.hold_stdin:
+                        p.stdin.close()
                 except BrokenPipeError:
                     pass
             if step.during:
@@ -240,6 +243,11 @@ def _run_bounded(side, step, argv, env, data, log) -> Result:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=TERM_GRACE_S)
+            if p.stdin is not None and not p.stdin.closed:
+                try:
+                    p.stdin.close()
+                except BrokenPipeError:
+                    pass
     return Result(p.returncode, out_p.read_bytes(), err_p.read_bytes())
 
 
@@ -274,7 +282,7 @@ def _decode(b: bytes) -> str:
 
 def transcript_entry(side: Side, step: Step, r: Result, prefix: str = "") -> str:
     is_proto = _is_protobuf(step)
-    out = proto_dump(r.stdout) if (is_proto and r.rc == 0) else _decode(r.stdout)
+    out = proto_dump(r.stdout) if (is_proto and r.stdout) else _decode(r.stdout)
     parts = [f"{prefix}$ etcdctl {step.shown(side.subst)}\n"]
     if "rc" in step.compare:
         parts.append(f"[exit {r.rc}]\n")

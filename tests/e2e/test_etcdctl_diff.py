@@ -27,7 +27,7 @@ def fmt(*args, formats=("simple", "json", "table", "fields", "protobuf")):
 
 
 # ---------------------------------------------------------------------------
-# Group "kv": put, get, del, txn, compaction, watch
+# Group "kv": put, get, del, txn, compaction
 # ---------------------------------------------------------------------------
 
 TXN_OK = ('mod("k1") > "0"\nvalue("k1") = "v1"\nversion("k1") = "1"\ncreate("k1") > "0"\n'
@@ -147,18 +147,22 @@ KV = Group("kv", [
         S(("compact", "4")),
         S(("txn",), stdin="\nget c --rev=2\n\n\n"),
     ]),
+])
+
+# Group "watch": on its own servers, so that history from revision 1 is there.
+WATCH = Group("watch", [
     Scenario("watch", [
         S(("put", "w1", "a")), S(("put", "w1", "b")), S(("del", "w1")),
         S(("watch", "w1", "--rev=1"), run_for=2.0),
         S(("watch", "w", "--prefix", "--rev=1", "--prev-kv"), run_for=2.0),
         S(("watch", "w", "--prefix", "--rev=1", "-w", "json"), run_for=2.0),
         S(("watch", "w1", "--rev=1", "--hex"), run_for=2.0),
-        S(("watch", "w1", "--rev=2"), run_for=2.0),  # compacted? (no: not yet)
+        S(("watch", "w1", "--rev=2", "-w", "protobuf"), run_for=2.0),
         S(("watch", "w2"), run_for=3.0, during=(S(("put", "w2", "live")),
                                                S(("del", "w2")))),
         S(("watch", "w", "--prefix", "-w", "fields"), run_for=3.0,
           during=(S(("put", "w3", "x")),)),
-        S(("watch", "-i"), stdin="watch w4\nwatch w5 --prefix\n", run_for=3.0,
+        S(("watch", "-i"), stdin="watch w4\nwatch w5 --prefix\n", run_for=3.0, hold_stdin=True,
           during=(S(("put", "w4", "1")), S(("put", "w55", "2")))),
         S(("watch", "-i"), stdin="bogus w4\n", run_for=3.0),
         S(("watch", "w6", "--", "echo", "changed"), run_for=3.0,
@@ -397,7 +401,7 @@ for _g in (CLUSTER, VOTER, LEASE):
             if _st.args[:2] == ("lease", "list"):
                 _st.ids = (*_st.ids, r"(?m)^([0-9a-f]{16})$")
 
-GROUPS = [KV, LEASE, CLUSTER, CLI, VOTER]
+GROUPS = [KV, WATCH, LEASE, CLUSTER, CLI, VOTER]
 PARAMS = [pytest.param(g, sc, id=f"{g.name}-{sc.name}") for g in GROUPS for sc in g.scenarios]
 
 
