@@ -20,6 +20,11 @@ member. Where the guides use etcd 3.4's `etcdctl snapshot restore`, the
 Validation now: E2E_CTL=/usr/bin/etcdctl runs the steps the reference 3.4
 etcdctl can do (backup, make-mirror, quota runbook); the restore steps need
 an etcdutl that reads our snapshots and are validated once ours is done.
+With E2E_SEED_SERVERS=ref the servers are the reference etcd 3.4.23 too, so
+the whole procedure, restores included (the `etcdctl snapshot restore`
+variants), runs reference-only:
+    E2E_CTL=/usr/bin/etcdctl E2E_SEED_SERVERS=ref /usr/bin/python3 -m pytest \
+        tests/e2e/test_seed_procedures.py -k "not etcdutl"
 """
 
 import base64
@@ -32,13 +37,24 @@ import time
 
 import pytest
 
-from cluster import OURS, Cluster
+from cluster import OURS, REF, Cluster
 from conftest import BIN, clean_env
 
 CTL = pathlib.Path(os.environ.get("E2E_CTL", BIN / "etcdctl"))
 UTL = pathlib.Path(os.environ.get("E2E_UTL", BIN / "etcdutl"))
+REF_SERVERS = os.environ.get("E2E_SEED_SERVERS", "ours") == "ref"
+KIND = REF if REF_SERVERS else OURS
 STEP_TIMEOUT_S = 60.0
 MIRROR_WAIT_S = 30.0
+
+
+@pytest.fixture
+def server(etcd_factory):
+    """etcd_factory for the servers of these procedures: ours, or the
+    reference with E2E_SEED_SERVERS=ref."""
+    def make(**kw):
+        return etcd_factory(reference=REF_SERVERS, **kw)
+    return make
 
 
 @pytest.fixture
@@ -111,8 +127,8 @@ find {backup_dir} -name *.db -mtime +30 -exec rm -f {{}} \\;
 """
 
 
-def test_daily_backup_script(etcd_factory, tools, tmp_path):
-    m = etcd_factory().start()
+def test_daily_backup_script(server, tools, tmp_path):
+    m = server().start()
     fill(m, 10)
     backup_dir = tmp_path / "backup" / "etcd"
     backup_dir.mkdir(parents=True)  # mkdir /tmp/backup/etcd/
@@ -134,9 +150,9 @@ def test_daily_backup_script(etcd_factory, tools, tmp_path):
     assert recent.exists()
 
 
-def test_backup_is_readable_by_etcdutl(etcd_factory, tools, tmp_path):
+def test_backup_is_readable_by_etcdutl(server, tools, tmp_path):
     """The backup holds the data: etcdutl snapshot status counts its keys."""
-    m = etcd_factory().start()
+    m = server().start()
     fill(m, 10)
     snap = save_backup(tools, m, tmp_path)
     st = sh(tools, f"etcdutl snapshot status {snap} -w json", tmp_path)
@@ -151,12 +167,12 @@ def test_backup_is_readable_by_etcdutl(etcd_factory, tools, tmp_path):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("tool", ["etcdutl", "etcdctl"])
-def test_single_node_restore(etcd_factory, tools, tmp_path, tool):
+def test_single_node_restore(server, tools, tmp_path, tool):
     """1 stop etcd; 3 mv default.etcd{,.bak}; 4 restore into the data dir;
     5 start; 6 read the data back."""
     data_root = tmp_path / "data" / "etcd"
     data_root.mkdir(parents=True)
-    src = etcd_factory(name="default", data_dir=data_root / "default.etcd").start()
+    src = server(name="default", data_dir=data_root / "default.etcd").start()
     want = fill(src, 25)
     work = tmp_path / "root"
     work.mkdir()
@@ -172,7 +188,7 @@ def test_single_node_restore(etcd_factory, tools, tmp_path, tool):
 
     # systemctl start etcd: the restored member (name "default", as the
     # guide's ETCD_NAME=default) on the restored data dir.
-    dst = etcd_factory(name="default", sub="restored", data_dir=data_root / "default.etcd").start()
+    dst = server(name="default", sub="restored", data_dir=data_root / "default.etcd").start()
     got = read_all(tools, work, dst.endpoint, "/registry/")
     assert got == want
     # The restored member takes writes.
@@ -196,15 +212,15 @@ done
 
 
 @pytest.mark.parametrize("tool", ["etcdutl", "etcdctl"])
-def test_three_member_restore(etcd_factory, tools, tmp_path, tool):
-    src = etcd_factory().start()
+def test_three_member_restore(server, tools, tmp_path, tool):
+    src = server().start()
     want = fill(src, 40)
     work = tmp_path / "root"
     work.mkdir()
     snap = save_backup(tools, src, work)
     src.stop()
 
-    c = Cluster(tmp_path / "cluster", [OURS, OURS, OURS], token="etcd-cluster")
+    c = Cluster(tmp_path / "cluster", [KIND, KIND, KIND], token="etcd-cluster")
     try:
         script = work / "restore.sh"
         script.write_text(RESTORE_SH.format(
@@ -222,7 +238,8 @@ def test_three_member_restore(etcd_factory, tools, tmp_path, tool):
 
         eps = c.endpoints()
         r = sh(tools, f'ETCDCTL_API=3 etcdctl --endpoints="{eps}" endpoint health', work)
-        assert r.stdout.count("is healthy") == 3, r.stdout + r.stderr
+        # (etcdctl 3.4 prints endpoint health on stderr)
+        assert (r.stdout + r.stderr).count("is healthy") == 3, r.stdout + r.stderr
         ml = json.loads(sh(tools, f'etcdctl --endpoints="{eps}" member list -w json', work).stdout)
         assert sorted(x["name"] for x in ml["members"]) == ["infra0", "infra1", "infra2"]
         for m in c.members:  # every member has every key
@@ -239,9 +256,9 @@ def test_three_member_restore(etcd_factory, tools, tmp_path, tool):
 # 数据迁移: make-mirror
 # ---------------------------------------------------------------------------
 
-def test_make_mirror_until_counts_match(etcd_factory, tools, tmp_path):
-    src = etcd_factory(name="etcd1", sub="src").start()
-    dst = etcd_factory(name="etcd-1", sub="dst").start()
+def test_make_mirror_until_counts_match(server, tools, tmp_path):
+    src = server(name="etcd1", sub="src").start()
+    dst = server(name="etcd-1", sub="dst").start()
     want = fill(src, 30)
     e = clean_env(ETCDCTL_API="3")
     e["PATH"] = f"{tools}:{e['PATH']}"
@@ -291,8 +308,8 @@ FILL_VALUE = "v" * (256 * 1024)
 MAX_FILL_PUTS = 200  # 50 MB of puts at most: far beyond the quota
 
 
-def test_quota_runbook(etcd_factory, tools, tmp_path):
-    m = etcd_factory(extra_args=(f"--quota-backend-bytes={QUOTA_BYTES}",)).start()
+def test_quota_runbook(server, tools, tmp_path):
+    m = server(extra_args=(f"--quota-backend-bytes={QUOTA_BYTES}",)).start()
     ep = m.endpoint
     # Fill: one key overwritten (history grows) until the quota alarm.
     nospace = None
