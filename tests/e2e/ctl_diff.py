@@ -74,7 +74,7 @@ class Step:
     endpoints: bool = True  # prepend --endpoints={ep}
     run_for: float | None = None  # long-running: SIGTERM after this many seconds
     during: tuple = ()  # Steps run (same etcdctl) while this one runs
-    settle: float = 1.0  # seconds before `during` steps start
+    settle: float = 1.5  # seconds before `during` steps start (the watch is set up by then)
     hold_stdin: bool = False  # bounded run: keep stdin open (no EOF) until stopped
     capture: dict | None = None  # name -> regex (group 1) on stdout: a hex id
     capture_dec: dict | None = None  # name -> regex (group 1) on stdout: a decimal id

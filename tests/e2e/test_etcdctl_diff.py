@@ -504,7 +504,7 @@ def test_harness_reports_a_differing_etcdctl(tmp_path, monkeypatch):
     fake.write_text(f'#!/bin/sh\n"{ctl_diff.REF_CTL}" "$@" | sed s/OK/KO/\nexit 0\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setattr(ctl_diff, "CAND_CTL", fake)
-    group = Group("selftest", [Scenario("put", [S(("put", "a", "1")), S(("get", "a"))])])
+    group = Group("selftest", [Scenario("selftest-put", [S(("put", "a", "1")), S(("get", "a"))])])
     pair = Pair(tmp_path / "pair", group)
     try:
         report = pair.run(group.scenarios[0])
