@@ -62,16 +62,6 @@ std::unique_ptr<client::Client> dest_client(const Invocation& inv, const std::st
   return std::make_unique<client::Client>(o);
 }
 
-void connect_or_exit(client::Client& c, const Invocation& inv) {
-  grpc::Status s = c.connect(std::chrono::system_clock::now() +
-                             std::chrono::nanoseconds(inv.get_duration_ns("dial-timeout")));
-  if (!s.ok()) {
-    exit_with_error(kExitBadConnection, s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                                            ? "context deadline exceeded"
-                                            : s.error_message());
-  }
-}
-
 void make_mirror(Invocation& inv) {
   if (inv.args.size() != 1) {
     exit_with_error(kExitBadArgs, "make-mirror takes one destination argument");
@@ -81,10 +71,10 @@ void make_mirror(Invocation& inv) {
   o.dest_prefix = inv.get_string("dest-prefix");
   const bool no_dest_prefix = inv.get_bool("no-dest-prefix");
 
+  // Both connect on their first call (an unreachable source blocks, as
+  // etcdctl's does: its calls have no deadline).
   auto dc = dest_client(inv, inv.args[0]);
-  connect_or_exit(*dc, inv);
   auto c = client_from(inv);
-  connect_or_exit(*c, inv);
 
   // Shared with the printing thread, which outlives this function.
   auto counter = std::make_shared<std::atomic<int64_t>>(0);

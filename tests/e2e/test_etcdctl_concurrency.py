@@ -51,9 +51,12 @@ class Proc:
         return self.p.stdout.readline()
 
     def stop(self, sig=signal.SIGINT, timeout=10.0):
+        """Signals, then returns (exit code, the rest of stdout, stderr).
+        Reads through the buffered pipes (what line() left buffered
+        included); communicate() would bypass their buffers."""
         self.p.send_signal(sig)
-        out, err = self.p.communicate(timeout=timeout)
-        return self.p.returncode, out, err
+        self.p.wait(timeout=timeout)
+        return self.p.returncode, self.p.stdout.read(), self.p.stderr.read()
 
     def cleanup(self):
         if self.p.poll() is None:
@@ -133,7 +136,7 @@ def test_lock_env_rev_and_command_errors_as_etcdctl(server):
 def lock_output_norm(out: bytes) -> bytes:
     # ids and lease ids in decimal (not the digits inside a hex id)
     out = re.sub(rb"(?<![0-9a-f])\d{6,}(?![0-9a-f])", b"<N>", out)
-    out = re.sub(rb"[0-9a-f]{16}", b"<LEASE>", out)
+    out = re.sub(rb"NAME/[0-9a-f]{1,16}", b"NAME/<LEASE>", out)  # the key (simple, fields)
     out = re.sub(rb'"(revision|create_revision|mod_revision)":\d+', rb'"\1":R', out)
     out = re.sub(rb'"(Revision|CreateRevision|ModRevision)" : \d+', rb'"\1" : R', out)
     out = re.sub(rb'"key":"[^"]*"', b'"key":K', out)
@@ -148,9 +151,11 @@ def test_lock_prints_its_key_and_releases_on_signal(server, procs, fmt):
         if fmt == "table":
             rc, out, err = p.p.wait(timeout=10), p.p.stdout.read(), p.p.stderr.read()
         else:
-            time.sleep(1.0)
+            first = p.line()  # printed once the lock is held
             assert ref(server, "get", "--prefix", name + "/", "--keys-only").stdout != b""
+            time.sleep(0.2)  # the rest of the output
             rc, out, err = p.stop(signal.SIGINT if ctl == CTL else signal.SIGTERM)
+            out = first + out
             assert ref(server, "get", "--prefix", name + "/").stdout == b""
         outs.append((rc, lock_output_norm(out.replace(name.encode(), b"NAME")), err))
     assert outs[0] == outs[1]
@@ -175,7 +180,7 @@ def test_waiting_lock_cancelled_by_signal(server, procs):
     assert ref(server, "get", "--prefix", "wl/", "--keys-only").stdout.split() == \
         [key.rstrip(b"\n")]
     rc, out, err = holder.stop(signal.SIGTERM)
-    assert (rc, out, err) == (0, b"", b"")
+    assert (rc, out, err) == (0, b"\n", b"")  # the rest: the key's empty value
     assert ref(server, "get", "--prefix", "wl/").stdout == b""
 
 

@@ -186,7 +186,7 @@ def test_keep_alive_renews_until_revoked(server):
         t0 = time.monotonic()
         assert p.stdout.readline() == line
         assert p.stdout.readline() == line
-        assert time.monotonic() - t0 < 3.5
+        assert time.monotonic() - t0 < 5
         time.sleep(3.5)  # past the TTL: still alive thanks to the renewals
         assert b"remaining" in ref(server, "lease", "timetolive", lease).stdout
         assert ref(server, "lease", "revoke", lease).returncode == 0
