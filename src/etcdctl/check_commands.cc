@@ -145,7 +145,10 @@ class ProgressBar {
   explicit ProgressBar(int64_t total) : total_(total), tty_(isatty(STDOUT_FILENO) == 1) {}
   void start() {
     start_ = Clock::now();
-    changed_ = start_;
+    {
+      MutexLock l(&mu_);
+      changed_ = start_;
+    }
     if (!tty_) return;
     draw(false);
     thread_ = std::thread([this] {
