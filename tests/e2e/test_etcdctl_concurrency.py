@@ -221,3 +221,18 @@ def test_observer_follows_a_reference_candidate_and_json(server, procs):
     ra, rb = a.stop(), b.stop()
     assert ra == rb
     assert k.startswith(b"el2/")
+
+
+def test_lock_session_lost_when_its_lease_is_revoked(server, procs):
+    """Revoking the holder's lease from outside ends its session (found at
+    the next keep-alive, a third of --ttl later): 'session expired', exit 1,
+    as the reference's."""
+    results = []
+    for ctl, name in ((CTL, "sl-ours"), (REFERENCE_ETCDCTL, "sl-ref")):
+        p = procs(ctl, server, "lock", "--ttl", "3", name)
+        key = p.line()
+        lease = key.rstrip(b"\n").split(b"/")[1].decode()
+        assert ref(server, "lease", "revoke", lease).returncode == 0
+        assert p.p.wait(timeout=10) == 1
+        results.append((p.p.stdout.read(), p.p.stderr.read()))
+    assert results[0] == results[1] == (b"\n", b"Error: session expired\n")
