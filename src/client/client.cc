@@ -38,8 +38,18 @@ grpc::Status deadline_exceeded() {
 }
 
 bool is_invalid_token(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
-         s.error_message() == "etcdserver: invalid auth token";
+  const std::string& m = s.error_message();
+  return (s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+          m == "etcdserver: invalid auth token") ||
+         (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+          m == "etcdserver: revision of auth store is old") ||
+         (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+          m == "etcdserver: user name is empty");
+}
+
+bool is_auth_not_enabled(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+         s.error_message() == "etcdserver: authentication is not enabled";
 }
 
 Client::Client(Options options) : options_(std::move(options)) {
@@ -145,6 +155,11 @@ void Client::mark_failed(const Connection& c) {
   }
 }
 
+bool Client::authenticated() const {
+  MutexLock l(&mu_);
+  return authenticated_;
+}
+
 std::string Client::token() const {
   MutexLock l(&mu_);
   return token_;
@@ -164,9 +179,13 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
   grpc::ClientContext ctx;
   ctx.set_deadline(deadline);
   grpc::Status s = c.auth->Authenticate(&ctx, req, &resp);
-  if (s.ok()) {
+  if (s.ok() || is_auth_not_enabled(s)) {
+    // Without auth on the server, calls go without a token (etcd's client
+    // ignores this error at dial time too).
     MutexLock l(&mu_);
     token_ = resp.token();
+    authenticated_ = true;
+    return grpc::Status::OK;
   }
   return s;
 }
@@ -180,7 +199,7 @@ grpc::Status Client::connect(Deadline deadline) {
 
 grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent idem) {
   bool reauthenticated = false;
-  bool need_token = !options_.user.empty() && token().empty();
+  bool need_token = !options_.user.empty() && !authenticated();
   while (true) {
     auto c = connection(deadline);
     if (!c) return deadline_exceeded();
@@ -225,7 +244,7 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     Client one(o);
     return one.invoke(fn, deadline, Idempotent::kNo);
   }
-  if (!options_.user.empty() && token().empty()) {
+  if (!options_.user.empty() && !authenticated()) {
     grpc::Status s = authenticate(*c, deadline);
     if (!s.ok()) return s;
   }

@@ -77,9 +77,14 @@ std::string endpoint_address(const std::string& endpoint);
 // "context deadline exceeded", as Go's context says it.
 grpc::Status deadline_exceeded();
 
-// True for the server's "invalid auth token" answers, after which a new token
-// makes the same call valid.
+// True for the server's answers after which a new token makes the same call
+// valid (the server refused it unapplied): "invalid auth token", "revision
+// of auth store is old", and "user name is empty" (a token the server lost),
+// as etcd's client refreshes on.
 bool is_invalid_token(const grpc::Status& s);
+
+// The server's "authentication is not enabled" (to Authenticate).
+bool is_auth_not_enabled(const grpc::Status& s);
 
 class Client {
  public:
@@ -138,6 +143,7 @@ class Client {
 
   // The current token ("" without auth).
   std::string token() const;
+  bool authenticated() const;
 
   // etcd's "authentication: username:password" is what --user carries.
  private:
@@ -152,6 +158,8 @@ class Client {
   std::vector<std::shared_ptr<Connection>> conns_ ABSL_GUARDED_BY(mu_);  // per endpoint, lazily
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
   std::string token_ ABSL_GUARDED_BY(mu_);
+  // Authenticate answered (a token, or auth is off on the server).
+  bool authenticated_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace etcd::client
