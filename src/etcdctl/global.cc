@@ -38,25 +38,37 @@ std::string capnslog_time() {
   return out;
 }
 
-std::string read_password(const std::string& prompt) {
-  std::cerr << prompt << std::flush;
+}  // namespace
+
+// speakeasy.Ask, which etcdctl prompts with: the prompt on stdout, echo off
+// while a line is read from stdin byte by byte (so the rest of stdin stays
+// unread), then a newline on stdout. speakeasy turns echo off and on by
+// running stty on the terminal; when stdin is not one, stty's complaint goes
+// to stderr twice, and etcdctl's users see it: so do ours.
+std::string ask_password(const std::string& prompt) {
+  std::cout << prompt << std::flush;
   termios old{};
   const bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  constexpr const char* kSttyComplaint = "stty: 'standard input': Inappropriate ioctl for device\n";
   if (tty) {
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  } else {
+    std::cerr << kSttyComplaint << std::flush;
   }
   std::string line;
-  std::getline(std::cin, line);
+  char c;
+  while (::read(STDIN_FILENO, &c, 1) == 1 && c != '\n') line += c;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
   if (tty) {
     tcsetattr(STDIN_FILENO, TCSANOW, &old);
-    std::cerr << "\n";
+  } else {
+    std::cerr << kSttyComplaint << std::flush;
   }
+  std::cout << "\n" << std::flush;
   return line;
 }
-
-}  // namespace
 
 void apply_env(Invocation& inv) {
   std::set<std::string> known;
@@ -149,7 +161,7 @@ client::Options client_options_from(const Invocation& inv) {
       const size_t colon = user.find(':');
       if (colon == std::string::npos) {
         o.user = user;
-        o.password = read_password("Password: ");
+        o.password = ask_password("Password: ");
       } else {
         o.user = user.substr(0, colon);
         o.password = user.substr(colon + 1);
@@ -175,12 +187,120 @@ client::Deadline command_deadline(const Invocation& inv) {
          std::chrono::nanoseconds(inv.get_duration_ns("command-timeout"));
 }
 
-void exit_with_status(const grpc::Status& s, int code) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    exit_with_error(code, "context deadline exceeded");
+namespace {
+
+// The descriptions etcd's client turns into its typed errors (rpctypes'
+// errStringToError): etcdctl prints these bare; any other gRPC error prints
+// as grpc-go's status error, "rpc error: code = <Code> desc = <message>".
+bool is_etcd_error(const std::string& desc) {
+  static const std::set<std::string> kKnown = {
+      "etcdserver: key is not provided",
+      "etcdserver: key not found",
+      "etcdserver: value is provided",
+      "etcdserver: lease is provided",
+      "etcdserver: too many operations in txn request",
+      "etcdserver: duplicate key given in txn request",
+      "etcdserver: mvcc: required revision has been compacted",
+      "etcdserver: mvcc: required revision is a future revision",
+      "etcdserver: mvcc: database space exceeded",
+      "etcdserver: requested lease not found",
+      "etcdserver: lease already exists",
+      "etcdserver: too large lease TTL",
+      "etcdserver: member ID already exist",
+      "etcdserver: Peer URLs already exists",
+      "etcdserver: re-configuration failed due to not enough started members",
+      "etcdserver: given member URLs are invalid",
+      "etcdserver: member not found",
+      "etcdserver: can only promote a learner member",
+      "etcdserver: can only promote a learner member which is in sync with leader",
+      "etcdserver: too many learner members in cluster",
+      "etcdserver: request is too large",
+      "etcdserver: too many requests",
+      "etcdserver: root user does not exist",
+      "etcdserver: root user does not have root role",
+      "etcdserver: user name already exists",
+      "etcdserver: user name is empty",
+      "etcdserver: user name not found",
+      "etcdserver: role name already exists",
+      "etcdserver: role name not found",
+      "etcdserver: role name is empty",
+      "etcdserver: authentication failed, invalid user ID or password",
+      "etcdserver: permission denied",
+      "etcdserver: role is not granted to the user",
+      "etcdserver: permission is not granted to the role",
+      "etcdserver: authentication is not enabled",
+      "etcdserver: invalid auth token",
+      "etcdserver: invalid auth management",
+      "etcdserver: revision of auth store is old",
+      "etcdserver: no leader",
+      "etcdserver: not leader",
+      "etcdserver: leader changed",
+      "etcdserver: not capable",
+      "etcdserver: server stopped",
+      "etcdserver: request timed out",
+      "etcdserver: request timed out, possibly due to previous leader failure",
+      "etcdserver: request timed out, possibly due to connection lost",
+      "etcdserver: request timed out, waiting for the applied index took too long",
+      "etcdserver: unhealthy cluster",
+      "etcdserver: corrupt cluster",
+      "etcdserver: bad leader transferee",
+  };
+  return kKnown.count(desc) > 0;
+}
+
+const char* go_code_name(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "Canceled";
+    case grpc::StatusCode::UNKNOWN:
+      return "Unknown";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "InvalidArgument";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DeadlineExceeded";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NotFound";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "AlreadyExists";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PermissionDenied";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "ResourceExhausted";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FailedPrecondition";
+    case grpc::StatusCode::ABORTED:
+      return "Aborted";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OutOfRange";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "Unimplemented";
+    case grpc::StatusCode::INTERNAL:
+      return "Internal";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "Unavailable";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DataLoss";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "Unauthenticated";
+    default:
+      return "Unknown";
   }
-  if (s.error_code() == grpc::StatusCode::CANCELLED) exit_with_error(code, "context canceled");
-  exit_with_error(code, s.error_message());
+}
+
+}  // namespace
+
+std::string go_error_string(const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
+  if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
+  if (is_etcd_error(s.error_message())) return s.error_message();
+  return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+         " desc = " + s.error_message();
+}
+
+void exit_with_status(const grpc::Status& s, int code) {
+  exit_with_error(code, go_error_string(s));
 }
 
 std::unique_ptr<Command> make_root() {
@@ -252,7 +372,11 @@ int run_etcdctl(int argc, char** argv) {
     }
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  return make_root()->execute(args);
+  auto root = make_root();
+  if (!args.empty() && (args[0] == "__complete" || args[0] == "__completeNoDesc")) {
+    return run_shell_complete(*root, args);
+  }
+  return root->execute(args);
 }
 
 }  // namespace etcd::ctl

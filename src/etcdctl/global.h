@@ -39,7 +39,13 @@ client::Deadline command_deadline(const Invocation& inv);
 
 // "Error: <message>" and exit 1 (etcdctl's ExitWithError(ExitError, err)),
 // with the message as etcdctl prints gRPC errors: the server's description.
+// Other gRPC errors print as Go's client shows them ("rpc error: code = ...").
 [[noreturn]] void exit_with_status(const grpc::Status& s, int code = kExitError);
+std::string go_error_string(const grpc::Status& s);
+
+// Asks for a password as etcdctl does (speakeasy): prompt on stdout, one
+// line from stdin with echo off, then a newline on stdout.
+std::string ask_password(const std::string& prompt);
 // Exits on a failed call.
 inline void check(const grpc::Status& s) {
   if (!s.ok()) exit_with_status(s);
@@ -57,5 +63,8 @@ void add_concurrency_commands(Command& root);  // lock elect
 void add_auth_commands(Command& root);         // auth user role
 void add_check_commands(Command& root);        // check perf / datascale
 void add_misc_commands(Command& root);         // version completion
+// The hidden `__complete` / `__completeNoDesc` the completion scripts call
+// (cobra's protocol); args[0] is which.
+int run_shell_complete(Command& root, const std::vector<std::string>& args);
 
 }  // namespace etcd::ctl
