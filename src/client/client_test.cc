@@ -37,6 +37,22 @@ fs::path etcd_binary() {
   return fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "bin" / "etcd";
 }
 
+// Starts `args` (args[0] the binary) with stdout and stderr to `log`.
+pid_t spawn(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // Three members of ours on loopback ports from `base_port` (client, peer per
 // member), each with its own data dir; every process is killed at the end.
 class TestCluster {
@@ -110,18 +126,7 @@ class TestCluster {
                                      "--initial-cluster-state=new",
                                      "--heartbeat-interval=50",
                                      "--election-timeout=500"};
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    pids_.push_back(pid);
+    pids_.push_back(spawn(args, log));
   }
 
   std::string dir_;
@@ -413,6 +418,96 @@ TEST_F(ClientFailoverTest, KeepAliveMovesToAnotherMember) {
   EXPECT_GT(ttl.ttl(), 0);
   auto kv = get(other, "leased");
   EXPECT_TRUE(kv.has_value());
+}
+
+// Auth against the reference etcd 3.4.23 (/usr/bin/etcd), whose simple
+// tokens live one second here: with a user, calls work while the server has
+// auth off, and an expired token is replaced and the call sent again.
+TEST(ClientAuthTest, TokensAgainstTheReferenceServer) {
+  const fs::path reference = "/usr/bin/etcd";
+  ASSERT_TRUE(fs::exists(reference)) << "the reference etcd (etcd-server) is not installed";
+  char tmpl[] = "/tmp/client-auth-test-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string client_url = "http://127.0.0.1:24420";
+  const std::string peer_url = "http://127.0.0.1:24421";
+  const pid_t pid =
+      spawn({reference.string(), "--name=ref", "--data-dir=" + dir + "/data",
+             "--listen-client-urls=" + client_url, "--advertise-client-urls=" + client_url,
+             "--listen-peer-urls=" + peer_url, "--initial-advertise-peer-urls=" + peer_url,
+             "--initial-cluster=ref=" + peer_url, "--auth-token-ttl=1"},
+            dir + "/ref.log");
+  struct Cleanup {
+    pid_t pid;
+    std::string dir;
+    ~Cleanup() {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{pid, dir};
+
+  Options o = options_for({"127.0.0.1:24420"});
+  Client admin(o);
+  const auto until = in(15s);
+  while (!put(admin, "k", "v").ok()) {
+    ASSERT_LT(std::chrono::system_clock::now(), until) << "the reference server did not start";
+    std::this_thread::sleep_for(100ms);
+  }
+
+  // Auth off on the server: a client with a user works without a token.
+  o.user = "root";
+  o.password = "rootpw";
+  Client root(o);
+  ASSERT_TRUE(root.connect(in(5s)).ok());
+  ASSERT_TRUE(get(root, "k").has_value());
+  EXPECT_EQ(root.token(), "");
+
+  using Stub = etcdserverpb::Auth::Stub;
+  auto auth_call = [&](auto method, const auto& req, auto* resp) {
+    return admin.call(&Connection::auth, method, req, resp, in(5s), Idempotent::kNo);
+  };
+  etcdserverpb::AuthUserAddRequest user;
+  user.set_name("root");
+  user.set_password("rootpw");
+  etcdserverpb::AuthUserAddResponse user_resp;
+  ASSERT_TRUE(auth_call(&Stub::UserAdd, user, &user_resp).ok());
+  etcdserverpb::AuthRoleAddRequest role;
+  role.set_name("root");
+  etcdserverpb::AuthRoleAddResponse role_resp;
+  ASSERT_TRUE(auth_call(&Stub::RoleAdd, role, &role_resp).ok());
+  etcdserverpb::AuthUserGrantRoleRequest grant;
+  grant.set_user("root");
+  grant.set_role("root");
+  etcdserverpb::AuthUserGrantRoleResponse grant_resp;
+  ASSERT_TRUE(auth_call(&Stub::UserGrantRole, grant, &grant_resp).ok());
+  etcdserverpb::AuthEnableResponse enable_resp;
+  ASSERT_TRUE(auth_call(&Stub::AuthEnable, etcdserverpb::AuthEnableRequest(), &enable_resp).ok());
+
+  // Auth on: a new client gets a token; after the token's TTL the server no
+  // longer knows it, and the client gets a new one for the same call.
+  Client fresh(o);
+  ASSERT_TRUE(fresh.connect(in(5s)).ok());
+  const std::string first = fresh.token();
+  EXPECT_FALSE(first.empty());
+  ASSERT_TRUE(get(fresh, "k").has_value());
+  std::this_thread::sleep_for(3s);
+  etcdserverpb::PutResponse put_resp;
+  const grpc::Status s = put(fresh, "k", "v2", &put_resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(fresh.token(), first);
+  EXPECT_EQ(put_resp.prev_kv().value(), "v");
+  // And the client that started while auth was off gets its token now.
+  std::this_thread::sleep_for(100ms);
+  auto kv = get(root, "k");
+  ASSERT_TRUE(kv.has_value());
+  EXPECT_EQ(kv->value(), "v2");
+  // A wrong password is the server's error.
+  Options wrong = o;
+  wrong.password = "nope";
+  Client bad(wrong);
+  const grpc::Status b = bad.connect(in(5s));
+  EXPECT_EQ(b.error_message(), "etcdserver: authentication failed, invalid user ID or password");
 }
 
 }  // namespace
