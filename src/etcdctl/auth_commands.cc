@@ -178,8 +178,8 @@ void auth_disable(Invocation& inv) {
 void auth_status(Invocation& inv) {
   require_no_args(inv, "auth status command does not accept any arguments");
   const auto deadline = command_deadline(inv);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::AuthStatus, etcdserverpb::AuthStatusRequest(), deadline,
                 client::Idempotent::kYes);
   display(
@@ -249,8 +249,8 @@ void user_add(Invocation& inv) {
     }
   }
   req.set_name(user);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserAdd, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "User " << user << " created\n"; }, header_fields(r));
@@ -262,8 +262,8 @@ void user_delete(Invocation& inv) {
   }
   etcdserverpb::AuthUserDeleteRequest req;
   req.set_name(inv.args[0]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserDelete, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "User " << req.name() << " deleted\n"; }, header_fields(r));
@@ -276,8 +276,8 @@ void user_get(Invocation& inv) {
   const std::string& name = inv.args[0];
   etcdserverpb::AuthUserGetRequest req;
   req.set_name(name);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserGet, req, kNoDeadline, client::Idempotent::kYes);
   if (inv.get_bool("detail")) {
     std::cout << "User: " << name << "\n";
@@ -303,8 +303,8 @@ void user_get(Invocation& inv) {
 
 void user_list(Invocation& inv) {
   require_no_args(inv, "user list command requires no arguments");
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserList, etcdserverpb::AuthUserListRequest(), kNoDeadline,
                 client::Idempotent::kYes);
   display(
@@ -322,8 +322,8 @@ void user_passwd(Invocation& inv) {
   etcdserverpb::AuthUserChangePasswordRequest req;
   req.set_name(inv.args[0]);
   req.set_password(read_new_password(inv, inv.args[0]));
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserChangePassword, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "Password updated\n"; }, header_fields(r));
@@ -337,8 +337,8 @@ void user_grant_role(Invocation& inv) {
   etcdserverpb::AuthUserGrantRoleRequest req;
   req.set_user(inv.args[0]);
   req.set_role(inv.args[1]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserGrantRole, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r,
@@ -354,8 +354,8 @@ void user_revoke_role(Invocation& inv) {
   etcdserverpb::AuthUserRevokeRoleRequest req;
   req.set_name(inv.args[0]);
   req.set_role(inv.args[1]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::UserRevokeRole, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r,
@@ -371,8 +371,8 @@ void role_add(Invocation& inv) {
   }
   etcdserverpb::AuthRoleAddRequest req;
   req.set_name(inv.args[0]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleAdd, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "Role " << req.name() << " created\n"; }, header_fields(r));
@@ -384,8 +384,8 @@ void role_delete(Invocation& inv) {
   }
   etcdserverpb::AuthRoleDeleteRequest req;
   req.set_role(inv.args[0]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleDelete, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "Role " << req.role() << " deleted\n"; }, header_fields(r));
@@ -397,16 +397,16 @@ void role_get(Invocation& inv) {
   }
   etcdserverpb::AuthRoleGetRequest req;
   req.set_role(inv.args[0]);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleGet, req, kNoDeadline, client::Idempotent::kYes);
   display_role(d, req.role(), r);
 }
 
 void role_list(Invocation& inv) {
   require_no_args(inv, "role list command requires no arguments");
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleList, etcdserverpb::AuthRoleListRequest(), kNoDeadline,
                 client::Idempotent::kYes);
   display(
@@ -469,8 +469,8 @@ void role_grant_permission(Invocation& inv) {
   req.mutable_perm()->set_permtype(perm);
   req.mutable_perm()->set_key(key);
   req.mutable_perm()->set_range_end(end);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleGrantPermission, req, kNoDeadline, client::Idempotent::kNo);
   display(
       d, r, [&] { std::cout << "Role " << req.name() << " updated\n"; }, header_fields(r));
@@ -487,8 +487,8 @@ void role_revoke_permission(Invocation& inv) {
   req.set_role(inv.args[0]);
   req.set_key(key);
   req.set_range_end(end);
-  const Display d = display_from(inv);
   auto c = must_client(inv);
+  const Display d = display_from(inv);
   auto r = call(*c, &Stub::RoleRevokePermission, req, kNoDeadline, client::Idempotent::kNo);
   const std::string& shown_key = inv.args[1];  // as typed, not the "\x00" sent for ""
   display(

@@ -178,8 +178,11 @@ client::Options client_options_from(const Invocation& inv) {
 }
 
 std::unique_ptr<client::Client> client_from(const Invocation& inv) {
+  // etcdctl's order: the flags (and the password prompt), then the output
+  // format, then the dial.
+  client::Options o = client_options_from(inv);
   display_from(inv);
-  return std::make_unique<client::Client>(client_options_from(inv));
+  return std::make_unique<client::Client>(std::move(o));
 }
 
 client::Deadline command_deadline(const Invocation& inv) {

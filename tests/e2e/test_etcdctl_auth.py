@@ -115,6 +115,9 @@ def test_prompts_match_reference(ours_server):
     same(ep, ep, "user", "passwd", "u2", input="pw\npw\n")
     same(ep, ep, "user", "passwd", "--interactive=false", "u2", input="pw\n")
     same(ep, ep, "--user", "root", "user", "list", input="pw\n")  # "Password: "
+    # The prompts come before the output format is checked.
+    same(ep, ep, "-w", "yaml", "--user", "root", "user", "list", input="pw\n")
+    same(ep, ep, "-w", "yaml", "user", "add", "u3", input="pw\npw\n")
 
 
 def test_auth_status_reports_the_server_error(ours_server):
