@@ -249,3 +249,48 @@ def test_auth_workflow_against_reference_server(ref_servers):
     step("--user", "root:rootpw", "user", "list")  # auth is off: the token is not needed
     step("auth", "disable")
     read("user", "list", auth=())
+
+
+def on_terminal(binary, endpoint, args, lines):
+    """Runs etcdctl on a pseudo-terminal, typing `lines` after it starts;
+    returns what the terminal showed (the Go client's zap lines dropped)."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["ETCDCTL_API"] = "3"
+        os.execv(str(binary), [str(binary), f"--endpoints={endpoint}", *args])
+    shown = b""
+    try:
+        for line in lines:
+            time.sleep(0.3)
+            os.write(fd, line)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return b"\r\n".join(l for l in shown.split(b"\r\n") if not l.startswith(b'{"level"'))
+
+
+@pytest.mark.parametrize("args,lines", [
+    (("user", "add", "u4"), [b"secret\n", b"secret\n"]),
+    (("user", "passwd", "u4"), [b"secret\n", b"other\n"]),
+    (("--user", "root", "role", "list"), [b"secret\n"]),
+], ids=lambda x: " ".join(x) if isinstance(x[0], str) else "")
+def test_terminal_prompts_hide_the_password(ours_server, args, lines):
+    ours = on_terminal(OUR_ETCDCTL, ours_server.endpoint, args, lines)
+    ref = on_terminal(REFERENCE_ETCDCTL, ours_server.endpoint, args, lines)
+    assert ours == ref
+    assert b"secret" not in ours and b"Password" in ours
