@@ -294,3 +294,13 @@ def test_terminal_prompts_hide_the_password(ours_server, args, lines):
     ref = on_terminal(REFERENCE_ETCDCTL, ours_server.endpoint, args, lines)
     assert ours == ref
     assert b"secret" not in ours and b"Password" in ours
+
+
+def test_unreachable_endpoint_matches_reference():
+    from conftest import free_ports
+    dead = f"127.0.0.1:{free_ports(1)[0]}"
+    # No dial wait without a user: the command's deadline ends it (exit 1);
+    # with a user the token is fetched at dial time (exit 2).
+    same(dead, dead, "--dial-timeout=1s", "--command-timeout=2s", "auth", "enable")
+    same(dead, dead, "--dial-timeout=1s", "--user", "root:pw", "user", "list")
+    same(dead, dead, "--dial-timeout=1s", "--user", "root:pw", "-w", "json", "role", "get", "r")
