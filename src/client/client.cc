@@ -193,13 +193,13 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
 grpc::Status Client::connect(Deadline deadline) {
   auto c = connection(deadline);
   if (!c) return deadline_exceeded();
-  if (!options_.user.empty()) return authenticate(*c, deadline);
+  if (uses_auth()) return authenticate(*c, deadline);
   return grpc::Status::OK;
 }
 
 grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent idem) {
   bool reauthenticated = false;
-  bool need_token = !options_.user.empty() && !authenticated();
+  bool need_token = uses_auth() && !authenticated();
   while (true) {
     auto c = connection(deadline);
     if (!c) return deadline_exceeded();
@@ -212,7 +212,7 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     prepare(ctx, deadline);
     grpc::Status s = fn(*c, ctx);
     if (s.ok()) return s;
-    if (is_invalid_token(s) && !options_.user.empty() && !reauthenticated) {
+    if (is_invalid_token(s) && uses_auth() && !reauthenticated) {
       reauthenticated = true;  // refused before it was applied: safe to send again
       need_token = true;
       continue;
@@ -244,7 +244,7 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     Client one(o);
     return one.invoke(fn, deadline, Idempotent::kNo);
   }
-  if (!options_.user.empty() && !authenticated()) {
+  if (uses_auth() && !authenticated()) {
     grpc::Status s = authenticate(*c, deadline);
     if (!s.ok()) return s;
   }

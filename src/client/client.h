@@ -51,7 +51,9 @@ struct Options {
   std::chrono::milliseconds keepalive_time{2000};
   std::chrono::milliseconds keepalive_timeout{6000};
   std::optional<TlsOptions> tls;
-  std::string user;  // empty: no authentication
+  // Both set: authenticate. As in etcd's client, a user without a password
+  // (or the reverse) means no authentication at all.
+  std::string user;
   std::string password;
 };
 
@@ -144,6 +146,7 @@ class Client {
   // The current token ("" without auth).
   std::string token() const;
   bool authenticated() const;
+  bool uses_auth() const { return !options_.user.empty() && !options_.password.empty(); }
 
   // etcd's "authentication: username:password" is what --user carries.
  private:

@@ -24,7 +24,7 @@ using Stub = Auth::Stub;
 // takes).
 std::unique_ptr<client::Client> must_client(const Invocation& inv) {
   auto c = client_from(inv);
-  if (!c->options().user.empty()) {
+  if (c->uses_auth()) {
     const auto dial = std::chrono::nanoseconds(inv.get_duration_ns("dial-timeout"));
     grpc::Status s = c->connect(std::chrono::system_clock::now() + dial);
     if (!s.ok()) exit_with_status(s, kExitBadConnection);

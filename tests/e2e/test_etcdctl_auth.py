@@ -222,6 +222,8 @@ def test_auth_workflow_against_reference_server(ref_servers):
     read("role", "get", "root")
     step("--user", "root", "user", "list", input="rootpw\n")  # the prompt
     step("--user", "root", "--password", "rootpw", "role", "list")
+    step("--user", "root:", "role", "list")  # no password: no authentication at all
+    step("--user", "root", "role", "list", input="\n")  # the same, from the prompt
     step("--user", "root:wrong", "user", "list")  # authentication failed, exit 2
     step("--user", "nosuch:pw", "role", "list")
     step("--user", "alice:apw", "user", "list")  # permission denied
