@@ -190,6 +190,11 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
   return s;
 }
 
+grpc::Status Client::ensure_authenticated(Connection& c, Deadline deadline) {
+  if (!uses_auth() || authenticated()) return grpc::Status::OK;
+  return authenticate(c, deadline);
+}
+
 grpc::Status Client::connect(Deadline deadline) {
   auto c = connection(deadline);
   if (!c) return deadline_exceeded();

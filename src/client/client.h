@@ -140,6 +140,9 @@ class Client {
   // The current endpoint's connection, connecting (with failover) until
   // `deadline`; nullptr when no endpoint answered.
   std::shared_ptr<Connection> connection(Deadline deadline);
+  // With a user and no token yet: authenticates on `c` (streams call this
+  // before their first message; unary calls do it on their own).
+  grpc::Status ensure_authenticated(Connection& c, Deadline deadline);
   // After a stream failed on `c`: move to the next endpoint.
   void mark_failed(const Connection& c);
 

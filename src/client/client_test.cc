@@ -502,6 +502,27 @@ TEST(ClientAuthTest, TokensAgainstTheReferenceServer) {
   auto kv = get(root, "k");
   ASSERT_TRUE(kv.has_value());
   EXPECT_EQ(kv->value(), "v2");
+  // A watch that is a client's first call authenticates first too.
+  Client watching(o);
+  etcdserverpb::WatchCreateRequest create;
+  create.set_key("k");
+  Watcher watcher(watching, create);
+  std::atomic<bool> seen{false};
+  std::thread t([&] {
+    watcher.run([&](const etcdserverpb::WatchResponse& r) {
+      for (const auto& ev : r.events()) {
+        if (ev.kv().value() == "v3") seen = true;
+      }
+      return !seen && !r.canceled();
+    });
+  });
+  for (int i = 0; i < 50 && !seen; ++i) {
+    if (!put(fresh, "k", "v3").ok()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  watcher.cancel();
+  t.join();
+  EXPECT_TRUE(seen);
   // A wrong password is the server's error.
   Options wrong = o;
   wrong.password = "nope";
