@@ -194,11 +194,7 @@ void auth_status(Invocation& inv) {
         std::cout << "Authentication Status: " << (r.enabled() ? "true" : "false") << "\n";
         std::cout << "AuthRevision: " << r.authrevision() << "\n";
       },
-      [&] {
-        print_header(r.header());
-        std::cout << "\"Enabled\" : " << (r.enabled() ? "true" : "false") << "\n";
-        std::cout << "\"AuthRevision\" : " << r.authrevision() << "\n";
-      });
+      nullptr);  // etcdctl's fields printer has no auth status
 }
 
 // ---- user ----
