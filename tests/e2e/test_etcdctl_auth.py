@@ -306,3 +306,21 @@ def test_unreachable_endpoint_matches_reference():
     same(dead, dead, "--dial-timeout=1s", "--command-timeout=2s", "auth", "enable")
     same(dead, dead, "--dial-timeout=1s", "--user", "root:pw", "user", "list")
     same(dead, dead, "--dial-timeout=1s", "--user", "root:pw", "-w", "json", "role", "get", "r")
+
+
+@pytest.mark.parametrize("args", [
+    ("user",), ("role",), ("auth",), ("user", "add"), ("user", "delete"), ("user", "get"),
+    ("user", "list"), ("user", "passwd"), ("user", "grant-role"), ("user", "revoke-role"),
+    ("role", "add"), ("role", "delete"), ("role", "get"), ("role", "list"),
+    ("role", "grant-permission"), ("role", "revoke-permission"), ("auth", "enable"),
+    ("auth", "disable"),
+], ids=" ".join)
+def test_help_matches_reference(args):
+    def text(binary):
+        r = subprocess.run([str(binary), *args, "--help"], env=etcdctl_env(),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stderr == ""
+        out = re.sub(r"API VERSION:\n\t3\.\d\n", "API VERSION:\n\t3.x\n", r.stdout)
+        # etcd 3.5 added `auth status`.
+        return out.replace("\tstatus\tReturns authentication status\n", "")
+    assert text(OUR_ETCDCTL) == text(REFERENCE_ETCDCTL)
