@@ -249,16 +249,21 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     Client one(o);
     return one.invoke(fn, deadline, Idempotent::kNo);
   }
-  if (uses_auth() && !authenticated()) {
-    grpc::Status s = authenticate(*c, deadline);
-    if (!s.ok()) return s;
+  for (int attempt = 0;; ++attempt) {
+    if (uses_auth() && (!authenticated() || attempt > 0)) {
+      grpc::Status s = authenticate(*c, deadline);
+      if (!s.ok()) return s;
+    }
+    grpc::ClientContext ctx;
+    prepare(ctx, deadline);
+    ctx.set_wait_for_ready(true);
+    grpc::Status s = fn(*c, ctx);
+    // A token the server no longer knows: a new one, and the call once more
+    // (it was refused unapplied), as invoke() does.
+    if (attempt == 0 && uses_auth() && is_invalid_token(s)) continue;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
+    return s;
   }
-  grpc::ClientContext ctx;
-  prepare(ctx, deadline);
-  ctx.set_wait_for_ready(true);
-  grpc::Status s = fn(*c, ctx);
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
-  return s;
 }
 
 }  // namespace etcd::client

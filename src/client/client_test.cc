@@ -523,6 +523,16 @@ TEST(ClientAuthTest, TokensAgainstTheReferenceServer) {
   watcher.cancel();
   t.join();
   EXPECT_TRUE(seen);
+  // call_on (one given endpoint) replaces an expired token too.
+  std::this_thread::sleep_for(3s);
+  etcdserverpb::RangeRequest on_req;
+  on_req.set_key("k");
+  etcdserverpb::RangeResponse on_resp;
+  const std::string before_on = fresh.token();
+  const grpc::Status on = fresh.call_on("127.0.0.1:24420", &Connection::kv,
+                                        &etcdserverpb::KV::Stub::Range, on_req, &on_resp, in(5s));
+  EXPECT_TRUE(on.ok()) << on.error_message();
+  EXPECT_NE(fresh.token(), before_on);
   // A wrong password is the server's error.
   Options wrong = o;
   wrong.password = "nope";
