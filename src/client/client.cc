@@ -185,6 +185,7 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
   grpc::ClientContext ctx;
   ctx.set_deadline(deadline);
   grpc::Status s = c.auth->Authenticate(&ctx, req, &resp);
+  if (!s.ok() && options_.on_attempt_failed) options_.on_attempt_failed(0, s);
   if (s.ok() || is_auth_not_enabled(s)) {
     // Without auth on the server, calls go without a token (etcd's client
     // ignores this error at dial time too).
@@ -203,7 +204,13 @@ grpc::Status Client::ensure_authenticated(Connection& c, Deadline deadline) {
 
 grpc::Status Client::connect(Deadline deadline) {
   auto c = connection(deadline);
-  if (!c) return deadline_exceeded();
+  if (!c) {
+    if (uses_auth() && options_.on_attempt_failed) {  // the Authenticate that could not go
+      options_.on_attempt_failed(0,
+                                 grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+    }
+    return deadline_exceeded();
+  }
   if (uses_auth()) return authenticate(*c, deadline);
   return grpc::Status::OK;
 }
@@ -211,9 +218,16 @@ grpc::Status Client::connect(Deadline deadline) {
 grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent idem) {
   bool reauthenticated = false;
   bool need_token = uses_auth() && !authenticated();
+  unsigned attempt = 0;
   while (true) {
     auto c = connection(deadline);
-    if (!c) return deadline_exceeded();
+    if (!c) {
+      if (options_.on_attempt_failed) {
+        options_.on_attempt_failed(
+            attempt, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+      }
+      return deadline_exceeded();
+    }
     if (need_token) {
       grpc::Status s = authenticate(*c, deadline);
       if (!s.ok()) return s;
@@ -223,6 +237,7 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     prepare(ctx, deadline);
     grpc::Status s = fn(*c, ctx);
     if (s.ok()) return s;
+    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt++, s);
     if (is_invalid_token(s) && uses_auth() && !reauthenticated) {
       reauthenticated = true;  // refused before it was applied: safe to send again
       need_token = true;
@@ -264,6 +279,9 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     prepare(ctx, deadline);
     ctx.set_wait_for_ready(true);
     grpc::Status s = fn(*c, ctx);
+    if (!s.ok() && options_.on_attempt_failed) {
+      options_.on_attempt_failed(static_cast<unsigned>(attempt), s);
+    }
     // A token the server no longer knows: a new one, and the call once more
     // (it was refused unapplied), as invoke() does.
     if (attempt == 0 && uses_auth() && is_invalid_token(s)) continue;

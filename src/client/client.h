@@ -55,7 +55,16 @@ struct Options {
   // (or the reverse) means no authentication at all.
   std::string user;
   std::string password;
+  // Called after each failed attempt of a unary call, Authenticate included,
+  // with the attempt's number (from 0) and its status: etcd's Go client logs
+  // each one ("retrying of unary invoker failed"). A call that found no
+  // endpoint to connect to reports kNoConnection.
+  std::function<void(unsigned attempt, const grpc::Status&)> on_attempt_failed;
 };
+
+// What etcd's Go client reports when no endpoint could be connected.
+inline constexpr const char* kNoConnection =
+    "latest balancer error: all SubConns are in TransientFailure";
 
 enum class Idempotent { kNo, kYes };
 

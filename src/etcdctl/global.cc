@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <random>
 #include <set>
 
 #include "base/version.h"
@@ -203,6 +204,94 @@ client::Options client_options_from(const Invocation& inv) {
   return o;
 }
 
+namespace {
+
+const char* go_code_name(grpc::StatusCode c);  // below
+
+// A zap JSON string: quotes, backslashes and control characters escaped.
+std::string zap_string(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// zap's ISO8601 time: "2026-12-07T07:37:55.563Z" (local time, its offset).
+std::string zap_time() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char zone[16] = "Z";
+  if (tm.tm_gmtoff != 0) std::strftime(zone, sizeof zone, "%z", &tm);
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%03lld%s", buf, static_cast<long long>(ms), zone);
+  return out;
+}
+
+// The id etcd's client gives its resolver ("client-<uuid v4>").
+std::string client_uuid() {
+  std::random_device rd;
+  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  unsigned char b[16];
+  for (auto& x : b) x = static_cast<unsigned char>(g());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[40];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+}  // namespace
+
+void log_failed_attempts(client::Options& o) {
+  if (o.endpoints.empty()) return;
+  const std::string target =
+      "endpoint://client-" + client_uuid() + "/" + client::endpoint_address(o.endpoints[0]);
+  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s) {
+    std::string error;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+        s.error_message() != client::kNoConnection) {
+      error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
+    } else if (s.error_code() == grpc::StatusCode::CANCELLED) {
+      error = "rpc error: code = Canceled desc = context canceled";
+    } else {
+      error = std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+              " desc = " + s.error_message();
+    }
+    std::cout.flush();
+    std::cerr << "{\"level\":\"warn\",\"ts\":\"" << zap_time()
+              << "\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of "
+                 "unary invoker failed\",\"target\":"
+              << zap_string(target) << ",\"attempt\":" << attempt
+              << ",\"error\":" << zap_string(error) << "}\n"
+              << std::flush;
+  };
+}
+
 std::unique_ptr<client::Client> client_from(const Invocation& inv) {
   if (inv.get_bool("debug")) {
     // As etcdctl: every global flag as the variable that sets it.
@@ -225,6 +314,7 @@ std::unique_ptr<client::Client> client_from(const Invocation& inv) {
   // format, then the dial.
   client::Options o = client_options_from(inv);
   display_from(inv);
+  log_failed_attempts(o);
   return std::make_unique<client::Client>(std::move(o));
 }
 

@@ -34,6 +34,10 @@ Display display_from(const Invocation& inv);
 // The client of the global flags (endpoints, timeouts, TLS, user).
 std::unique_ptr<client::Client> client_from(const Invocation& inv);
 client::Options client_options_from(const Invocation& inv);
+// Makes the client log each failed call attempt to stderr as etcd's Go
+// client does (a zap warning, "retrying of unary invoker failed").
+// client_from does this.
+void log_failed_attempts(client::Options& o);
 // --endpoints, or the endpoints --discovery-srv finds in DNS (https ones
 // only unless --insecure-discovery).
 std::vector<std::string> endpoints_from(const Invocation& inv);
