@@ -40,8 +40,18 @@ grpc::Status deadline_exceeded() {
 }
 
 bool is_invalid_token(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
-         s.error_message() == "etcdserver: invalid auth token";
+  const std::string& m = s.error_message();
+  return (s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
+          m == "etcdserver: invalid auth token") ||
+         (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+          m == "etcdserver: revision of auth store is old") ||
+         (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+          m == "etcdserver: user name is empty");
+}
+
+bool is_auth_not_enabled(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+         s.error_message() == "etcdserver: authentication is not enabled";
 }
 
 Client::Client(Options options) : options_(std::move(options)) {
@@ -151,6 +161,11 @@ void Client::mark_failed(const Connection& c) {
   }
 }
 
+bool Client::authenticated() const {
+  MutexLock l(&mu_);
+  return authenticated_;
+}
+
 std::string Client::token() const {
   MutexLock l(&mu_);
   return token_;
@@ -170,26 +185,49 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
   grpc::ClientContext ctx;
   ctx.set_deadline(deadline);
   grpc::Status s = c.auth->Authenticate(&ctx, req, &resp);
-  if (s.ok()) {
+  if (!s.ok() && options_.on_attempt_failed) options_.on_attempt_failed(0, s);
+  if (s.ok() || is_auth_not_enabled(s)) {
+    // Without auth on the server, calls go without a token (etcd's client
+    // ignores this error at dial time too).
     MutexLock l(&mu_);
     token_ = resp.token();
+    authenticated_ = true;
+    return grpc::Status::OK;
   }
   return s;
 }
 
+grpc::Status Client::ensure_authenticated(Connection& c, Deadline deadline) {
+  if (!uses_auth() || authenticated()) return grpc::Status::OK;
+  return authenticate(c, deadline);
+}
+
 grpc::Status Client::connect(Deadline deadline) {
   auto c = connection(deadline);
-  if (!c) return deadline_exceeded();
-  if (!options_.user.empty()) return authenticate(*c, deadline);
+  if (!c) {
+    if (uses_auth() && options_.on_attempt_failed) {  // the Authenticate that could not go
+      options_.on_attempt_failed(0,
+                                 grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+    }
+    return deadline_exceeded();
+  }
+  if (uses_auth()) return authenticate(*c, deadline);
   return grpc::Status::OK;
 }
 
 grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent idem) {
   bool reauthenticated = false;
-  bool need_token = !options_.user.empty() && token().empty();
+  bool need_token = uses_auth() && !authenticated();
+  unsigned attempt = 0;
   while (true) {
     auto c = connection(deadline);
-    if (!c) return deadline_exceeded();
+    if (!c) {
+      if (options_.on_attempt_failed) {
+        options_.on_attempt_failed(
+            attempt, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+      }
+      return deadline_exceeded();
+    }
     if (need_token) {
       grpc::Status s = authenticate(*c, deadline);
       if (!s.ok()) return s;
@@ -199,7 +237,8 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     prepare(ctx, deadline);
     grpc::Status s = fn(*c, ctx);
     if (s.ok()) return s;
-    if (is_invalid_token(s) && !options_.user.empty() && !reauthenticated) {
+    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt++, s);
+    if (is_invalid_token(s) && uses_auth() && !reauthenticated) {
       reauthenticated = true;  // refused before it was applied: safe to send again
       need_token = true;
       continue;
@@ -231,16 +270,24 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     Client one(o);
     return one.invoke(fn, deadline, Idempotent::kNo);
   }
-  if (!options_.user.empty() && token().empty()) {
-    grpc::Status s = authenticate(*c, deadline);
-    if (!s.ok()) return s;
+  for (int attempt = 0;; ++attempt) {
+    if (uses_auth() && (!authenticated() || attempt > 0)) {
+      grpc::Status s = authenticate(*c, deadline);
+      if (!s.ok()) return s;
+    }
+    grpc::ClientContext ctx;
+    prepare(ctx, deadline);
+    ctx.set_wait_for_ready(true);
+    grpc::Status s = fn(*c, ctx);
+    if (!s.ok() && options_.on_attempt_failed) {
+      options_.on_attempt_failed(static_cast<unsigned>(attempt), s);
+    }
+    // A token the server no longer knows: a new one, and the call once more
+    // (it was refused unapplied), as invoke() does.
+    if (attempt == 0 && uses_auth() && is_invalid_token(s)) continue;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
+    return s;
   }
-  grpc::ClientContext ctx;
-  prepare(ctx, deadline);
-  ctx.set_wait_for_ready(true);
-  grpc::Status s = fn(*c, ctx);
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
-  return s;
 }
 
 }  // namespace etcd::client

@@ -51,9 +51,20 @@ struct Options {
   std::chrono::milliseconds keepalive_time{2000};
   std::chrono::milliseconds keepalive_timeout{6000};
   std::optional<TlsOptions> tls;
-  std::string user;  // empty: no authentication
+  // Both set: authenticate. As in etcd's client, a user without a password
+  // (or the reverse) means no authentication at all.
+  std::string user;
   std::string password;
+  // Called after each failed attempt of a unary call, Authenticate included,
+  // with the attempt's number (from 0) and its status: etcd's Go client logs
+  // each one ("retrying of unary invoker failed"). A call that found no
+  // endpoint to connect to reports kNoConnection.
+  std::function<void(unsigned attempt, const grpc::Status&)> on_attempt_failed;
 };
+
+// What etcd's Go client reports when no endpoint could be connected.
+inline constexpr const char* kNoConnection =
+    "latest balancer error: all SubConns are in TransientFailure";
 
 enum class Idempotent { kNo, kYes };
 
@@ -77,9 +88,14 @@ std::string endpoint_address(const std::string& endpoint);
 // "context deadline exceeded", as Go's context says it.
 grpc::Status deadline_exceeded();
 
-// True for the server's "invalid auth token" answers, after which a new token
-// makes the same call valid.
+// True for the server's answers after which a new token makes the same call
+// valid (the server refused it unapplied): "invalid auth token", "revision
+// of auth store is old", and "user name is empty" (a token the server lost),
+// as etcd's client refreshes on.
 bool is_invalid_token(const grpc::Status& s);
+
+// The server's "authentication is not enabled" (to Authenticate).
+bool is_auth_not_enabled(const grpc::Status& s);
 
 class Client {
  public:
@@ -133,11 +149,16 @@ class Client {
   // The current endpoint's connection, connecting (with failover) until
   // `deadline`; nullptr when no endpoint answered.
   std::shared_ptr<Connection> connection(Deadline deadline);
+  // With a user and no token yet: authenticates on `c` (streams call this
+  // before their first message; unary calls do it on their own).
+  grpc::Status ensure_authenticated(Connection& c, Deadline deadline);
   // After a stream failed on `c`: move to the next endpoint.
   void mark_failed(const Connection& c);
 
   // The current token ("" without auth).
   std::string token() const;
+  bool authenticated() const;
+  bool uses_auth() const { return !options_.user.empty() && !options_.password.empty(); }
 
   // etcd's "authentication: username:password" is what --user carries.
  private:
@@ -152,6 +173,8 @@ class Client {
   std::vector<std::shared_ptr<Connection>> conns_ ABSL_GUARDED_BY(mu_);  // per endpoint, lazily
   size_t current_ ABSL_GUARDED_BY(mu_) = 0;
   std::string token_ ABSL_GUARDED_BY(mu_);
+  // Authenticate answered (a token, or auth is off on the server).
+  bool authenticated_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace etcd::client

@@ -21,6 +21,7 @@ grpc::Status KeepAlive::run(const OnResponse& on_response) {
   while (true) {
     auto conn = client_.connection(alive_until);
     if (!conn) return deadline_exceeded();
+    if (grpc::Status s = client_.ensure_authenticated(*conn, alive_until); !s.ok()) return s;
     grpc::ClientContext ctx;
     client_.prepare(ctx, Deadline::max());
     {

@@ -24,6 +24,7 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
     const auto dial_deadline = std::chrono::system_clock::now() + client_.options().dial_timeout;
     auto conn = client_.connection(dial_deadline);
     if (!conn) return deadline_exceeded();
+    if (grpc::Status s = client_.ensure_authenticated(*conn, dial_deadline); !s.ok()) return s;
     grpc::ClientContext ctx;
     client_.prepare(ctx, Deadline::max());
     {

@@ -356,7 +356,7 @@ std::string Command::path() const { return parent_ ? parent_->path() + " " + nam
 
 std::string Command::use_line() const {
   std::string line = parent_ ? parent_->path() + " " + use_ : use_;
-  if (line.find("[flags]") == std::string::npos) line += " [flags]";
+  if (!disable_flags_in_use_line && line.find("[flags]") == std::string::npos) line += " [flags]";
   return line;
 }
 

@@ -118,6 +118,8 @@ class Command {
   std::function<void(Invocation&)> before_run;
   // Arguments after "--" are left positional (watch, lock, elect).
   bool allow_dash_args = true;
+  // cobra's DisableFlagsInUseLine: no " [flags]" after the use line.
+  bool disable_flags_in_use_line = false;
 
  private:
   Command* find_child(const std::string& word);

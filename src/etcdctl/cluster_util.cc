@@ -73,7 +73,7 @@ std::string grpc_error_text(const grpc::Status& s) {
 }
 
 grpc::Status authenticate_within_dial_timeout(client::Client& c) {
-  if (c.options().user.empty()) return grpc::Status::OK;
+  if (!c.uses_auth()) return grpc::Status::OK;
   return c.connect(std::chrono::system_clock::now() + c.options().dial_timeout);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <random>
 #include <set>
 
 #include "base/version.h"
@@ -40,25 +41,37 @@ std::string capnslog_time() {
   return out;
 }
 
-std::string read_password(const std::string& prompt) {
-  std::cerr << prompt << std::flush;
+}  // namespace
+
+// speakeasy.Ask, which etcdctl prompts with: the prompt on stdout, echo off
+// while a line is read from stdin byte by byte (so the rest of stdin stays
+// unread), then a newline on stdout. speakeasy turns echo off and on by
+// running stty on the terminal; when stdin is not one, stty's complaint goes
+// to stderr twice, and etcdctl's users see it: so do ours.
+std::string ask_password(const std::string& prompt) {
+  std::cout << prompt << std::flush;
   termios old{};
   const bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  constexpr const char* kSttyComplaint = "stty: 'standard input': Inappropriate ioctl for device\n";
   if (tty) {
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  } else {
+    std::cerr << kSttyComplaint << std::flush;
   }
   std::string line;
-  std::getline(std::cin, line);
+  char c;
+  while (::read(STDIN_FILENO, &c, 1) == 1 && c != '\n') line += c;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
   if (tty) {
     tcsetattr(STDIN_FILENO, TCSANOW, &old);
-    std::cerr << "\n";
+  } else {
+    std::cerr << kSttyComplaint << std::flush;
   }
+  std::cout << "\n" << std::flush;
   return line;
 }
-
-}  // namespace
 
 void apply_env(Invocation& inv) {
   std::set<std::string> known;
@@ -175,7 +188,7 @@ client::Options client_options_from(const Invocation& inv) {
       const size_t colon = user.find(':');
       if (colon == std::string::npos) {
         o.user = user;
-        o.password = read_password("Password: ");
+        o.password = ask_password("Password: ");
       } else {
         o.user = user.substr(0, colon);
         o.password = user.substr(colon + 1);
@@ -191,12 +204,101 @@ client::Options client_options_from(const Invocation& inv) {
   return o;
 }
 
+namespace {
+
+const char* go_code_name(grpc::StatusCode c);  // below
+
+// A zap JSON string: quotes, backslashes and control characters escaped.
+std::string zap_string(const std::string& v) {
+  std::string out = "\"";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// zap's ISO8601 time: "2026-12-07T07:37:55.563Z" (local time, its offset).
+std::string zap_time() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char zone[16] = "Z";
+  if (tm.tm_gmtoff != 0) std::strftime(zone, sizeof zone, "%z", &tm);
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%03lld%s", buf, static_cast<long long>(ms), zone);
+  return out;
+}
+
+// The id etcd's client gives its resolver ("client-<uuid v4>").
+std::string client_uuid() {
+  std::random_device rd;
+  std::mt19937_64 g((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  unsigned char b[16];
+  for (auto& x : b) x = static_cast<unsigned char>(g());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[40];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+}  // namespace
+
+void log_failed_attempts(client::Options& o) {
+  if (o.endpoints.empty()) return;
+  const std::string target =
+      "endpoint://client-" + client_uuid() + "/" + client::endpoint_address(o.endpoints[0]);
+  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s) {
+    std::string error;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+        s.error_message() != client::kNoConnection) {
+      error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
+    } else if (s.error_code() == grpc::StatusCode::CANCELLED) {
+      error = "rpc error: code = Canceled desc = context canceled";
+    } else {
+      error = std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+              " desc = " + s.error_message();
+    }
+    std::cout.flush();
+    std::cerr << "{\"level\":\"warn\",\"ts\":\"" << zap_time()
+              << "\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of "
+                 "unary invoker failed\",\"target\":"
+              << zap_string(target) << ",\"attempt\":" << attempt
+              << ",\"error\":" << zap_string(error) << "}\n"
+              << std::flush;
+  };
+}
+
 std::unique_ptr<client::Client> client_from(const Invocation& inv) {
   if (inv.get_bool("debug")) {
     // As etcdctl: every global flag as the variable that sets it.
     std::map<std::string, const Flag*> inherited;
     for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
-      for (const auto& [name, f] : c->persistent_flags().all()) inherited.emplace(name, inv.cmd->lookup(name));
+      for (const auto& [name, f] : c->persistent_flags().all())
+        inherited.emplace(name, inv.cmd->lookup(name));
     }
     for (const auto& [name, f] : inherited) {
       std::string value = f->value;
@@ -208,8 +310,12 @@ std::unique_ptr<client::Client> client_from(const Invocation& inv) {
       std::cerr << env_name(name) << "=" << value << "\n";
     }
   }
+  // etcdctl's order: the flags (and the password prompt), then the output
+  // format, then the dial.
+  client::Options o = client_options_from(inv);
   display_from(inv);
-  return std::make_unique<client::Client>(client_options_from(inv));
+  log_failed_attempts(o);
+  return std::make_unique<client::Client>(std::move(o));
 }
 
 client::Deadline command_deadline(const Invocation& inv) {
@@ -217,12 +323,120 @@ client::Deadline command_deadline(const Invocation& inv) {
          std::chrono::nanoseconds(inv.get_duration_ns("command-timeout"));
 }
 
-void exit_with_status(const grpc::Status& s, int code) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    exit_with_error(code, "context deadline exceeded");
+namespace {
+
+// The descriptions etcd's client turns into its typed errors (rpctypes'
+// errStringToError): etcdctl prints these bare; any other gRPC error prints
+// as grpc-go's status error, "rpc error: code = <Code> desc = <message>".
+bool is_etcd_error(const std::string& desc) {
+  static const std::set<std::string> kKnown = {
+      "etcdserver: key is not provided",
+      "etcdserver: key not found",
+      "etcdserver: value is provided",
+      "etcdserver: lease is provided",
+      "etcdserver: too many operations in txn request",
+      "etcdserver: duplicate key given in txn request",
+      "etcdserver: mvcc: required revision has been compacted",
+      "etcdserver: mvcc: required revision is a future revision",
+      "etcdserver: mvcc: database space exceeded",
+      "etcdserver: requested lease not found",
+      "etcdserver: lease already exists",
+      "etcdserver: too large lease TTL",
+      "etcdserver: member ID already exist",
+      "etcdserver: Peer URLs already exists",
+      "etcdserver: re-configuration failed due to not enough started members",
+      "etcdserver: given member URLs are invalid",
+      "etcdserver: member not found",
+      "etcdserver: can only promote a learner member",
+      "etcdserver: can only promote a learner member which is in sync with leader",
+      "etcdserver: too many learner members in cluster",
+      "etcdserver: request is too large",
+      "etcdserver: too many requests",
+      "etcdserver: root user does not exist",
+      "etcdserver: root user does not have root role",
+      "etcdserver: user name already exists",
+      "etcdserver: user name is empty",
+      "etcdserver: user name not found",
+      "etcdserver: role name already exists",
+      "etcdserver: role name not found",
+      "etcdserver: role name is empty",
+      "etcdserver: authentication failed, invalid user ID or password",
+      "etcdserver: permission denied",
+      "etcdserver: role is not granted to the user",
+      "etcdserver: permission is not granted to the role",
+      "etcdserver: authentication is not enabled",
+      "etcdserver: invalid auth token",
+      "etcdserver: invalid auth management",
+      "etcdserver: revision of auth store is old",
+      "etcdserver: no leader",
+      "etcdserver: not leader",
+      "etcdserver: leader changed",
+      "etcdserver: not capable",
+      "etcdserver: server stopped",
+      "etcdserver: request timed out",
+      "etcdserver: request timed out, possibly due to previous leader failure",
+      "etcdserver: request timed out, possibly due to connection lost",
+      "etcdserver: request timed out, waiting for the applied index took too long",
+      "etcdserver: unhealthy cluster",
+      "etcdserver: corrupt cluster",
+      "etcdserver: bad leader transferee",
+  };
+  return kKnown.count(desc) > 0;
+}
+
+const char* go_code_name(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "Canceled";
+    case grpc::StatusCode::UNKNOWN:
+      return "Unknown";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "InvalidArgument";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DeadlineExceeded";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NotFound";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "AlreadyExists";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PermissionDenied";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "ResourceExhausted";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FailedPrecondition";
+    case grpc::StatusCode::ABORTED:
+      return "Aborted";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OutOfRange";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "Unimplemented";
+    case grpc::StatusCode::INTERNAL:
+      return "Internal";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "Unavailable";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DataLoss";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "Unauthenticated";
+    default:
+      return "Unknown";
   }
-  if (s.error_code() == grpc::StatusCode::CANCELLED) exit_with_error(code, "context canceled");
-  exit_with_error(code, s.error_message());
+}
+
+}  // namespace
+
+std::string go_error_string(const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
+  if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
+  if (is_etcd_error(s.error_message())) return s.error_message();
+  return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+         " desc = " + s.error_message();
+}
+
+void exit_with_status(const grpc::Status& s, int code) {
+  exit_with_error(code, go_error_string(s));
 }
 
 std::unique_ptr<Command> make_root() {
@@ -294,7 +508,11 @@ int run_etcdctl(int argc, char** argv) {
     }
   }
   std::vector<std::string> args(argv + 1, argv + argc);
-  return make_root()->execute(args);
+  auto root = make_root();
+  if (!args.empty() && (args[0] == "__complete" || args[0] == "__completeNoDesc")) {
+    return run_shell_complete(*root, args);
+  }
+  return root->execute(args);
 }
 
 }  // namespace etcd::ctl

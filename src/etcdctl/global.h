@@ -34,6 +34,10 @@ Display display_from(const Invocation& inv);
 // The client of the global flags (endpoints, timeouts, TLS, user).
 std::unique_ptr<client::Client> client_from(const Invocation& inv);
 client::Options client_options_from(const Invocation& inv);
+// Makes the client log each failed call attempt to stderr as etcd's Go
+// client does (a zap warning, "retrying of unary invoker failed").
+// client_from does this.
+void log_failed_attempts(client::Options& o);
 // --endpoints, or the endpoints --discovery-srv finds in DNS (https ones
 // only unless --insecure-discovery).
 std::vector<std::string> endpoints_from(const Invocation& inv);
@@ -42,7 +46,13 @@ client::Deadline command_deadline(const Invocation& inv);
 
 // "Error: <message>" and exit 1 (etcdctl's ExitWithError(ExitError, err)),
 // with the message as etcdctl prints gRPC errors: the server's description.
+// Other gRPC errors print as Go's client shows them ("rpc error: code = ...").
 [[noreturn]] void exit_with_status(const grpc::Status& s, int code = kExitError);
+std::string go_error_string(const grpc::Status& s);
+
+// Asks for a password as etcdctl does (speakeasy): prompt on stdout, one
+// line from stdin with echo off, then a newline on stdout.
+std::string ask_password(const std::string& prompt);
 // Exits on a failed call.
 inline void check(const grpc::Status& s) {
   if (!s.ok()) exit_with_status(s);
@@ -60,5 +70,8 @@ void add_concurrency_commands(Command& root);  // lock elect
 void add_auth_commands(Command& root);         // auth user role
 void add_check_commands(Command& root);        // check perf / datascale
 void add_misc_commands(Command& root);         // version completion
+// The hidden `__complete` / `__completeNoDesc` the completion scripts call
+// (cobra's protocol); args[0] is which.
+int run_shell_complete(Command& root, const std::vector<std::string>& args);
 
 }  // namespace etcd::ctl
