@@ -14,6 +14,17 @@ void Watcher::cancel() {
   if (ctx_) ctx_->TryCancel();
 }
 
+bool Watcher::write(const etcdserverpb::WatchRequest& req) {
+  MutexLock l(&write_mu_);
+  return stream_ && stream_->Write(req);
+}
+
+bool Watcher::request_progress() {
+  etcdserverpb::WatchRequest req;
+  req.mutable_progress_request();
+  return write(req);
+}
+
 grpc::Status Watcher::run(const OnResponse& on_response) {
   bool resumed = false;
   while (true) {
@@ -32,10 +43,14 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
       ctx_ = &ctx;
     }
     auto stream = conn->watch->Watch(&ctx);
+    {
+      MutexLock l(&write_mu_);
+      stream_ = stream.get();
+    }
     etcdserverpb::WatchRequest req;
     *req.mutable_create_request() = request_;
     bool done = false;
-    if (stream->Write(req)) {
+    if (write(req)) {
       etcdserverpb::WatchResponse resp;
       while (!done && stream->Read(&resp)) {
         // Where to resume: after the last event, or (no event yet) after the
@@ -55,6 +70,10 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
     {
       MutexLock l(&mu_);
       ctx_ = nullptr;
+    }
+    {
+      MutexLock l(&write_mu_);
+      stream_ = nullptr;
     }
     if (done) {
       ctx.TryCancel();
