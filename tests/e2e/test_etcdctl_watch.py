@@ -296,3 +296,48 @@ def test_watch_compacted_revision(server, fmt):
     assert code == 5
     assert err == ("watch was canceled (etcdserver: mvcc: required revision has been compacted)\n"
                    "Error: watch is canceled by the server\n")
+
+
+def test_watch_resumes_on_another_member(tmp_path):
+    """Our etcdctl watches through the first of three members; that member
+    dies between writes; the watch goes on through another with every event
+    once, in order."""
+    from cluster import OURS as OURS_ETCD, Cluster
+
+    c = Cluster(tmp_path, [OURS_ETCD] * 3)
+    try:
+        c.start()
+        endpoints = c.endpoints([0, 1, 2])
+        p = subprocess.Popen([str(OURS), f"--endpoints={endpoints}", "watch", "r/", "--prefix"],
+                             env=env_with(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        def put_via_2(k, v):
+            deadline = time.monotonic() + 15
+            while True:
+                r = c.etcdctl("put", k, v, member=2)
+                if r.returncode == 0:
+                    return
+                assert time.monotonic() < deadline, r.stderr
+                time.sleep(0.2)
+
+        time.sleep(0.7)
+        for i in range(3):
+            put_via_2(f"r/{i}", f"v{i}")
+        c.kill(0)
+        for i in range(3, 6):
+            put_via_2(f"r/{i}", f"v{i}")
+        deadline = time.monotonic() + 10
+        want = "".join(f"PUT\nr/{i}\nv{i}\n" for i in range(6))
+        got = b""
+        os.set_blocking(p.stdout.fileno(), False)
+        while time.monotonic() < deadline and len(got) < len(want):
+            got += p.stdout.read() or b""
+            time.sleep(0.1)
+        p.terminate()
+        p.wait(timeout=5)
+        got += p.stdout.read() or b""
+        p.stdout.close()
+        p.stderr.close()
+        assert got.decode() == want
+    finally:
+        c.close()
