@@ -63,7 +63,9 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
             (!resp.created() || request_.start_revision() == 0)) {
           request_.set_start_revision(std::max(request_.start_revision(), rev + 1));
         }
-        if (resp.created() && resumed) continue;  // the caller saw the first one
+        // The caller saw the first created response; a refusal on resuming
+        // (created and canceled) ends the watch like any cancel.
+        if (resp.created() && resumed && !resp.canceled()) continue;
         if (!on_response(resp) || resp.canceled()) done = true;
       }
     }
