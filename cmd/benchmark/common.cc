@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "client/client.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -41,17 +43,17 @@ std::vector<std::string> split_endpoints(const std::string& list) {
 }
 
 std::shared_ptr<grpc::Channel> dial(const std::string& endpoint) {
-  grpc::ChannelArguments args;
-  // A local subchannel pool per channel: each gets its own TCP connection
-  // instead of gRPC sharing one subchannel between identical channels.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(-1);
-  auto ch = grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
-  if (!ch->WaitForConnected(std::chrono::system_clock::now() + kDialTimeout)) {
+  // One client per connection: each gets its own TCP connection (the
+  // client's channels do not share subchannels).
+  client::Options options;
+  options.endpoints = {endpoint};
+  client::Client c(options);
+  auto conn = c.connection(std::chrono::system_clock::now() + kDialTimeout);
+  if (!conn) {
     std::fprintf(stderr, "benchmark: cannot connect to %s\n", endpoint.c_str());
     return nullptr;
   }
-  return ch;
+  return conn->channel;
 }
 
 void report(const std::vector<Results>& per_conn, double elapsed_s, bool precise) {

@@ -268,8 +268,8 @@ int main(int argc, char** argv) {
     }
   }
   lg.info("ready to serve client requests");
-  auto client =
-      etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes, lg);
+  auto client = etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls,
+                                               cfg.max_request_bytes, cfg.grpc_keepalive, lg);
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});

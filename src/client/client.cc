@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -9,6 +10,7 @@ namespace {
 
 // How long one endpoint gets to connect before the next is tried.
 constexpr auto kPerEndpointConnect = std::chrono::milliseconds(500);
+constexpr std::chrono::milliseconds kMinKeepaliveTime{10000};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -92,7 +94,11 @@ std::shared_ptr<Connection> Client::connection_at(size_t i) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options_.keepalive_time.count()));
+  // As grpc-go (and so etcd's Go client) does, keepalive pings are never
+  // more frequent than every 10 s: etcd's server sends away clients that
+  // ping more often than --grpc-keepalive-min-time (5 s).
+  const auto keepalive_time = std::max(options_.keepalive_time, kMinKeepaliveTime);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(keepalive_time.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options_.keepalive_timeout.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   // Reconnect promptly after an endpoint comes back.

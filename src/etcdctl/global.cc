@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "base/version.h"
+#include "client/srv.h"
 
 extern char** environ;
 
@@ -118,9 +120,33 @@ Display display_from(const Invocation& inv) {
   return d;
 }
 
+std::vector<std::string> endpoints_from(const Invocation& inv) {
+  const std::string domain = inv.get_string("discovery-srv");
+  std::vector<std::string> eps;
+  if (!domain.empty()) {
+    auto found = client::discover_srv("etcd-client", domain, inv.get_string("discovery-srv-name"));
+    if (!found.is_ok()) exit_with_error(kExitError, found.status().message());
+    for (const auto& ep : *found) {
+      if (!inv.get_bool("insecure-discovery") && ep.rfind("http://", 0) == 0) {
+        std::cerr << "ignoring discovered insecure endpoint \"" << ep << "\"\n";
+        continue;
+      }
+      eps.push_back(ep);
+    }
+  }
+  if (eps.empty()) {
+    for (std::string ep : inv.get_slice("endpoints")) {
+      const size_t b = ep.find_first_not_of(" \t");
+      const size_t e = ep.find_last_not_of(" \t");
+      eps.push_back(b == std::string::npos ? "" : ep.substr(b, e - b + 1));
+    }
+  }
+  return eps;
+}
+
 client::Options client_options_from(const Invocation& inv) {
   client::Options o;
-  o.endpoints = inv.get_slice("endpoints");
+  o.endpoints = endpoints_from(inv);
   o.dial_timeout = std::chrono::milliseconds(inv.get_duration_ns("dial-timeout") / 1000000);
   o.keepalive_time = std::chrono::milliseconds(inv.get_duration_ns("keepalive-time") / 1000000);
   o.keepalive_timeout =
@@ -166,6 +192,22 @@ client::Options client_options_from(const Invocation& inv) {
 }
 
 std::unique_ptr<client::Client> client_from(const Invocation& inv) {
+  if (inv.get_bool("debug")) {
+    // As etcdctl: every global flag as the variable that sets it.
+    std::map<std::string, const Flag*> inherited;
+    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
+      for (const auto& [name, f] : c->persistent_flags().all()) inherited.emplace(name, inv.cmd->lookup(name));
+    }
+    for (const auto& [name, f] : inherited) {
+      std::string value = f->value;
+      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
+        value = "[";
+        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
+        value += "]";
+      }
+      std::cerr << env_name(name) << "=" << value << "\n";
+    }
+  }
   display_from(inv);
   return std::make_unique<client::Client>(client_options_from(inv));
 }

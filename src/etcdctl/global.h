@@ -34,6 +34,9 @@ Display display_from(const Invocation& inv);
 // The client of the global flags (endpoints, timeouts, TLS, user).
 std::unique_ptr<client::Client> client_from(const Invocation& inv);
 client::Options client_options_from(const Invocation& inv);
+// --endpoints, or the endpoints --discovery-srv finds in DNS (https ones
+// only unless --insecure-discovery).
+std::vector<std::string> endpoints_from(const Invocation& inv);
 // now + --command-timeout.
 client::Deadline command_deadline(const Invocation& inv);
 

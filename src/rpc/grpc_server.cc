@@ -196,7 +196,8 @@ Status check_listen(const std::string& url) {
 
 Result<std::unique_ptr<ClientServer>> ClientServer::listen(
     const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-    uint64_t max_request_bytes, log::Logger& logger) {
+    uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
+    log::Logger& logger) {
   std::unique_ptr<ClientServer> cs(new ClientServer());
   grpc::ServerBuilder builder;
   std::vector<int> ports(urls.size(), 0);
@@ -212,6 +213,21 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
   // share this port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // etcd's keepalive policy (--grpc-keepalive-*): pings closer together than
+  // min_time count as abuse (gRPC sends GOAWAY after a few), none are
+  // allowed without a stream open, and the server probes idle connections.
+  auto ms = [](int64_t ns) {
+    return static_cast<int>(std::min<int64_t>(ns / 1000000, std::numeric_limits<int>::max()));
+  };
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(keepalive.min_time_ns));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  if (keepalive.interval_ns > 0) {
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(keepalive.interval_ns));
+  }
+  if (keepalive.timeout_ns > 0) {
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(keepalive.timeout_ns));
+  }
   // Handlers block for a raft round: keep a pool of polling threads alive
   // instead of letting gRPC create and retire one per burst of requests.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 8);
@@ -232,10 +248,9 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
   return cs;
 }
 
-Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
-                                                          const std::vector<std::string>& urls,
-                                                          uint64_t max_request_bytes,
-                                                          log::Logger& logger) {
+Result<std::unique_ptr<ClientServer>> ClientServer::start(
+    server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
+    const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger) {
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<KvService>(server));
   services.push_back(std::make_unique<ClusterService>(server));
@@ -244,7 +259,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));
-  auto cs = listen(urls, std::move(services), max_request_bytes, logger);
+  auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger);
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
   return cs;
 }

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "server/config/config.h"
 #include "server/etcd_server.h"
 
 namespace etcd::rpc {
@@ -36,10 +37,9 @@ Status check_listen(const std::string& url);
 class ClientServer {
  public:
   // Binds every URL; fails if any cannot be bound.
-  static Result<std::unique_ptr<ClientServer>> start(server::EtcdServer& server,
-                                                     const std::vector<std::string>& urls,
-                                                     uint64_t max_request_bytes,
-                                                     log::Logger& logger);
+  static Result<std::unique_ptr<ClientServer>> start(
+      server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
+      const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger);
   ~ClientServer();
   void shutdown();
 
@@ -47,7 +47,8 @@ class ClientServer {
   ClientServer() = default;
   static Result<std::unique_ptr<ClientServer>> listen(
       const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-      uint64_t max_request_bytes, log::Logger& logger);
+      uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
+      log::Logger& logger);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   WatchServiceBase* watch_ = nullptr;  // in services_

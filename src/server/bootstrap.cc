@@ -7,7 +7,6 @@
 #include "server/cluster_ids.h"
 
 namespace etcd::server {
-namespace {
 
 std::string wal_metadata(MemberId id, uint64_t cluster_id) {
   nlohmann::json j;
@@ -15,6 +14,8 @@ std::string wal_metadata(MemberId id, uint64_t cluster_id) {
   j["cluster_id"] = cluster_id;
   return j.dump();
 }
+
+namespace {
 
 RaftStorageOptions storage_options(const config::ServerConfig& cfg, log::Logger& logger) {
   RaftStorageOptions o;

@@ -7,7 +7,8 @@ printers need.
           built with Go 1.19 here, so a character first assigned in Unicode 14
           is escaped by `%q` (checked: U+0870 prints as \\u0870).
   wide    East Asian Wide and Fullwidth characters: two terminal cells.
-  extend  marks and joiners that continue the previous character on screen
+  extend  marks, joiners, variation selectors, emoji modifiers and Hangul
+          vowels/finals: they continue the previous character on screen
           (zero cells), an approximation of grapheme clusters.
 
 Categories and widths come from Python's unicodedata; the set of code points
@@ -49,12 +50,21 @@ def is_print(cp):
 
 
 def is_wide(cp):
-    return unicodedata.east_asian_width(chr(cp)) in ("W", "F")
+    # unicodedata reports unassigned code points as "F"; unassigned ones are
+    # wide only in the blocks and planes reserved for ideographs.
+    if 0x3400 <= cp <= 0x4DBF or 0x4E00 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF or \
+            0x20000 <= cp <= 0x2FFFD or 0x30000 <= cp <= 0x3FFFD:
+        return True
+    c = chr(cp)
+    return unicodedata.category(c) != "Cn" and unicodedata.east_asian_width(c) in ("W", "F")
 
 
 def is_extend(cp):
     c = chr(cp)
-    return unicodedata.category(c) in ("Mn", "Me", "Mc") or cp == 0x200D or \
+    # Hangul medial vowels and final consonants join the syllable before
+    # them (checked: U+1100 U+1161 takes two cells, not three).
+    hangul = 0x1160 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7C6 or 0xD7CB <= cp <= 0xD7FB
+    return unicodedata.category(c) in ("Mn", "Me", "Mc") or cp == 0x200D or hangul or \
         0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or 0x1F3FB <= cp <= 0x1F3FF
 
 

@@ -16,7 +16,10 @@
 //     {"TargetUnion":{"Version":0}}
 // - strings are escaped as Go does with HTML escaping on (see go_json_string).
 // Maps and floats do not occur in etcd's API; floats print in Go's shortest
-// form, maps are not supported (ASSERT).
+// form, maps are not supported (ASSERT). The rules hold for the proto3
+// client API (etcdserverpb rpc.proto, mvccpb, authpb, v3lockpb,
+// v3electionpb), not for the proto2 internals such as etcdserver.proto's
+// Request, whose Go tags carry no omitempty; etcdctl prints none of those.
 #pragma once
 
 #include <google/protobuf/message.h>

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/crc32c.h"
+#include "etcdctl/output/test_util.h"
 #include "etcdserverpb/rpc.pb.h"
 
 namespace etcd::ctl {
@@ -319,6 +321,24 @@ TEST(GoJson, Strings) {
   EXPECT_EQ(go_json_string("\xc0\xaf"), R"("\ufffd\ufffd")");
   EXPECT_EQ(go_json_string("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");
   EXPECT_EQ(go_json_string("\xe2\x80\xa9\xf0\x9f\x98\x80"), "\"\\u2029\xf0\x9f\x98\x80\"");
+}
+
+TEST(GoJson, StringsMatchEtcdctlOnTheBmpAndInvalidUtf8) {
+  // User names of every code point (in chunks below bbolt's 32 KiB key
+  // limit) added with `etcdctl user add` and listed with `user list -w
+  // json`; the reference's escaped names are kept as length and CRC-32C.
+  const std::string all = code_points(0x10FFFF, 0x110000, code_points(1, 0x10400));
+  const std::string json = go_json_string(all);
+  EXPECT_EQ(json.size(), 192555u);
+  EXPECT_EQ(crc32c::value(json), 0x7d7832eeu);
+  // Bytes 0x80..0xFF, a surrogate, a code point above U+10FFFF, an overlong
+  // form, truncated sequences, then "x".
+  std::string bad;
+  for (int b = 0x80; b <= 0xFF; ++b) bad += static_cast<char>(b);
+  bad += "\xed\xa0\x80\xf4\x90\x80\x80\xe0\x80\x80\xe2\x80\xf0\x9f\x98\xc3x";
+  const std::string bad_json = go_json_string(bad);
+  EXPECT_EQ(bad_json.size(), 867u);
+  EXPECT_EQ(crc32c::value(bad_json), 0xe1023da5u);
 }
 
 TEST(GoJson, Base64) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/crc32c.h"
+#include "etcdctl/output/test_util.h"
 #include "etcdctl/output/unicode_tables.h"
 
 namespace etcd::ctl {
@@ -29,6 +31,29 @@ TEST(Quote, GoQuoteMatchesEtcdctlFields) {
             "\\xed\\xa0\\x80\\xc0\\xaf\\a\\v \\u3000z\"");
   EXPECT_EQ(go_quote(""), R"("")");
   EXPECT_EQ(go_quote("\b\f\n\r\x1b"), R"("\b\f\n\r\x1b")");
+}
+
+TEST(Quote, GoQuoteMatchesEtcdctlOnAllOfUnicode) {
+  // Values of every code point, put with `etcdctl put k < file` and read
+  // back with `etcdctl get k -w fields`; the reference's quoted value
+  // (hundreds of kB) is kept as its length and CRC-32C.
+  struct Case {
+    std::string value;
+    size_t quoted_size;
+    uint32_t quoted_crc;
+  };
+  const Case cases[] = {
+      {code_points(0x80, 0x10000), 212491, 0x7e996391},
+      {code_points(0x10000, 0x30000), 811990, 0xe7ded849},
+      {code_points(0x10FF00, 0x110000,
+                   code_points(0xE0000, 0xF0100, code_points(0x30000, 0x40000))),
+       1284768, 0xb9961c5c},
+  };
+  for (const auto& c : cases) {
+    const std::string q = go_quote(c.value);
+    EXPECT_EQ(q.size(), c.quoted_size);
+    EXPECT_EQ(crc32c::value(q), c.quoted_crc);
+  }
 }
 
 TEST(Quote, IsPrint) {

@@ -34,6 +34,18 @@ size_t ansi_sequence_length(std::string_view s) {
   return 0;
 }
 
+// Extended_Pictographic, approximately: the emoji blocks and the older
+// symbols that have emoji forms.
+bool is_pictographic(char32_t r) {
+  if (r >= 0x1F1E6 && r <= 0x1F1FF) return false;  // regional indicators
+  return r == 0xA9 || r == 0xAE || r == 0x203C || r == 0x2049 || r == 0x2122 || r == 0x2139 ||
+         (r >= 0x2194 && r <= 0x21AA) || (r >= 0x231A && r <= 0x23FF) || r == 0x24C2 ||
+         (r >= 0x25AA && r <= 0x25FE) || (r >= 0x2600 && r <= 0x27BF) ||
+         (r >= 0x2934 && r <= 0x2935) || (r >= 0x2B05 && r <= 0x2B55) || r == 0x3030 ||
+         r == 0x303D || r == 0x3297 || r == 0x3299 || (r >= 0x1F000 && r <= 0x1FAFF) ||
+         (r >= 0x1FC00 && r <= 0x1FFFD);
+}
+
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -153,7 +165,13 @@ size_t width_of(const Layout& layout, size_t column) {
 }  // namespace
 
 size_t display_width(std::string_view s) {
+  // Grapheme clusters count as their first character (go-runewidth over
+  // uniseg): marks and other extenders add nothing, a pictograph after a
+  // ZWJ that follows a pictograph joins it, regional indicators pair up.
   size_t width = 0;
+  bool cluster_pictographic = false;
+  bool after_zwj = false;
+  size_t regional_run = 0;
   size_t i = 0;
   while (i < s.size()) {
     if (const size_t n = ansi_sequence_length(s.substr(i)); n > 0) {
@@ -161,8 +179,24 @@ size_t display_width(std::string_view s) {
       continue;
     }
     const DecodedRune d = decode_rune(s.substr(i));
-    width += d.invalid ? 1 : static_cast<size_t>(rune_width(d.rune));
     i += d.width;
+    if (d.invalid) {
+      width += 1;
+      cluster_pictographic = after_zwj = false;
+      regional_run = 0;
+      continue;
+    }
+    const char32_t r = d.rune;
+    const bool regional = r >= 0x1F1E6 && r <= 0x1F1FF;
+    regional_run = regional ? regional_run + 1 : 0;
+    const bool joined = (after_zwj && cluster_pictographic && is_pictographic(r)) ||
+                        (regional && regional_run % 2 == 0);
+    after_zwj = r == 0x200D;
+    if (joined) continue;
+    const int w = rune_width(r);
+    if (w == 0) continue;  // extends the current cluster
+    width += static_cast<size_t>(w);
+    cluster_pictographic = is_pictographic(r);
   }
   return width;
 }

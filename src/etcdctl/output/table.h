@@ -9,8 +9,12 @@
 //
 // Cells wrap at spaces to 30 columns (a word longer than that widens its
 // column instead); a wrapped row takes several lines, shorter cells padded.
-// Widths count terminal cells (CJK two, combining marks none), as
-// go-runewidth does outside CJK locales.
+// Widths count terminal cells as go-runewidth does outside CJK locales:
+// a grapheme cluster takes the width of its first character (CJK and emoji
+// two, most others one; marks, ZWJ sequences, flags' second half none).
+// The clustering is an approximation of Unicode's rules, checked against
+// the reference on mixed CJK, emoji, mark and jamo names; an
+// East-Asian locale (ambiguous characters two cells wide) is not modelled.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +44,7 @@ std::string render_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows,
                          const TableOptions& options = {});
 
-// Terminal cells `s` takes: ANSI colour sequences count zero.
+// Terminal cells `s` takes; ANSI colour sequences count zero.
 size_t display_width(std::string_view s);
 
 // tablewriter's header formatting: '_' and (unless between digits) '.' to

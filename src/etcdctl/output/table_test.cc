@@ -51,6 +51,88 @@ TEST(Table, MemberListWrapsLongNamesAndCountsWideCells) {
       "-----------------------------------------------+------------+\n");
 }
 
+TEST(Table, WrapsWithMinimalRaggednessAndWidensForLongWords) {
+  // Reference members named 'aaaaaaaaaaaaaaa bbbbbbbbbb cccccccccc
+  // ddddddddddddddddddddddddd' (greedy filling would put bbbbbbbbbb on the
+  // first line) and 'xx yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy z  w' (a word
+  // wider than 30 widens the column; the double space survives).
+  auto table = [](const std::string& name) {
+    return render_table({"ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"},
+                        {{"bdae9bbc11dd390d", "started", name, "http://127.0.0.1:23801",
+                          "http://127.0.0.1:23791", "false"}},
+                        kRight);
+  };
+  EXPECT_EQ(
+      table("aaaaaaaaaaaaaaa bbbbbbbbbb cccccccccc ddddddddddddddddddddddddd"),
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n"
+      "|        ID        | STATUS  |              NAME              |       PEER ADDRS       |"
+      "      CLIENT ADDRS      | IS LEARNER |\n"
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n"
+      "| bdae9bbc11dd390d | started |                aaaaaaaaaaaaaaa | http://127.0.0.1:23801 |"
+      " http://127.0.0.1:23791 |      false |\n"
+      "|                  |         |          bbbbbbbbbb cccccccccc |                        |"
+      "                        |            |\n"
+      "|                  |         |      ddddddddddddddddddddddddd |                        |"
+      "                        |            |\n"
+      "+------------------+---------+--------------------------------+------------------------+"
+      "------------------------+------------+\n");
+  EXPECT_EQ(table("xx yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy z  w"),
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n"
+            "|        ID        | STATUS  |                 NAME                 |       PEER ADDRS"
+            "       |      CLIENT ADDRS      | IS LEARNER |\n"
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n"
+            "| bdae9bbc11dd390d | started |                                   xx | http://127.0.0.1"
+            ":23801 | http://127.0.0.1:23791 |      false |\n"
+            "|                  |         | yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy |                 "
+            "       |                        |            |\n"
+            "|                  |         |                                 z  w |                 "
+            "       |                        |            |\n"
+            "+------------------+---------+--------------------------------------+-----------------"
+            "-------+------------------------+------------+\n");
+}
+
+TEST(Table, CountsCellsLikeGoRunewidth) {
+  // A reference member named "e\u0301 ｶﾀ 한국 😀 Ω ä \u200bz \u1100\u1161":
+  // a combining accent, half-width katakana, Hangul syllables, an emoji, a
+  // zero-width space and a conjoining-jamo syllable take 21 cells.
+  const std::string name =
+      "e\xcc\x81 \xef\xbd\xb6\xef\xbe\x80 \xed\x95\x9c\xea\xb5\xad \xf0\x9f\x98\x80 "
+      "\xe2\x84\xa6 \xc3\xa4 \xe2\x80\x8bz \xe1\x84\x80\xe1\x85\xa1";
+  EXPECT_EQ(display_width(name), 21u);
+  EXPECT_EQ(render_table({"ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"},
+                         {{"bdae9bbc11dd390d", "started", name, "http://127.0.0.1:23801",
+                           "http://127.0.0.1:23791", "false"}},
+                         kRight),
+            "+------------------+---------+-----------------------+------------------------+"
+            "------------------------+------------+\n"
+            "|        ID        | STATUS  |         NAME          |       PEER ADDRS       |"
+            "      CLIENT ADDRS      | IS LEARNER |\n"
+            "+------------------+---------+-----------------------+------------------------+"
+            "------------------------+------------+\n"
+            "| bdae9bbc11dd390d | started | " +
+                name +
+                " | http://127.0.0.1:23801 | http://127.0.0.1:23791 |      false |\n"
+                "+------------------+---------+-----------------------+------------------------+"
+                "------------------------+------------+\n");
+}
+
+TEST(Table, CountsEmojiClustersLikeGoRunewidth) {
+  // A reference member named with a ZWJ family emoji, a flag, a flag
+  // followed by a lone regional indicator, "x" ZWJ "y", a thumbs-up with a
+  // skin tone and a heart with VS16 takes 15 cells: the family is one emoji,
+  // a flag one cell, a lone regional indicator one, a ZWJ before a letter
+  // joins nothing, a skin tone and VS16 add nothing.
+  const std::string name =
+      "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 "
+      "\xf0\x9f\x87\xba\xf0\x9f\x87\xb8 \xf0\x9f\x87\xba\xf0\x9f\x87\xb8\xf0\x9f\x87\xba "
+      "x\xe2\x80\x8dy \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xe2\x9d\xa4\xef\xb8\x8f";
+  EXPECT_EQ(display_width(name), 15u);
+}
+
 const std::vector<std::string> kStatusHeader = {"endpoint",  "ID",         "version",
                                                 "db size",   "is leader",  "is learner",
                                                 "raft term", "raft index", "raft applied index",
@@ -201,7 +283,11 @@ TEST(Table, WrapWords) {
   // Minimal raggedness rather than greedy filling.
   EXPECT_EQ(wrap_words("aaa bb cc ddddd", 6), (V{"aaa", "bb cc", "ddddd"}));
   EXPECT_EQ(display_width("\033[1;31mred\033[0m"), 3u);
-  EXPECT_EQ(display_width("e\xcc\x81"), 1u);  // e + combining acute
+  EXPECT_EQ(display_width("e\xcc\x81"), 1u);         // e + combining acute
+  EXPECT_EQ(display_width("\xe6\x9d\xb1"), 2u);      // U+6771
+  EXPECT_EQ(display_width("\xf0\xa0\x80\x80"), 2u);  // U+20000
+  EXPECT_EQ(display_width("\xcd\xb8"), 1u);          // unassigned U+0378
+  EXPECT_EQ(display_width("\xef\xbc\xa1"), 2u);      // fullwidth A
 }
 
 }  // namespace

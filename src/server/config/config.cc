@@ -8,9 +8,7 @@
 #include "base/version.h"
 
 namespace etcd::config {
-namespace {
 
-// URL rules of etcd's types.NewURLs.
 std::optional<std::string> check_url(std::string_view url) {
   std::string u(url);
   auto sep = url.find("://");
@@ -36,6 +34,8 @@ std::optional<std::string> check_url(std::string_view url) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::optional<std::string> check_urls(std::string_view list) {
   auto urls = split_list(list);
@@ -198,6 +198,15 @@ FlagSet make_server_flags() {
   add("max-txn-ops", T::kUint, "128", kMember, "Maximum number of operations in one transaction.");
   add("max-request-bytes", T::kUint, "1572864", kMember,
       "Maximum size in bytes of a client request.");
+  add("grpc-keepalive-min-time", T::kString, "5s", kMember,
+      "Minimum interval duration that a client should wait before pinging server.", check_duration);
+  add("grpc-keepalive-interval", T::kString, "2h0m0s", kMember,
+      "Frequency duration of server-to-client ping to check if a connection is alive (0 to "
+      "disable).",
+      check_duration);
+  add("grpc-keepalive-timeout", T::kString, "20s", kMember,
+      "Additional duration of wait before closing a non-responsive connection (0 to disable).",
+      check_duration);
   add("auto-compaction-retention", T::kString, "0", kMember,
       "How much history auto-compaction keeps; 0 turns it off.");
   add("auto-compaction-mode", T::kString, "periodic", kMember,
@@ -307,6 +316,9 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.quota_backend_bytes = flags.get_int("quota-backend-bytes");
   c.max_txn_ops = flags.get_uint("max-txn-ops");
   c.max_request_bytes = flags.get_uint("max-request-bytes");
+  c.grpc_keepalive.min_time_ns = *parse_go_duration(flags.get("grpc-keepalive-min-time"));
+  c.grpc_keepalive.interval_ns = *parse_go_duration(flags.get("grpc-keepalive-interval"));
+  c.grpc_keepalive.timeout_ns = *parse_go_duration(flags.get("grpc-keepalive-timeout"));
   c.initial_advertise_peer_urls = flags.get_strings("initial-advertise-peer-urls");
   c.initial_cluster_state = flags.get("initial-cluster-state");
   c.initial_cluster_token = flags.get("initial-cluster-token");

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/log.h"
@@ -25,6 +27,14 @@ struct ServerConfig {
   int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
   uint64_t max_txn_ops = 0;
   uint64_t max_request_bytes = 0;
+  // --grpc-keepalive-*: the client port's HTTP/2 keepalive. Clients pinging
+  // more often than min_time are sent away (too_many_pings); the server
+  // pings an idle connection every interval and closes it after timeout.
+  struct GrpcKeepalive {
+    int64_t min_time_ns = int64_t{5} * 1000000000;
+    int64_t interval_ns = int64_t{7200} * 1000000000;
+    int64_t timeout_ns = int64_t{20} * 1000000000;
+  } grpc_keepalive;
   uint64_t max_snapshots = 5;  // 0: unlimited
   uint64_t max_wals = 5;       // 0: unlimited
   // Clustering
@@ -81,6 +91,11 @@ struct LoadResult {
 
 FlagSet make_server_flags();
 LoadResult load(const std::vector<std::string>& args, const std::vector<std::string>& environ);
+
+// The URL rules of etcd's types.NewURLs (scheme, "host:port", no path):
+// the error text etcd gives, or nothing when `url` is valid. Also used by
+// `etcdutl snapshot restore` for its cluster flags.
+std::optional<std::string> check_url(std::string_view url);
 
 // The short usage printed after a command-line error.
 std::string usage_text();
