@@ -196,7 +196,8 @@ std::unique_ptr<client::Client> client_from(const Invocation& inv) {
     // As etcdctl: every global flag as the variable that sets it.
     std::map<std::string, const Flag*> inherited;
     for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
-      for (const auto& [name, f] : c->persistent_flags().all()) inherited.emplace(name, inv.cmd->lookup(name));
+      for (const auto& [name, f] : c->persistent_flags().all())
+        inherited.emplace(name, inv.cmd->lookup(name));
     }
     for (const auto& [name, f] : inherited) {
       std::string value = f->value;

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "etcdctl/cluster_util.h"
 #include "etcdctl/global.h"
 #include "etcdctl/kv_parse.h"
 #include "etcdctl/output/quote.h"
@@ -22,10 +23,6 @@ using etcdserverpb::RangeRequest;
 using etcdserverpb::RangeResponse;
 using etcdserverpb::TxnRequest;
 using etcdserverpb::TxnResponse;
-
-// The client. Like etcdctl's, it connects on the first request: an
-// unreachable cluster fails that request when its deadline passes.
-std::unique_ptr<client::Client> must_client(const Invocation& inv) { return client_from(inv); }
 
 // Standard input, shared by txn's line reader and put's value.
 StdinReader& stdin_reader() {

@@ -2,30 +2,11 @@
 
 #include <iostream>
 
+#include "etcdctl/cluster_util.h"
 #include "etcdctl/output/go_json.h"
 #include "etcdctl/output/quote.h"
 
 namespace etcd::ctl {
-
-std::string format_name(OutputFormat f) {
-  switch (f) {
-    case OutputFormat::kSimple:
-      return "simple";
-    case OutputFormat::kJson:
-      return "json";
-    case OutputFormat::kTable:
-      return "table";
-    case OutputFormat::kFields:
-      return "fields";
-    case OutputFormat::kProtobuf:
-      return "protobuf";
-  }
-  return "";
-}
-
-void exit_unsupported_format(OutputFormat f) {
-  exit_with_error(kExitBadFeature, format_name(f) + " not supported as output format");
-}
 
 std::string display_bytes(const Display& d, std::string_view bytes) {
   return d.hex ? hex_escape(bytes) : std::string(bytes);
@@ -70,7 +51,7 @@ bool print_whole_response(const Display& d, const google::protobuf::Message& res
       print_protobuf(resp);
       return true;
     case OutputFormat::kTable:
-      exit_unsupported_format(d.format);
+      unsupported_format(d);
     case OutputFormat::kSimple:
     case OutputFormat::kFields:
       break;

@@ -4,7 +4,7 @@
 //
 // Everything writes to std::cout. Which printer a command uses for which
 // output format is the command's business; etcdctl answers a format it does
-// not support for a result with exit_unsupported_format.
+// not support for a result with unsupported_format (cluster_util.h).
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -17,12 +17,6 @@
 #include "mvccpb/kv.pb.h"
 
 namespace etcd::ctl {
-
-// "simple", "json", "table", "fields", "protobuf".
-std::string format_name(OutputFormat f);
-
-// "Error: <format> not supported as output format", exit 4.
-[[noreturn]] void exit_unsupported_format(OutputFormat f);
 
 // ---- simple ----
 
@@ -51,8 +45,8 @@ void print_protobuf(const google::protobuf::Message& msg);
 
 // etcdctl prints most RPC responses whole in json and protobuf, and has no
 // table for them. For those three formats this prints `resp` (or exits with
-// "table not supported as output format") and returns true; for simple and
-// fields it returns false: the caller prints.
+// "Error: table not supported as output format", exit 4) and returns true;
+// for simple and fields it returns false: the caller prints.
 bool print_whole_response(const Display& d, const google::protobuf::Message& resp);
 
 }  // namespace etcd::ctl

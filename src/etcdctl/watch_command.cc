@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/watcher.h"
+#include "etcdctl/cluster_util.h"
 #include "etcdctl/global.h"
 #include "etcdctl/kv_parse.h"
 #include "etcdctl/output/go_json.h"
@@ -492,9 +493,6 @@ void watch_and_print(client::Client& c, client::Watcher& watcher, const Display&
   }
   (void)c;
 }
-
-// The client; it connects when the watch starts (and keeps trying).
-std::unique_ptr<client::Client> must_client(const Invocation& inv) { return client_from(inv); }
 
 std::string getenv_or_empty(const char* name) {
   const char* v = std::getenv(name);
