@@ -14,6 +14,17 @@ void Watcher::cancel() {
   if (ctx_) ctx_->TryCancel();
 }
 
+bool Watcher::write(const etcdserverpb::WatchRequest& req) {
+  MutexLock l(&write_mu_);
+  return stream_ && stream_->Write(req);
+}
+
+bool Watcher::request_progress() {
+  etcdserverpb::WatchRequest req;
+  req.mutable_progress_request();
+  return write(req);
+}
+
 grpc::Status Watcher::run(const OnResponse& on_response) {
   bool resumed = false;
   while (true) {
@@ -33,10 +44,14 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
       ctx_ = &ctx;
     }
     auto stream = conn->watch->Watch(&ctx);
+    {
+      MutexLock l(&write_mu_);
+      stream_ = stream.get();
+    }
     etcdserverpb::WatchRequest req;
     *req.mutable_create_request() = request_;
     bool done = false;
-    if (stream->Write(req)) {
+    if (write(req)) {
       etcdserverpb::WatchResponse resp;
       while (!done && stream->Read(&resp)) {
         // Where to resume: after the last event, or (no event yet) after the
@@ -49,13 +64,19 @@ grpc::Status Watcher::run(const OnResponse& on_response) {
             (!resp.created() || request_.start_revision() == 0)) {
           request_.set_start_revision(std::max(request_.start_revision(), rev + 1));
         }
-        if (resp.created() && resumed) continue;  // the caller saw the first one
+        // The caller saw the first created response; a refusal on resuming
+        // (created and canceled) ends the watch like any cancel.
+        if (resp.created() && resumed && !resp.canceled()) continue;
         if (!on_response(resp) || resp.canceled()) done = true;
       }
     }
     {
       MutexLock l(&mu_);
       ctx_ = nullptr;
+    }
+    {
+      MutexLock l(&write_mu_);
+      stream_ = nullptr;
     }
     if (done) {
       ctx.TryCancel();

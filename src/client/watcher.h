@@ -25,12 +25,24 @@ class Watcher {
   // From another thread: ends run().
   void cancel();
 
+  // From another thread: asks the server for a progress notification on the
+  // current stream (etcd answers with a header-only response, delivered to
+  // on_response). False when no stream is open.
+  bool request_progress();
+
  private:
+  using Stream = grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>;
+  // Writes to the stream come from run() and request_progress(): one at a
+  // time (gRPC allows one writer alongside the reader).
+  bool write(const etcdserverpb::WatchRequest& req);
+
   Client& client_;
   etcdserverpb::WatchCreateRequest request_;  // start_revision moves on
   Mutex mu_;
   grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  Mutex write_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  Stream* stream_ ABSL_GUARDED_BY(write_mu_) = nullptr;  // the open stream, owned by run()
 };
 
 }  // namespace etcd::client

@@ -581,6 +581,7 @@ int Command::execute(const std::vector<std::string>& argv_in) {
 
   Invocation inv;
   inv.cmd = cmd;
+  inv.raw_args = argv_in;
   std::string err = cmd->parse(argv, inv);
   if (!err.empty()) {
     std::cerr << "Error: " << err << "\n\n";

@@ -72,6 +72,7 @@ struct Invocation {
   std::vector<std::string> args;        // positional
   std::vector<std::string> after_dash;  // arguments after "--" (also in args)
   size_t dash_at = SIZE_MAX;            // index in args where "--" was, or SIZE_MAX
+  std::vector<std::string> raw_args;    // the command line as given (os.Args[1:])
 
   // Flag values (local or inherited).
   const Flag& flag(const std::string& name) const;
@@ -121,9 +122,13 @@ class Command {
   // cobra's DisableFlagsInUseLine: no " [flags]" after the use line.
   bool disable_flags_in_use_line = false;
 
+  // Parses flags and arguments (no command words) into `inv`, as pflag
+  // does; "" or pflag's error. A help flag shows as the argument "\x01help".
+  // For lines parsed like a command line (txn requests, watch -i).
+  std::string parse(std::vector<std::string> argv, Invocation& inv);
+
  private:
   Command* find_child(const std::string& word);
-  std::string parse(std::vector<std::string> argv, Invocation& inv);
 
   std::string use_, short_, long_;
   Run run_;
