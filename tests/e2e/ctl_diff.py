@@ -31,6 +31,10 @@ Normalised, and only these (everything else must match byte for byte):
                id, and ids differ): member lines, rows, items compared sorted
   tolerances   a step may name numbers that depend on the clock (a lease's
                remaining TTL) which may differ by <= 2 between the runs
+  etcd 3.5     the golden is etcd 3.4.23's etcdctl; where 3.5 changed an
+               output (its version, new flags in help, deprecations), V35_ALL
+               and a step's `v35` rewrite the reference's transcript into
+               3.5's, each pattern naming the change (not in the self-check)
 A failing comparison shows a unified diff of the normalised transcripts.
 
 Run (build/bin/etcd must exist; ETCD_BIN_DIR points elsewhere):
@@ -83,6 +87,10 @@ class Step:
     tolerate: tuple = ()  # regexes (group 1 a number) allowed to differ by <= 2
     unordered: bool = False  # members come sorted by id, and ids differ: compare as sets
     timeout: float = STEP_TIMEOUT_S
+    # (regex, replacement) pairs that turn the reference's (3.4) normalised
+    # transcript of this step into etcd 3.5's: each documents a change 3.5
+    # made. Not applied in the self-check (reference against reference).
+    v35: tuple = ()
 
     def shown(self, subst) -> str:
         a = [subst(x) for x in self.args]
@@ -560,6 +568,24 @@ def apply_tolerances(steps: list[Step], want: list[str], got: list[str]) -> list
     return fixed
 
 
+# etcd 3.5's changes that show in every scenario, applied like Step.v35.
+V35_ALL: tuple = (
+    (r"etcdctl version: 3\.4\.23\n", "etcdctl version: 3.5.0\n"),
+    (r"API version: 3\.4\n", "API version: 3.5\n"),
+    (r"VERSION:\n\t3\.4\.23\n", "VERSION:\n\t3.5.0\n"),
+    (r"API VERSION:\n\t3\.4\n", "API VERSION:\n\t3.5\n"),
+)
+
+
+def to_v35(text: str, step: Step) -> str:
+    """The reference's transcript as etcd 3.5's etcdctl prints it."""
+    if CAND_CTL.resolve() == REF_CTL.resolve():
+        return text
+    for pattern, repl in V35_ALL + tuple(step.v35):
+        text = re.sub(pattern, repl, text)
+    return text
+
+
 def diff(want: str, got: str, ref_label: str, cand_label: str) -> str:
     return "".join(difflib.unified_diff(want.splitlines(keepends=True),
                                         got.splitlines(keepends=True),
@@ -571,6 +597,7 @@ def compare(sc: Scenario, ref: Side, cand: Side, want_raw: list[str],
     """'' when the normalised transcripts agree, else a readable report."""
     want = [normalise(e, ref) for e in want_raw]
     got = [normalise(e, cand) for e in got_raw]
+    want = [to_v35(w, step) for w, step in zip(want, sc.steps)]
     for k, step in enumerate(sc.steps):
         if step.unordered:
             want[k], got[k] = unorder(want[k]), unorder(got[k])
