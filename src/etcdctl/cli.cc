@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/version.h"
+#include "etcdctl/output/quote.h"
 
 namespace etcd::ctl {
 namespace {
@@ -31,39 +32,6 @@ size_t rune_count(const std::string& s) {
     if ((c & 0xC0) != 0x80) ++n;
   }
   return n;
-}
-
-// Go's %q of a string (ASCII printable kept, the rest escaped).
-std::string go_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
