@@ -11,6 +11,10 @@ namespace {
 // How long one endpoint gets to connect before the next is tried.
 constexpr auto kPerEndpointConnect = std::chrono::milliseconds(500);
 constexpr std::chrono::milliseconds kMinKeepaliveTime{10000};
+// Retries of a read whose endpoint was unavailable, and the pause between
+// rounds (etcd's clientv3: 100 retries, 25 ms per quorum of endpoints).
+constexpr unsigned kMaxReadRetries = 100;
+constexpr auto kRetryBackoff = std::chrono::milliseconds(25);
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -237,16 +241,22 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     prepare(ctx, deadline);
     grpc::Status s = fn(*c, ctx);
     if (s.ok()) return s;
-    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt++, s);
+    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt, s);
+    ++attempt;
     if (is_invalid_token(s) && uses_auth() && !reauthenticated) {
       reauthenticated = true;  // refused before it was applied: safe to send again
       need_token = true;
       continue;
     }
+    // A read that met an unavailable endpoint (or a learner's "rpc not
+    // supported for learner") goes to the next endpoint, up to
+    // kMaxReadRetries times as etcd's Go client does, pausing 25 ms once per
+    // quorum of endpoints tried; after that, the last error is the answer.
     if (s.error_code() == grpc::StatusCode::UNAVAILABLE && idem == Idempotent::kYes &&
-        std::chrono::system_clock::now() < deadline) {
+        attempt <= kMaxReadRetries && std::chrono::system_clock::now() < deadline) {
       mark_failed(*c);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const size_t quorum = addresses_.size() / 2 + 1;
+      if (attempt % quorum == 0) std::this_thread::sleep_for(kRetryBackoff);
       continue;
     }
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return deadline_exceeded();
