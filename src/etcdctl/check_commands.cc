@@ -253,9 +253,9 @@ class ProgressBar {
 // One client (one connection) per worker. Like etcdctl's, they connect on
 // their first call: an unreachable cluster fails the first call's deadline.
 std::vector<std::unique_ptr<client::Client>> make_clients(const Invocation& inv, int n) {
-  const client::Options o = client_options_from(inv);
+  const client::Options o = client_config_from(inv);
   std::vector<std::unique_ptr<client::Client>> clients;
-  for (int i = 0; i < n; ++i) clients.push_back(std::make_unique<client::Client>(o));
+  for (int i = 0; i < n; ++i) clients.push_back(must_client(o));
   return clients;
 }
 

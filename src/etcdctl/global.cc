@@ -157,30 +157,57 @@ std::vector<std::string> endpoints_from(const Invocation& inv) {
   return eps;
 }
 
-client::Options client_options_from(const Invocation& inv) {
+client::Options connection_options_from(const Invocation& inv) {
   client::Options o;
   o.endpoints = endpoints_from(inv);
   o.dial_timeout = std::chrono::milliseconds(inv.get_duration_ns("dial-timeout") / 1000000);
   o.keepalive_time = std::chrono::milliseconds(inv.get_duration_ns("keepalive-time") / 1000000);
   o.keepalive_timeout =
       std::chrono::milliseconds(inv.get_duration_ns("keepalive-timeout") / 1000000);
+  // etcdctl refuses a TLS file flag given as "" (keyAndCertFromCmd).
+  for (const char* name : {"cert", "key", "cacert"}) {
+    const Flag* f = inv.cmd->lookup(name);
+    if (f && f->changed && inv.get_string(name).empty()) {
+      exit_with_error(kExitBadArgs, std::string("empty string is passed to --") + name + " option");
+    }
+  }
   const std::string cert = inv.get_string("cert");
   const std::string key = inv.get_string("key");
   const std::string cacert = inv.get_string("cacert");
-  if (!cert.empty() && key.empty())
-    exit_with_error(kExitBadArgs, "empty string is passed to --key option");
-  if (cert.empty() && !key.empty())
-    exit_with_error(kExitBadArgs, "empty string is passed to --cert option");
   const bool insecure_transport = inv.get_bool("insecure-transport");
   const bool skip_verify = inv.get_bool("insecure-skip-tls-verify");
-  if (!cert.empty() || !cacert.empty() || !insecure_transport || skip_verify) {
+  // Any TLS file, or a secure transport asked for: TLS (system roots unless
+  // --cacert); --insecure-skip-tls-verify only matters with TLS.
+  if (!cert.empty() || !key.empty() || !cacert.empty() || !insecure_transport) {
     client::TlsOptions t;
     t.cert_file = cert;
     t.key_file = key;
     t.ca_file = cacert;
     t.insecure_skip_verify = skip_verify;
-    if (!cert.empty() || !cacert.empty() || skip_verify) o.tls = t;
+    o.tls = t;
   }
+  return o;
+}
+
+client::Options client_config_from(const Invocation& inv) {
+  if (inv.get_bool("debug")) {
+    // As etcdctl: every global flag as the variable that sets it.
+    std::map<std::string, const Flag*> inherited;
+    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
+      for (const auto& [name, f] : c->persistent_flags().all())
+        inherited.emplace(name, inv.cmd->lookup(name));
+    }
+    for (const auto& [name, f] : inherited) {
+      std::string value = f->value;
+      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
+        value = "[";
+        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
+        value += "]";
+      }
+      std::cerr << env_name(name) << "=" << value << "\n";
+    }
+  }
+  client::Options o = connection_options_from(inv);
   const std::string user = inv.get_string("user");
   const std::string password = inv.get_string("password");
   if (!user.empty()) {
@@ -194,13 +221,11 @@ client::Options client_options_from(const Invocation& inv) {
         o.password = user.substr(colon + 1);
       }
     } else {
-      if (user.find(':') != std::string::npos) {
-        exit_with_error(kExitBadArgs, "username contains ':' and password is also given");
-      }
       o.user = user;
       o.password = password;
     }
   }
+  display_from(inv);
   return o;
 }
 
@@ -267,6 +292,10 @@ std::string client_uuid() {
 
 }  // namespace
 
+namespace {
+
+// etcd's Go client logs each failed attempt of a unary call on stderr (a
+// zap warning, "retrying of unary invoker failed").
 void log_failed_attempts(client::Options& o) {
   if (o.endpoints.empty()) return;
   const std::string target =
@@ -292,30 +321,31 @@ void log_failed_attempts(client::Options& o) {
   };
 }
 
-std::unique_ptr<client::Client> client_from(const Invocation& inv) {
-  if (inv.get_bool("debug")) {
-    // As etcdctl: every global flag as the variable that sets it.
-    std::map<std::string, const Flag*> inherited;
-    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
-      for (const auto& [name, f] : c->persistent_flags().all())
-        inherited.emplace(name, inv.cmd->lookup(name));
-    }
-    for (const auto& [name, f] : inherited) {
-      std::string value = f->value;
-      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
-        value = "[";
-        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
-        value += "]";
-      }
-      std::cerr << env_name(name) << "=" << value << "\n";
-    }
-  }
-  // etcdctl's order: the flags (and the password prompt), then the output
-  // format, then the dial.
-  client::Options o = client_options_from(inv);
-  display_from(inv);
+}  // namespace
+
+grpc::Status new_client(client::Options o, std::unique_ptr<client::Client>& out) {
   log_failed_attempts(o);
-  return std::make_unique<client::Client>(std::move(o));
+  out = std::make_unique<client::Client>(std::move(o));
+  // etcd 3.5's clientv3.New does not wait for a connection (etcdctl sets no
+  // WithBlock): only with a user does it talk to the cluster, to get a token
+  // within --dial-timeout. A dead endpoint shows in the first call instead.
+  if (!out->uses_auth()) return grpc::Status::OK;
+  return out->connect(std::chrono::system_clock::now() + out->options().dial_timeout);
+}
+
+std::unique_ptr<client::Client> must_client(client::Options o, int fail_code) {
+  // newClientCfg: TLS with a certificate needs its key and the reverse.
+  if (o.tls && o.tls->cert_file.empty() != o.tls->key_file.empty()) {
+    exit_with_error(kExitBadArgs, "KeyFile and CertFile must both be present[key: " +
+                                      o.tls->key_file + ", cert: " + o.tls->cert_file + "]");
+  }
+  std::unique_ptr<client::Client> c;
+  if (grpc::Status s = new_client(std::move(o), c); !s.ok()) exit_with_status(s, fail_code);
+  return c;
+}
+
+std::unique_ptr<client::Client> must_client(const Invocation& inv) {
+  return must_client(client_config_from(inv));
 }
 
 client::Deadline command_deadline(const Invocation& inv) {
@@ -431,6 +461,11 @@ std::string go_error_string(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
   if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
   if (is_etcd_error(s.error_message())) return s.error_message();
+  return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+         " desc = " + s.error_message();
+}
+
+std::string grpc_error_text(const grpc::Status& s) {
   return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
          " desc = " + s.error_message();
 }
