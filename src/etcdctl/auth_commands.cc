@@ -16,22 +16,6 @@ namespace {
 using etcdserverpb::Auth;
 using Stub = Auth::Stub;
 
-// The client as etcdctl's mustClientFromCmd makes it. etcd's client does
-// not wait for a connection at dial time, unless it must authenticate: then
-// the token is fetched within --dial-timeout, and a failure exits 2. Without
-// a user, an unreachable endpoint shows in the command's own call (its
-// deadline, or none: etcdctl's user and role commands wait as long as it
-// takes).
-std::unique_ptr<client::Client> must_client(const Invocation& inv) {
-  auto c = client_from(inv);
-  if (c->uses_auth()) {
-    const auto dial = std::chrono::nanoseconds(inv.get_duration_ns("dial-timeout"));
-    grpc::Status s = c->connect(std::chrono::system_clock::now() + dial);
-    if (!s.ok()) exit_with_status(s, kExitBadConnection);
-  }
-  return c;
-}
-
 // The user and role RPCs run without a deadline in etcdctl (context.TODO());
 // auth enable/disable/status with --command-timeout.
 constexpr client::Deadline kNoDeadline = client::Deadline::max();

@@ -110,8 +110,7 @@ class Report {
   void add(double latency_s, const grpc::Status& s) {
     MutexLock l(&mu_);
     if (!s.ok()) {
-      ++errors_[s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "context deadline exceeded"
-                                                                      : s.error_message()];
+      ++errors_[go_error_string(s)];
       return;
     }
     lats_.push_back(latency_s);
@@ -253,17 +252,13 @@ class ProgressBar {
 // One client (one connection) per worker. Like etcdctl's, they connect on
 // their first call: an unreachable cluster fails the first call's deadline.
 std::vector<std::unique_ptr<client::Client>> make_clients(const Invocation& inv, int n) {
-  const client::Options o = client_options_from(inv);
+  const client::Options o = client_config_from(inv);
   std::vector<std::unique_ptr<client::Client>> clients;
-  for (int i = 0; i < n; ++i) clients.push_back(std::make_unique<client::Client>(o));
+  for (int i = 0; i < n; ++i) clients.push_back(must_client(o));
   return clients;
 }
 
-[[noreturn]] void fail(const grpc::Status& s) {
-  exit_with_error(kExitError, s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                                  ? "context deadline exceeded"
-                                  : s.error_message());
-}
+[[noreturn]] void fail(const grpc::Status& s) { exit_with_status(s, kExitError); }
 
 void ensure_empty(client::Client& c, const std::string& prefix, client::Deadline deadline) {
   etcdserverpb::RangeRequest req;

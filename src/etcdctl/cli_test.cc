@@ -56,6 +56,36 @@ TEST(Command, ParsesPflagSyntaxAndFindsSubcommands) {
   EXPECT_EQ(root.execute({"nope"}), kExitError);
 }
 
+TEST(Command, UnknownCommandsAsCobraFindsThem) {
+  Command root("etcdctl", "root");
+  root.persistent_flags().add(FlagKind::kBool, "hex", "", "false", "hex");
+  bool ran = false;
+  root.add("get <key>", "Gets", "", [&](Invocation&) { ran = true; });
+  root.add("put <key> <value>", "Puts", "", [&](Invocation&) { ran = true; });
+  auto run = [&](std::vector<std::string> argv) {
+    ran = false;
+    testing::internal::CaptureStderr();
+    const int code = root.execute(argv);
+    return std::make_pair(code, testing::internal::GetCapturedStderr());
+  };
+  // An unknown flag takes the next word as its value: "k" is the command.
+  EXPECT_EQ(run({"--frobnicate", "get", "k"}),
+            std::make_pair(int{kExitError},
+                           std::string("Error: unknown command \"k\" for \"etcdctl\"\n"
+                                       "Run 'etcdctl --help' for usage.\n"
+                                       "Error: unknown command \"k\" for \"etcdctl\"\n")));
+  // ...unless it is the last word: then the flag is what is wrong.
+  EXPECT_EQ(run({"--frobnicate", "get"}).first, kExitError);
+  EXPECT_FALSE(ran);
+  // A known bool flag takes no value.
+  EXPECT_EQ(run({"--hex", "get", "k"}).first, 0);
+  EXPECT_TRUE(ran);
+  // Suggestions: edit distance <= 2 ignoring case, or a prefix.
+  const std::string err = run({"GTE"}).second;
+  EXPECT_NE(err.find("Did you mean this?\n\tget\n\n"), std::string::npos) << err;
+  EXPECT_EQ(run({"frobnicate"}).second.find("Did you mean"), std::string::npos);
+}
+
 TEST(Command, UsageFollowsEtcdctlsTemplate) {
   Command root("etcdctl", "A simple command line client for etcd3.");
   root.persistent_flags().add(FlagKind::kDuration, "dial-timeout", "", "2s", "dial timeout");

@@ -54,56 +54,19 @@ std::string hex_u64(uint64_t v) {
   return buf;
 }
 
-std::string status_text(const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
-  if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
-  return s.error_message();
-}
-
-std::string grpc_error_text(const grpc::Status& s) {
-  static const char* const kNames[] = {
-      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
-      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
-      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
-      "DataLoss", "Unauthenticated"};
-  const int code = static_cast<int>(s.error_code());
-  const std::string name =
-      code >= 0 && code <= 16 ? kNames[code] : "Code(" + std::to_string(code) + ")";
-  return "rpc error: code = " + name + " desc = " + s.error_message();
-}
-
-grpc::Status authenticate_within_dial_timeout(client::Client& c) {
-  if (!c.uses_auth()) return grpc::Status::OK;
-  return c.connect(std::chrono::system_clock::now() + c.options().dial_timeout);
-}
-
-std::unique_ptr<client::Client> must_client(const Invocation& inv,
-                                            const std::vector<std::string>& endpoints,
-                                            int fail_code) {
-  display_from(inv);
-  client::Options o = client_options_from(inv);
-  o.endpoints = endpoints;
-  auto c = std::make_unique<client::Client>(o);
-  grpc::Status s = authenticate_within_dial_timeout(*c);
-  if (!s.ok()) exit_with_error(fail_code, status_text(s));
-  return c;
-}
-
-std::unique_ptr<client::Client> must_client(const Invocation& inv) {
-  return must_client(inv, inv.get_slice("endpoints"));
-}
-
 std::vector<std::string> endpoints_from_cluster(const Invocation& inv) {
   if (!inv.get_bool("cluster")) return inv.get_slice("endpoints");
-  auto c = must_client(inv, inv.get_slice("endpoints"), kExitError);
+  // Without the user: MemberList needs no authentication, and etcdctl asks
+  // for no password here.
+  auto c = must_client(connection_options_from(inv), kExitError);
   etcdserverpb::MemberListRequest req;
   req.set_linearizable(true);
   etcdserverpb::MemberListResponse resp;
   grpc::Status s = c->call(&client::Connection::cluster, &etcdserverpb::Cluster::Stub::MemberList,
                            req, &resp, command_deadline(inv), client::Idempotent::kYes);
   if (!s.ok()) {
-    exit_with_error(kExitError,
-                    "failed to fetch endpoints from etcd cluster member list: " + status_text(s));
+    exit_with_error(kExitError, "failed to fetch endpoints from etcd cluster member list: " +
+                                    go_error_string(s));
   }
   std::vector<std::string> eps;
   for (const auto& m : resp.members()) {

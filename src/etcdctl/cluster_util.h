@@ -1,6 +1,5 @@
-// What the member, endpoint and maintenance commands share: etcdctl's
-// connected client (mustClientFromCmd), the endpoints of --cluster
-// (endpointsFromCluster), member ID parsing, the "<format> not supported as
+// What the member, endpoint and maintenance commands share: the endpoints
+// of --cluster (endpointsFromCluster), member ID parsing, the "<format> not supported as
 // output format" answer, and Go's formatting of the values they print.
 #pragma once
 
@@ -28,25 +27,6 @@ ParsedUint parse_hex_uint64(const std::string& s);
 std::string go_string_slice(const std::vector<std::string>& v);
 // Go's %x of a uint64 (lowercase, no padding).
 std::string hex_u64(uint64_t v);
-// A client error as etcdctl prints it (the server's message, or Go's
-// context errors).
-std::string status_text(const grpc::Status& s);
-// grpc-go's status error text: "rpc error: code = Unavailable desc = ...".
-std::string grpc_error_text(const grpc::Status& s);
-
-// etcd 3.5's clientv3.New does not wait for a connection (etcdctl sets no
-// WithBlock): only with --user does it talk to the cluster, to get a token
-// within --dial-timeout. A dead endpoint shows in the first call instead.
-grpc::Status authenticate_within_dial_timeout(client::Client& c);
-
-// The client of the global flags (authenticated with --user); "Error:
-// <why>" and exit `fail_code` when that fails (etcdctl's mustClient exits
-// with ExitBadConnection).
-std::unique_ptr<client::Client> must_client(const Invocation& inv,
-                                            const std::vector<std::string>& endpoints,
-                                            int fail_code = kExitBadConnection);
-std::unique_ptr<client::Client> must_client(const Invocation& inv);
-
 // --endpoints, or with --cluster the client URLs of every member (MemberList
 // through the given endpoints).
 std::vector<std::string> endpoints_from_cluster(const Invocation& inv);

@@ -17,8 +17,8 @@
 
 #include "client/concurrency.h"
 #include "etcdctl/global.h"
-#include "etcdctl/output/go_json.h"
 #include "etcdctl/output/quote.h"
+#include "etcdctl/printer.h"
 
 extern char** environ;
 
@@ -26,53 +26,6 @@ namespace etcd::ctl {
 namespace {
 
 namespace cc = client::concurrency;
-
-// etcdctl's display.Get for every output format.
-void print_get(const Display& d, const etcdserverpb::RangeResponse& r) {
-  switch (d.format) {
-    case OutputFormat::kSimple:
-      for (const auto& kv : r.kvs()) {
-        if (d.hex) {
-          std::cout << hex_escape(kv.key()) << "\n" << hex_escape(kv.value()) << "\n";
-        } else {
-          std::cout << kv.key() << "\n" << kv.value() << "\n";
-        }
-      }
-      break;
-    case OutputFormat::kJson:
-      std::cout << go_json(r) << "\n";
-      break;
-    case OutputFormat::kFields: {
-      const auto& h = r.header();
-      std::cout << "\"ClusterID\" : " << h.cluster_id() << "\n"
-                << "\"MemberID\" : " << h.member_id() << "\n"
-                << "\"Revision\" : " << h.revision() << "\n"
-                << "\"RaftTerm\" : " << h.raft_term() << "\n";
-      for (const auto& kv : r.kvs()) {
-        std::cout << "\"Key\" : " << go_quote(kv.key()) << "\n"
-                  << "\"CreateRevision\" : " << kv.create_revision() << "\n"
-                  << "\"ModRevision\" : " << kv.mod_revision() << "\n"
-                  << "\"Version\" : " << kv.version() << "\n"
-                  << "\"Value\" : " << go_quote(kv.value()) << "\n"
-                  << "\"Lease\" : " << kv.lease() << "\n";
-      }
-      std::cout << "\"More\" : " << (r.more() ? "true" : "false") << "\n"
-                << "\"Count\" : " << r.count() << "\n";
-      break;
-    }
-    case OutputFormat::kProtobuf:
-      std::cout << r.SerializeAsString();
-      break;
-    case OutputFormat::kTable:
-      exit_with_error(kExitBadFeature, "table not supported as output format");
-  }
-  std::cout << std::flush;
-}
-
-std::string status_text(const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
-  return s.error_message();
-}
 
 // SIGINT/SIGTERM handling as etcdctl's signal.Notify: the signals are
 // blocked in every thread (before the client starts its threads) and one
@@ -216,17 +169,17 @@ void lock_command(Invocation& inv) {
   }
   SignalCanceller signals;
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   cc::Context ctx;
   std::unique_ptr<cc::Session> session;
   cc::Context background;
   grpc::Status s =
       cc::Session::create(*c, background, static_cast<int>(inv.get_int("ttl")), &session);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   signals.start(ctx);
   cc::Mutex m(*session, inv.args[0]);
   s = m.lock(ctx);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   if (inv.args.size() > 1) {
     std::vector<std::string> cmd(inv.args.begin() + 1, inv.args.end());
     const std::string err = run_command(
@@ -236,18 +189,18 @@ void lock_command(Invocation& inv) {
     grpc::Status u = m.unlock(todo);
     session->orphan();
     if (!err.empty()) exit_with_error(kExitError, err);
-    if (!u.ok()) exit_with_error(kExitError, status_text(u));
+    if (!u.ok()) exit_with_status(u);
     return;
   }
   etcdserverpb::RangeResponse k;
   s = get_key(*c, ctx, m.key(), &k);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   if (k.kvs().empty()) exit_with_error(kExitError, "lock lost on init");
   print_get(d, k);
   if (wait_cancel_or_done(ctx, *session)) {
     cc::Context todo;
     s = m.unlock(todo);
-    if (!s.ok()) exit_with_error(kExitError, status_text(s));
+    if (!s.ok()) exit_with_status(s);
     return;
   }
   exit_with_error(kExitError, "session expired");
@@ -258,7 +211,7 @@ void observe(client::Client& c, const Display& d, const std::string& name,
   cc::Context background;
   std::unique_ptr<cc::Session> session;
   grpc::Status s = cc::Session::create(c, background, 0, &session);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   cc::Context ctx;
   signals.start(ctx);
   cc::Election e(*session, name);
@@ -275,20 +228,20 @@ void campaign(client::Client& c, const Display& d, const std::string& name,
   cc::Context background;
   std::unique_ptr<cc::Session> session;
   grpc::Status s = cc::Session::create(c, background, 0, &session);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   cc::Context ctx;
   signals.start(ctx);
   cc::Election e(*session, name);
   s = e.campaign(ctx, proposal);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   etcdserverpb::RangeResponse resp;
   s = get_key(c, ctx, e.key(), &resp);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
   print_get(d, resp);
   if (!wait_cancel_or_done(ctx, *session)) exit_with_error(kExitError, "elect: session expired");
   cc::Context todo;
   s = e.resign(todo);
-  if (!s.ok()) exit_with_error(kExitError, status_text(s));
+  if (!s.ok()) exit_with_status(s);
 }
 
 void elect_command(Invocation& inv) {
@@ -298,7 +251,7 @@ void elect_command(Invocation& inv) {
   }
   SignalCanceller signals;
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   const bool listen = inv.get_bool("listen");
   if (inv.args.size() == 1) {
     if (!listen) exit_with_error(kExitBadArgs, "no proposal argument but -l not set");

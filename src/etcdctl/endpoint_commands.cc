@@ -62,10 +62,11 @@ EpHealth check_health(const Invocation& inv, client::Options o, const std::strin
   EpHealth h;
   h.ep = ep;
   o.endpoints = {ep};
-  client::Client c(o);
-  grpc::Status s = authenticate_within_dial_timeout(c);
+  std::unique_ptr<client::Client> cp;
+  grpc::Status s = new_client(std::move(o), cp);
+  client::Client& c = *cp;
   if (!s.ok()) {
-    h.error = status_text(s);
+    h.error = go_error_string(s);
     return h;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -81,7 +82,7 @@ EpHealth check_health(const Invocation& inv, client::Options o, const std::strin
   if (s.ok() || s.error_message() == "etcdserver: permission denied") {
     h.health = true;
   } else {
-    h.error = status_text(s);
+    h.error = go_error_string(s);
   }
   if (h.health) {
     etcdserverpb::AlarmRequest areq;
@@ -161,7 +162,7 @@ void print_health(const Display& d, const std::vector<EpHealth>& hs) {
 
 void endpoint_health(Invocation& inv) {
   const Display d = display_from(inv);
-  const client::Options options = client_options_from(inv);
+  const client::Options options = client_config_from(inv);
   const std::vector<std::string> eps = endpoints_from_cluster(inv);
   // Every endpoint at once; the results in the order they come in, as
   // etcdctl collects them from its goroutines.
@@ -251,7 +252,7 @@ void endpoint_status(Invocation& inv) {
     if (!st.ok()) {
       failed = true;
       std::cout.flush();
-      std::cerr << "Failed to get the status of endpoint " << ep << " (" << status_text(st)
+      std::cerr << "Failed to get the status of endpoint " << ep << " (" << go_error_string(st)
                 << ")\n";
       continue;
     }
@@ -311,7 +312,8 @@ void endpoint_hashkv(Invocation& inv) {
     if (!st.ok()) {
       last = st;
       std::cout.flush();
-      std::cerr << "Failed to get the hash of endpoint " << ep << " (" << status_text(st) << ")\n";
+      std::cerr << "Failed to get the hash of endpoint " << ep << " (" << go_error_string(st)
+                << ")\n";
       continue;
     }
     list.push_back(std::move(h));

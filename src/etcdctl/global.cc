@@ -1,10 +1,15 @@
 #include "etcdctl/global.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <random>
@@ -157,30 +162,57 @@ std::vector<std::string> endpoints_from(const Invocation& inv) {
   return eps;
 }
 
-client::Options client_options_from(const Invocation& inv) {
+client::Options connection_options_from(const Invocation& inv) {
   client::Options o;
   o.endpoints = endpoints_from(inv);
   o.dial_timeout = std::chrono::milliseconds(inv.get_duration_ns("dial-timeout") / 1000000);
   o.keepalive_time = std::chrono::milliseconds(inv.get_duration_ns("keepalive-time") / 1000000);
   o.keepalive_timeout =
       std::chrono::milliseconds(inv.get_duration_ns("keepalive-timeout") / 1000000);
+  // etcdctl refuses a TLS file flag given as "" (keyAndCertFromCmd).
+  for (const char* name : {"cert", "key", "cacert"}) {
+    const Flag* f = inv.cmd->lookup(name);
+    if (f && f->changed && inv.get_string(name).empty()) {
+      exit_with_error(kExitBadArgs, std::string("empty string is passed to --") + name + " option");
+    }
+  }
   const std::string cert = inv.get_string("cert");
   const std::string key = inv.get_string("key");
   const std::string cacert = inv.get_string("cacert");
-  if (!cert.empty() && key.empty())
-    exit_with_error(kExitBadArgs, "empty string is passed to --key option");
-  if (cert.empty() && !key.empty())
-    exit_with_error(kExitBadArgs, "empty string is passed to --cert option");
   const bool insecure_transport = inv.get_bool("insecure-transport");
   const bool skip_verify = inv.get_bool("insecure-skip-tls-verify");
-  if (!cert.empty() || !cacert.empty() || !insecure_transport || skip_verify) {
+  // Any TLS file, or a secure transport asked for: TLS (system roots unless
+  // --cacert); --insecure-skip-tls-verify only matters with TLS.
+  if (!cert.empty() || !key.empty() || !cacert.empty() || !insecure_transport) {
     client::TlsOptions t;
     t.cert_file = cert;
     t.key_file = key;
     t.ca_file = cacert;
     t.insecure_skip_verify = skip_verify;
-    if (!cert.empty() || !cacert.empty() || skip_verify) o.tls = t;
+    o.tls = t;
   }
+  return o;
+}
+
+client::Options client_config_from(const Invocation& inv) {
+  if (inv.get_bool("debug")) {
+    // As etcdctl: every global flag as the variable that sets it.
+    std::map<std::string, const Flag*> inherited;
+    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
+      for (const auto& [name, f] : c->persistent_flags().all())
+        inherited.emplace(name, inv.cmd->lookup(name));
+    }
+    for (const auto& [name, f] : inherited) {
+      std::string value = f->value;
+      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
+        value = "[";
+        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
+        value += "]";
+      }
+      std::cerr << env_name(name) << "=" << value << "\n";
+    }
+  }
+  client::Options o = connection_options_from(inv);
   const std::string user = inv.get_string("user");
   const std::string password = inv.get_string("password");
   if (!user.empty()) {
@@ -194,13 +226,11 @@ client::Options client_options_from(const Invocation& inv) {
         o.password = user.substr(colon + 1);
       }
     } else {
-      if (user.find(':') != std::string::npos) {
-        exit_with_error(kExitBadArgs, "username contains ':' and password is also given");
-      }
       o.user = user;
       o.password = password;
     }
   }
+  display_from(inv);
   return o;
 }
 
@@ -267,14 +297,72 @@ std::string client_uuid() {
 
 }  // namespace
 
+namespace {
+
+// Why a TCP connection to `addr` ("host:port") fails now, as Go's dialer
+// says it ("dial tcp 127.0.0.1:1: connect: connection refused"); "" when it
+// connects.
+std::string dial_error(const std::string& addr) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = addr.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), addr.substr(colon + 1).c_str(), &hints, &res) != 0 || !res) {
+    return "";
+  }
+  std::string out;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    timeval tv{1, 0};  // a bound on a connect that hangs
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+      char ip[INET6_ADDRSTRLEN] = "";
+      const void* a =
+          res->ai_family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
+              : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
+      inet_ntop(res->ai_family, a, ip, sizeof ip);
+      std::string why = std::strerror(errno);
+      if (!why.empty())
+        why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      const std::string shown = res->ai_family == AF_INET6 ? "[" + std::string(ip) + "]" : ip;
+      out = "dial tcp " + shown + ":" + addr.substr(colon + 1) + ": connect: " + why;
+    }
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+// etcd's Go client logs each failed attempt of a unary call on stderr (a
+// zap warning, "retrying of unary invoker failed"). etcd 3.4's client names
+// its balanced connection "endpoint://client-<uuid>/<first endpoint>" and a
+// connection to one endpoint (Status, HashKV, ...) "passthrough:///<it>";
+// on the latter a call that times out while the endpoint refuses
+// connections reports grpc-go's pick_first error with the dial's.
 void log_failed_attempts(client::Options& o) {
   if (o.endpoints.empty()) return;
   const std::string target =
       "endpoint://client-" + client_uuid() + "/" + client::endpoint_address(o.endpoints[0]);
-  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s) {
+  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s,
+                                 const std::string& endpoint) {
     std::string error;
-    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-        s.error_message() != client::kNoConnection) {
+    std::string dial;
+    if (!endpoint.empty() && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      dial = dial_error(endpoint);
+    }
+    if (!dial.empty()) {
+      error =
+          "rpc error: code = DeadlineExceeded desc = latest balancer error: connection error: "
+          "desc = \"transport: Error while dialing " +
+          dial + "\"";
+    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+               s.error_message() != client::kNoConnection) {
       error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
     } else if (s.error_code() == grpc::StatusCode::CANCELLED) {
       error = "rpc error: code = Canceled desc = context canceled";
@@ -282,40 +370,42 @@ void log_failed_attempts(client::Options& o) {
       error = std::string("rpc error: code = ") + go_code_name(s.error_code()) +
               " desc = " + s.error_message();
     }
+    const std::string& shown_target = endpoint.empty() ? target : "passthrough:///" + endpoint;
     std::cout.flush();
     std::cerr << "{\"level\":\"warn\",\"ts\":\"" << zap_time()
               << "\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of "
                  "unary invoker failed\",\"target\":"
-              << zap_string(target) << ",\"attempt\":" << attempt
+              << zap_string(shown_target) << ",\"attempt\":" << attempt
               << ",\"error\":" << zap_string(error) << "}\n"
               << std::flush;
   };
 }
 
-std::unique_ptr<client::Client> client_from(const Invocation& inv) {
-  if (inv.get_bool("debug")) {
-    // As etcdctl: every global flag as the variable that sets it.
-    std::map<std::string, const Flag*> inherited;
-    for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
-      for (const auto& [name, f] : c->persistent_flags().all())
-        inherited.emplace(name, inv.cmd->lookup(name));
-    }
-    for (const auto& [name, f] : inherited) {
-      std::string value = f->value;
-      if (f->kind == FlagKind::kStringSlice || f->kind == FlagKind::kStringArray) {
-        value = "[";
-        for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
-        value += "]";
-      }
-      std::cerr << env_name(name) << "=" << value << "\n";
-    }
-  }
-  // etcdctl's order: the flags (and the password prompt), then the output
-  // format, then the dial.
-  client::Options o = client_options_from(inv);
-  display_from(inv);
+}  // namespace
+
+grpc::Status new_client(client::Options o, std::unique_ptr<client::Client>& out) {
   log_failed_attempts(o);
-  return std::make_unique<client::Client>(std::move(o));
+  out = std::make_unique<client::Client>(std::move(o));
+  // etcd 3.5's clientv3.New does not wait for a connection (etcdctl sets no
+  // WithBlock): only with a user does it talk to the cluster, to get a token
+  // within --dial-timeout. A dead endpoint shows in the first call instead.
+  if (!out->uses_auth()) return grpc::Status::OK;
+  return out->connect(std::chrono::system_clock::now() + out->options().dial_timeout);
+}
+
+std::unique_ptr<client::Client> must_client(client::Options o, int fail_code) {
+  // newClientCfg: TLS with a certificate needs its key and the reverse.
+  if (o.tls && o.tls->cert_file.empty() != o.tls->key_file.empty()) {
+    exit_with_error(kExitBadArgs, "KeyFile and CertFile must both be present[key: " +
+                                      o.tls->key_file + ", cert: " + o.tls->cert_file + "]");
+  }
+  std::unique_ptr<client::Client> c;
+  if (grpc::Status s = new_client(std::move(o), c); !s.ok()) exit_with_status(s, fail_code);
+  return c;
+}
+
+std::unique_ptr<client::Client> must_client(const Invocation& inv) {
+  return must_client(client_config_from(inv));
 }
 
 client::Deadline command_deadline(const Invocation& inv) {
@@ -380,6 +470,7 @@ bool is_etcd_error(const std::string& desc) {
       "etcdserver: unhealthy cluster",
       "etcdserver: corrupt cluster",
       "etcdserver: bad leader transferee",
+      "etcdserver: rpc not supported for learner",
   };
   return kKnown.count(desc) > 0;
 }
@@ -431,6 +522,11 @@ std::string go_error_string(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
   if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
   if (is_etcd_error(s.error_message())) return s.error_message();
+  return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
+         " desc = " + s.error_message();
+}
+
+std::string grpc_error_text(const grpc::Status& s) {
   return std::string("rpc error: code = ") + go_code_name(s.error_code()) +
          " desc = " + s.error_message();
 }
@@ -488,6 +584,10 @@ std::unique_ptr<Command> make_root() {
   add_auth_commands(*root);
   add_check_commands(*root);
   add_misc_commands(*root);
+  root->suggestion_order = {"get",    "put",      "del",         "txn",       "compaction", "alarm",
+                            "defrag", "endpoint", "move-leader", "watch",     "version",    "lease",
+                            "member", "snapshot", "make-mirror", "lock",      "elect",      "auth",
+                            "user",   "role",     "check",       "completion"};
   root->add("help [command]", "Help about any command",
             "Help provides help for any command in the application.\nSimply type etcdctl help "
             "[path to command] "

@@ -31,13 +31,27 @@ void apply_env(Invocation& inv);
 
 // The -w/--hex choice; "unsupported output format" (exit 4) otherwise.
 Display display_from(const Invocation& inv);
-// The client of the global flags (endpoints, timeouts, TLS, user).
-std::unique_ptr<client::Client> client_from(const Invocation& inv);
-client::Options client_options_from(const Invocation& inv);
-// Makes the client log each failed call attempt to stderr as etcd's Go
-// client does (a zap warning, "retrying of unary invoker failed").
-// client_from does this.
-void log_failed_attempts(client::Options& o);
+// The one way every command makes its client, as etcdctl's
+// mustClientFromCmd: client_config_from, then must_client of it.
+std::unique_ptr<client::Client> must_client(const Invocation& inv);
+// etcdctl's clientConfigFromCmd: with --debug every global flag as its
+// ETCDCTL_ variable on stderr; the endpoints, timeouts and TLS files (a file
+// flag given as "" exits 3); --user (asking for its password); then the -w
+// check (exit 4). Commands that make several clients of one configuration
+// (etcdctl's clientConfig.mustClient) call this once.
+client::Options client_config_from(const Invocation& inv);
+// The endpoints, timeouts and TLS of the flags without the user, the
+// --debug lines or the -w check (etcdctl's endpointsFromCluster).
+client::Options connection_options_from(const Invocation& inv);
+// etcdctl's clientConfig.mustClient: a certificate without its key (or the
+// reverse) exits 3; a failed clientv3.New prints "Error: <why>" and exits
+// `fail_code`.
+std::unique_ptr<client::Client> must_client(client::Options o, int fail_code = kExitBadConnection);
+// clientv3.New: the client of `o` into `out`, logging each failed call
+// attempt on stderr as etcd's Go client does ("retrying of unary invoker
+// failed"). It does not wait for a connection; with a user it gets the
+// token within the dial timeout, and returns that failure.
+grpc::Status new_client(client::Options o, std::unique_ptr<client::Client>& out);
 // --endpoints, or the endpoints --discovery-srv finds in DNS (https ones
 // only unless --insecure-discovery).
 std::vector<std::string> endpoints_from(const Invocation& inv);
@@ -49,6 +63,9 @@ client::Deadline command_deadline(const Invocation& inv);
 // Other gRPC errors print as Go's client shows them ("rpc error: code = ...").
 [[noreturn]] void exit_with_status(const grpc::Status& s, int code = kExitError);
 std::string go_error_string(const grpc::Status& s);
+// grpc-go's status error text as is, "rpc error: code = Unavailable desc =
+// ..." (what etcd's client logs; etcdctl's Error lines use go_error_string).
+std::string grpc_error_text(const grpc::Status& s);
 
 // Asks for a password as etcdctl does (speakeasy): prompt on stdout, one
 // line from stdin with echo off, then a newline on stdout.

@@ -158,18 +158,6 @@ RangeRequest get_op(const Invocation& inv) {
   return req;
 }
 
-void print_get(const Display& d, const RangeResponse& r, bool value_only) {
-  if (print_whole_response(d, r)) return;
-  if (d.format == OutputFormat::kFields) {
-    print_header_fields(r.header());
-    for (const auto& kv : r.kvs()) print_kv_fields("", kv);
-    std::cout << "\"More\" : " << (r.more() ? "true" : "false") << "\n";
-    std::cout << "\"Count\" : " << r.count() << "\n";
-    return;
-  }
-  for (const auto& kv : r.kvs()) print_kv(d, kv, value_only);
-}
-
 void run_get(Invocation& inv) {
   const RangeRequest req = get_op(inv);
   auto c = must_client(inv);

@@ -79,13 +79,6 @@ std::string hex16(int64_t id) {
   return buf;
 }
 
-// The message etcdctl prints for a failed call.
-std::string status_text(const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "context deadline exceeded";
-  if (s.error_code() == grpc::StatusCode::CANCELLED) return "context canceled";
-  return s.error_message();
-}
-
 void print_fields_header(const etcdserverpb::ResponseHeader& h) {
   std::cout << "\"ClusterID\" : " << h.cluster_id() << "\n"
             << "\"MemberID\" : " << h.member_id() << "\n"
@@ -269,13 +262,13 @@ void lease_grant(Invocation& inv) {
     exit_with_error(kExitBadArgs, "bad TTL (" + err + ")");
   }
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   etcdserverpb::LeaseGrantRequest req;
   req.set_ttl(ttl);
   etcdserverpb::LeaseGrantResponse resp;
   grpc::Status s = c->call(&Connection::lease, &etcdserverpb::Lease::Stub::LeaseGrant, req, &resp,
                            command_deadline(inv), Idempotent::kNo);
-  if (!s.ok()) exit_with_error(kExitError, "failed to grant lease (" + status_text(s) + ")");
+  if (!s.ok()) exit_with_error(kExitError, "failed to grant lease (" + go_error_string(s) + ")");
   print_grant(d, resp);
 }
 
@@ -283,13 +276,13 @@ void lease_revoke(Invocation& inv) {
   if (inv.args.size() != 1) exit_with_error(kExitBadArgs, "lease revoke command needs 1 argument");
   const int64_t id = lease_from_arg(inv.args[0]);
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   etcdserverpb::LeaseRevokeRequest req;
   req.set_id(id);
   etcdserverpb::LeaseRevokeResponse resp;
   grpc::Status s = c->call(&Connection::lease, &etcdserverpb::Lease::Stub::LeaseRevoke, req, &resp,
                            command_deadline(inv), Idempotent::kNo);
-  if (!s.ok()) exit_with_error(kExitError, "failed to revoke lease (" + status_text(s) + ")");
+  if (!s.ok()) exit_with_error(kExitError, "failed to revoke lease (" + go_error_string(s) + ")");
   print_revoke(d, id, resp);
 }
 
@@ -300,7 +293,7 @@ void lease_time_to_live(Invocation& inv) {
   const bool keys = inv.get_bool("keys");
   const int64_t id = lease_from_arg(inv.args[0]);
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   etcdserverpb::LeaseTimeToLiveRequest req;
   req.set_id(id);
   req.set_keys(keys);
@@ -313,7 +306,7 @@ void lease_time_to_live(Invocation& inv) {
 
 void lease_list(Invocation& inv) {
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   etcdserverpb::LeaseLeasesRequest req;
   etcdserverpb::LeaseLeasesResponse resp;
   grpc::Status s = c->call(&Connection::lease, &etcdserverpb::Lease::Stub::LeaseLeases, req, &resp,
@@ -328,7 +321,7 @@ void lease_keep_alive(Invocation& inv) {
   }
   const int64_t id = lease_from_arg(inv.args[0]);
   const Display d = display_from(inv);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
   if (inv.get_bool("once")) {
     // One request on its own stream (clientv3's KeepAliveOnce).
     etcdserverpb::LeaseKeepAliveResponse resp;

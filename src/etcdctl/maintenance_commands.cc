@@ -189,7 +189,8 @@ void defrag(Invocation& inv) {
     progress.clear();
     if (!s.ok()) {
       std::cout.flush();
-      std::cerr << "Failed to defragment etcd member[" << ep << "] (" << status_text(s) << ")\n";
+      std::cerr << "Failed to defragment etcd member[" << ep << "] (" << go_error_string(s)
+                << ")\n";
       ++failures;
     } else {
       std::cout << "Finished defragmenting etcd member[" << ep << "]\n" << std::flush;
@@ -217,7 +218,10 @@ void move_leader(Invocation& inv) {
   std::unique_ptr<client::Client> leader;
   uint64_t leader_id = 0;
   for (const auto& ep : eps) {
-    auto c = must_client(inv, {ep});
+    // etcdctl reads its configuration again for each one.
+    client::Options one = client_config_from(inv);
+    one.endpoints = {ep};
+    auto c = must_client(std::move(one));
     etcdserverpb::StatusResponse st;
     check(c->call_on(ep, &Connection::maintenance, &Maintenance::Stub::Status,
                      etcdserverpb::StatusRequest(), &st, deadline));
@@ -273,15 +277,14 @@ constexpr const char* kMaintenanceGo = "v3/maintenance.go:";
 // sha256 trailer, fsynced, renamed. Returns "" or the error.
 std::string save_snapshot(const Invocation& inv, const std::string& path,
                           client::Deadline deadline) {
-  const std::vector<std::string> eps = inv.get_slice("endpoints");
+  client::Options o = client_config_from(inv);
+  const std::vector<std::string> eps = o.endpoints;
   if (eps.size() != 1) {
     return "snapshot must be requested to one selected node, not multiple " + go_string_slice(eps);
   }
-  client::Options o = client_options_from(inv);
-  client::Client c(o);
-  if (grpc::Status s = authenticate_within_dial_timeout(c); !s.ok()) {
-    return status_text(s);
-  }
+  std::unique_ptr<client::Client> cp;
+  if (grpc::Status s = new_client(std::move(o), cp); !s.ok()) return go_error_string(s);
+  client::Client& c = *cp;
   const std::string part = path + ".part";
   struct RemovePart {
     std::string path;
@@ -350,7 +353,7 @@ std::string save_snapshot(const Invocation& inv, const std::string& path,
   if (!st.ok()) {
     zap_log("warn", "client", std::string(kMaintenanceGo) + "222",
             "failed to receive from snapshot stream; closing", {{"error", grpc_error_text(st)}});
-    return status_text(st);
+    return go_error_string(st);
   }
   zap_log("info", "client", std::string(kMaintenanceGo) + "220",
           "completed snapshot read; closing");

@@ -34,12 +34,7 @@ std::string modify_prefix(const MirrorOptions& o, const std::string& key) {
   return key.substr(0, at) + o.dest_prefix + key.substr(at + o.prefix.size());
 }
 
-[[noreturn]] void fail(const grpc::Status& s) {
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    exit_with_error(kExitError, "context deadline exceeded");
-  }
-  exit_with_error(kExitError, s.error_message());
-}
+[[noreturn]] void fail(const grpc::Status& s) { exit_with_status(s, kExitError); }
 
 std::unique_ptr<client::Client> dest_client(const Invocation& inv, const std::string& endpoint) {
   client::Options o;
@@ -59,7 +54,8 @@ std::unique_ptr<client::Client> dest_client(const Invocation& inv, const std::st
     t.ca_file = cacert;
     o.tls = t;
   }
-  return std::make_unique<client::Client>(o);
+  // No user for the destination (etcdctl's acfg is nil there).
+  return must_client(std::move(o));
 }
 
 void make_mirror(Invocation& inv) {
@@ -74,7 +70,7 @@ void make_mirror(Invocation& inv) {
   // Both connect on their first call (an unreachable source blocks, as
   // etcdctl's does: its calls have no deadline).
   auto dc = dest_client(inv, inv.args[0]);
-  auto c = client_from(inv);
+  auto c = must_client(inv);
 
   // Shared with the printing thread, which outlives this function.
   auto counter = std::make_shared<std::atomic<int64_t>>(0);

@@ -59,4 +59,18 @@ bool print_whole_response(const Display& d, const google::protobuf::Message& res
   return false;
 }
 
+void print_get(const Display& d, const etcdserverpb::RangeResponse& r, bool value_only) {
+  if (!print_whole_response(d, r)) {
+    if (d.format == OutputFormat::kFields) {
+      print_header_fields(r.header());
+      for (const auto& kv : r.kvs()) print_kv_fields("", kv);
+      std::cout << "\"More\" : " << (r.more() ? "true" : "false") << "\n";
+      std::cout << "\"Count\" : " << r.count() << "\n";
+    } else {
+      for (const auto& kv : r.kvs()) print_kv(d, kv, value_only);
+    }
+  }
+  std::cout << std::flush;
+}
+
 }  // namespace etcd::ctl

@@ -49,4 +49,8 @@ void print_protobuf(const google::protobuf::Message& msg);
 // for simple and fields it returns false: the caller prints.
 bool print_whole_response(const Display& d, const google::protobuf::Message& resp);
 
+// etcdctl's display.Get, every format: simple (with --print-value-only just
+// the values), fields, json, protobuf; table exits 4. Flushes std::cout.
+void print_get(const Display& d, const etcdserverpb::RangeResponse& r, bool value_only = false);
+
 }  // namespace etcd::ctl
