@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -97,6 +98,10 @@ Client::Client(Options options) : options_(std::move(options)) {
   }
   MutexLock l(&mu_);
   conns_.resize(addresses_.size());
+  // The first call goes to a random endpoint, as etcd's Go client's balancer
+  // (its endpoint order comes from a map), so that many short-lived clients
+  // spread over the endpoints.
+  if (!addresses_.empty()) current_ = std::random_device{}() % addresses_.size();
 }
 
 Client::~Client() = default;
@@ -136,32 +141,53 @@ std::shared_ptr<Connection> Client::connection_at(size_t i) {
 
 std::shared_ptr<Connection> Client::connection(Deadline deadline) {
   if (addresses_.empty()) return nullptr;
+  const size_t n_endpoints = addresses_.size();
   size_t start;
   {
     MutexLock l(&mu_);
     start = current_;
   }
-  // Round after round over the endpoints, each given a short while, until
-  // one is connected or the deadline passes.
+  // Calls go round the endpoints, as etcd's Go client balances them: the
+  // next call starts after the endpoint this one used.
+  auto chosen = [&](size_t i, std::shared_ptr<Connection> c) {
+    MutexLock l(&mu_);
+    current_ = (i + 1) % n_endpoints;
+    return c;
+  };
+  // First an endpoint that is connected already, so that a dead one costs
+  // nothing while others answer.
+  for (size_t n = 0; n < n_endpoints; ++n) {
+    const size_t i = (start + n) % n_endpoints;
+    std::shared_ptr<Connection> c;
+    {
+      MutexLock l(&mu_);
+      c = conns_[i];
+    }
+    if (c && c->channel->GetState(false) == GRPC_CHANNEL_READY) return chosen(i, c);
+  }
+  // Then round after round over the endpoints, each given a short while to
+  // connect, until one is connected or the deadline passes.
   for (size_t n = 0;; ++n) {
-    const size_t i = (start + n) % addresses_.size();
+    const size_t i = (start + n) % n_endpoints;
     auto c = connection_at(i);
     const auto now = std::chrono::system_clock::now();
     if (now >= deadline) return nullptr;
     const auto until = std::min(deadline, now + kPerEndpointConnect);
     if (c->channel->GetState(true) == GRPC_CHANNEL_READY || c->channel->WaitForConnected(until)) {
-      MutexLock l(&mu_);
-      current_ = i;
-      return c;
+      return chosen(i, c);
     }
   }
 }
 
 void Client::mark_failed(const Connection& c) {
+  // The next call starts after the failed endpoint (connection() already
+  // moved on from it unless another call came between).
   MutexLock l(&mu_);
-  if (conns_.empty()) return;
-  if (conns_[current_] && conns_[current_]->endpoint == c.endpoint) {
-    current_ = (current_ + 1) % conns_.size();
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    if (conns_[i] && conns_[i]->endpoint == c.endpoint) {
+      if (current_ == i) current_ = (i + 1) % conns_.size();
+      return;
+    }
   }
 }
 

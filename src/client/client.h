@@ -2,9 +2,11 @@
 // the tests (docs/client.md).
 //
 // One Client talks to a list of endpoints over gRPC. It keeps one channel per
-// endpoint and a current endpoint; a call goes to the current one.
+// endpoint, and calls go round the endpoints as etcd's Go client balances
+// them, preferring connected ones.
 //  - Failover: a call that cannot reach its endpoint moves on to the next one.
-//    Reads (Idempotent::kYes) are retried there until their deadline. A write
+//    Reads (Idempotent::kYes) are retried there (100 times at most, as the
+//    Go client, then the last error is the answer). A write
 //    is sent once: it only moves on while it was certainly never sent (the
 //    channel was not connected), because a write whose answer was lost may
 //    have been applied (Jepsen found duplicated writes in etcd's Go client).
@@ -113,7 +115,7 @@ class Client {
   // connection (and its errors) explicit, as etcdctl's dial is.
   grpc::Status connect(Deadline deadline);
 
-  // One unary call to the current endpoint, with failover as described above.
+  // One unary call to the next endpoint, with failover as described above.
   // `method` is a member of the service's Stub, e.g. &KV::Stub::Range.
   template <class Stub, class Req, class Resp>
   grpc::Status call(std::unique_ptr<Stub> Connection::*stub,
@@ -148,7 +150,7 @@ class Client {
   // the token, and a deadline unless it is max().
   void prepare(grpc::ClientContext& ctx, Deadline deadline);
 
-  // The current endpoint's connection, connecting (with failover) until
+  // The next endpoint's connection, connecting (with failover) until
   // `deadline`; nullptr when no endpoint answered.
   std::shared_ptr<Connection> connection(Deadline deadline);
   // With a user and no token yet: authenticates on `c` (streams call this

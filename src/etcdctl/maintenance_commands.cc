@@ -61,10 +61,14 @@ class Progress {
 void print_alarms(const Display& d, const etcdserverpb::AlarmResponse& r) {
   switch (d.format) {
     case OutputFormat::kSimple:
-      // Go's %+v of *AlarmMember: its compact proto text.
+      // Go's %+v of *AlarmMember: its compact proto text, which leaves out
+      // zero fields (a CORRUPT alarm raised for the cluster has member 0).
       for (const auto& a : r.alarms()) {
-        std::cout << "memberID:" << a.memberid()
-                  << " alarm:" << etcdserverpb::AlarmType_Name(a.alarm()) << " \n";
+        if (a.memberid() != 0) std::cout << "memberID:" << a.memberid() << " ";
+        if (a.alarm() != etcdserverpb::NONE) {
+          std::cout << "alarm:" << etcdserverpb::AlarmType_Name(a.alarm()) << " ";
+        }
+        std::cout << "\n";
       }
       break;
     case OutputFormat::kJson:
