@@ -101,7 +101,9 @@ Client::Client(Options options) : options_(std::move(options)) {
   // The first call goes to a random endpoint, as etcd's Go client's balancer
   // (its endpoint order comes from a map), so that many short-lived clients
   // spread over the endpoints.
-  if (!addresses_.empty()) current_ = std::random_device{}() % addresses_.size();
+  if (!addresses_.empty() && options_.round_robin) {
+    current_ = std::random_device{}() % addresses_.size();
+  }
 }
 
 Client::~Client() = default;
@@ -151,7 +153,7 @@ std::shared_ptr<Connection> Client::connection(Deadline deadline) {
   // next call starts after the endpoint this one used.
   auto chosen = [&](size_t i, std::shared_ptr<Connection> c) {
     MutexLock l(&mu_);
-    current_ = (i + 1) % n_endpoints;
+    current_ = options_.round_robin ? (i + 1) % n_endpoints : i;
     return c;
   };
   // First an endpoint that is connected already, so that a dead one costs

@@ -53,6 +53,11 @@ struct Options {
   std::chrono::milliseconds keepalive_time{2000};
   std::chrono::milliseconds keepalive_timeout{6000};
   std::optional<TlsOptions> tls;
+  // true: calls go round the endpoints from a random first one, as etcd's
+  // Go client; false: they stay on the first endpoint that answers until it
+  // fails (etcd 3.3's pinned endpoint; tests that need to know where a call
+  // goes).
+  bool round_robin = true;
   // Both set: authenticate. As in etcd's client, a user without a password
   // (or the reverse) means no authentication at all.
   std::string user;

@@ -284,7 +284,10 @@ TEST_F(ClientFailoverTest, WriteWhoseAnswerWasLostIsReportedNotRepeated) {
   ASSERT_TRUE(put(other, "w", "0", &first).ok());
 
   LosingProxy proxy(24410);  // to member 0
-  Client c(options_for({proxy.endpoint(), cluster_->endpoint(1), cluster_->endpoint(2)}));
+  // Pinned to the first endpoint, so the put goes through the proxy.
+  Options pinned = options_for({proxy.endpoint(), cluster_->endpoint(1), cluster_->endpoint(2)});
+  pinned.round_robin = false;
+  Client c(pinned);
   ASSERT_TRUE(get(c, "w").has_value());  // connected through the proxy
   proxy.arm();
   etcdserverpb::PutResponse resp;
@@ -312,7 +315,11 @@ TEST_F(ClientFailoverTest, WatchResumesOnAnotherMemberWithoutLossOrRepeat) {
   etcdserverpb::PutResponse start;
   ASSERT_TRUE(put(writer, "other", "x", &start).ok());
 
-  Client c(options_for({cluster_->endpoint(0), cluster_->endpoint(1), cluster_->endpoint(2)}));
+  // Pinned: the watch starts on member 0, the one killed below.
+  Options pinned =
+      options_for({cluster_->endpoint(0), cluster_->endpoint(1), cluster_->endpoint(2)});
+  pinned.round_robin = false;
+  Client c(pinned);
   etcdserverpb::WatchCreateRequest create;
   create.set_key("w/");
   create.set_range_end("w0");
@@ -379,7 +386,11 @@ TEST_F(ClientFailoverTest, KeepAliveMovesToAnotherMember) {
                   .ok());
   ASSERT_TRUE(put(other, "leased", "v", nullptr, lease.id()).ok());
 
-  Client c(options_for({cluster_->endpoint(0), cluster_->endpoint(1), cluster_->endpoint(2)}));
+  // Pinned: the keep-alive starts on member 0, the one killed below.
+  Options pinned =
+      options_for({cluster_->endpoint(0), cluster_->endpoint(1), cluster_->endpoint(2)});
+  pinned.round_robin = false;
+  Client c(pinned);
   KeepAlive keep(c, lease.id());
   std::atomic<int> renewals{0};
   std::atomic<int64_t> last_ttl{0};
