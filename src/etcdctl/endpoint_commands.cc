@@ -12,6 +12,7 @@
 #include "etcdctl/output/humanize.h"
 #include "etcdctl/output/quote.h"
 #include "etcdctl/output/table.h"
+#include "etcdctl/printer.h"
 
 namespace etcd::ctl {
 namespace {
@@ -46,13 +47,6 @@ std::string join(const std::vector<std::string>& row, const char* sep) {
   std::string out;
   for (size_t i = 0; i < row.size(); ++i) out += (i ? sep : "") + row[i];
   return out;
-}
-
-void print_header_fields(const etcdserverpb::ResponseHeader& h) {
-  std::cout << "\"ClusterID\" : " << h.cluster_id() << "\n"
-            << "\"MemberID\" : " << h.member_id() << "\n"
-            << "\"Revision\" : " << h.revision() << "\n"
-            << "\"RaftTerm\" : " << h.raft_term() << "\n";
 }
 
 // One endpoint's health as etcd 3.5 judges it: a linearizable read of
