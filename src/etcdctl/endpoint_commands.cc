@@ -269,8 +269,12 @@ void print_hashkv(const Display& d, const std::vector<EpHashKV>& list) {
     case OutputFormat::kJson: {
       std::string out = "[";
       for (size_t i = 0; i < list.size(); ++i) {
+        // etcd 3.5's HashKVResponse has no hash_revision (etcd 3.6 added
+        // it): its json.Marshal does not show the field our server sends.
+        etcdserverpb::HashKVResponse resp = list[i].resp;
+        resp.clear_hash_revision();
         GoJsonObject o;
-        o.string("Endpoint", list[i].ep).message("HashKV", list[i].resp);
+        o.string("Endpoint", list[i].ep).message("HashKV", resp);
         out += (i ? "," : "") + o.str();
       }
       std::cout << out << "]\n";
