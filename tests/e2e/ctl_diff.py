@@ -530,6 +530,9 @@ def unorder(text: str) -> str:
     body, sep2, tail = rest.partition("--- stderr\n")
     lines = body.split("\n")
     if any(l.startswith('"ID" : ') for l in lines):  # fields: blocks start at "ID"
+        # What follows the output's final newline is no part of the last
+        # block (else the block sorted last carries an extra empty line).
+        trail = [lines.pop()] if len(lines) > 1 and not lines[-1] else []
         blocks, cur, pre = [], [], []
         for l in lines:
             if l.startswith('"ID" : '):
@@ -542,7 +545,7 @@ def unorder(text: str) -> str:
                 pre.append(l)
         if cur:
             blocks.append(cur)
-        lines = pre + [l for b in sorted(blocks) for l in b]
+        lines = pre + [l for b in sorted(blocks) for l in b] + trail
     else:
         data = [i for i, l in enumerate(lines)
                 if l and not l.startswith(("<border>", "Member ", "ETCD_", "{"))]
