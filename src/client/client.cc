@@ -185,7 +185,7 @@ grpc::Status Client::authenticate(Connection& c, Deadline deadline) {
   grpc::ClientContext ctx;
   ctx.set_deadline(deadline);
   grpc::Status s = c.auth->Authenticate(&ctx, req, &resp);
-  if (!s.ok() && options_.on_attempt_failed) options_.on_attempt_failed(0, s);
+  if (!s.ok() && options_.on_attempt_failed) options_.on_attempt_failed(0, s, "");
   if (s.ok() || is_auth_not_enabled(s)) {
     // Without auth on the server, calls go without a token (etcd's client
     // ignores this error at dial time too).
@@ -206,8 +206,8 @@ grpc::Status Client::connect(Deadline deadline) {
   auto c = connection(deadline);
   if (!c) {
     if (uses_auth() && options_.on_attempt_failed) {  // the Authenticate that could not go
-      options_.on_attempt_failed(0,
-                                 grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+      options_.on_attempt_failed(
+          0, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection), "");
     }
     return deadline_exceeded();
   }
@@ -224,7 +224,7 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     if (!c) {
       if (options_.on_attempt_failed) {
         options_.on_attempt_failed(
-            attempt, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection));
+            attempt, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, kNoConnection), "");
       }
       return deadline_exceeded();
     }
@@ -237,7 +237,7 @@ grpc::Status Client::invoke(const Invocation& fn, Deadline deadline, Idempotent 
     prepare(ctx, deadline);
     grpc::Status s = fn(*c, ctx);
     if (s.ok()) return s;
-    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt++, s);
+    if (options_.on_attempt_failed) options_.on_attempt_failed(attempt++, s, "");
     if (is_invalid_token(s) && uses_auth() && !reauthenticated) {
       reauthenticated = true;  // refused before it was applied: safe to send again
       need_token = true;
@@ -280,7 +280,7 @@ grpc::Status Client::invoke_on(const std::string& endpoint, const Invocation& fn
     ctx.set_wait_for_ready(true);
     grpc::Status s = fn(*c, ctx);
     if (!s.ok() && options_.on_attempt_failed) {
-      options_.on_attempt_failed(static_cast<unsigned>(attempt), s);
+      options_.on_attempt_failed(static_cast<unsigned>(attempt), s, addr);
     }
     // A token the server no longer knows: a new one, and the call once more
     // (it was refused unapplied), as invoke() does.

@@ -58,8 +58,10 @@ struct Options {
   // Called after each failed attempt of a unary call, Authenticate included,
   // with the attempt's number (from 0) and its status: etcd's Go client logs
   // each one ("retrying of unary invoker failed"). A call that found no
-  // endpoint to connect to reports kNoConnection.
-  std::function<void(unsigned attempt, const grpc::Status&)> on_attempt_failed;
+  // endpoint to connect to reports kNoConnection. `endpoint` is the address
+  // of a call made on one endpoint's own connection (call_on), else "".
+  std::function<void(unsigned attempt, const grpc::Status&, const std::string& endpoint)>
+      on_attempt_failed;
 };
 
 // What etcd's Go client reports when no endpoint could be connected.

@@ -110,8 +110,7 @@ class Report {
   void add(double latency_s, const grpc::Status& s) {
     MutexLock l(&mu_);
     if (!s.ok()) {
-      ++errors_[s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "context deadline exceeded"
-                                                                      : s.error_message()];
+      ++errors_[go_error_string(s)];
       return;
     }
     lats_.push_back(latency_s);
@@ -259,11 +258,7 @@ std::vector<std::unique_ptr<client::Client>> make_clients(const Invocation& inv,
   return clients;
 }
 
-[[noreturn]] void fail(const grpc::Status& s) {
-  exit_with_error(kExitError, s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                                  ? "context deadline exceeded"
-                                  : s.error_message());
-}
+[[noreturn]] void fail(const grpc::Status& s) { exit_with_status(s, kExitError); }
 
 void ensure_empty(client::Client& c, const std::string& prefix, client::Deadline deadline) {
   etcdserverpb::RangeRequest req;

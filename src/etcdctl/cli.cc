@@ -465,6 +465,81 @@ Command* Command::find_child(const std::string& word) {
   return prefix_count == 1 ? prefix_match : nullptr;
 }
 
+std::vector<std::string> Command::strip_flags(const std::vector<std::string>& argv) {
+  std::vector<std::string> words;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") break;
+    const bool has_eq = a.find('=') != std::string::npos;
+    bool takes_value = false;
+    if (a.rfind("--", 0) == 0 && !has_eq) {
+      // An unknown flag is guessed to take a value, as cobra does.
+      const Flag* f = lookup(a.substr(2));
+      takes_value = !f || f->kind != FlagKind::kBool;
+    } else if (a.size() == 2 && a[0] == '-' && !has_eq) {
+      const Flag* f = lookup_short(a[1]);
+      takes_value = !f || f->kind != FlagKind::kBool;
+    }
+    if (takes_value) {
+      if (argv.size() - i <= 2) break;  // cobra stops at a lone last value
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] != '-') words.push_back(a);
+  }
+  return words;
+}
+
+namespace {
+
+// The Levenshtein distance of a and b, ignoring ASCII case (cobra's ld).
+size_t edit_distance(std::string a, std::string b) {
+  for (auto* s : {&a, &b}) {
+    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string Command::suggestions_for(const std::string& word) const {
+  std::vector<const Command*> ordered;
+  for (const auto& name : suggestion_order) {
+    for (const auto& c : children_) {
+      if (c->name() == name) ordered.push_back(c.get());
+    }
+  }
+  for (const auto& c : children_) {
+    if (std::find(ordered.begin(), ordered.end(), c.get()) == ordered.end()) {
+      ordered.push_back(c.get());
+    }
+  }
+  std::string out;
+  for (const Command* c : ordered) {
+    // The help command is not an available command to cobra.
+    if (c->name() == "help" || (!c->runnable() && c->children_.empty())) continue;
+    if (edit_distance(word, c->name()) <= 2 || lower(c->name()).rfind(lower(word), 0) == 0) {
+      out += "\t" + c->name() + "\n";
+    }
+  }
+  return out.empty() ? "" : "\n\nDid you mean this?\n" + out;
+}
+
 std::string Command::parse(std::vector<std::string> argv, Invocation& inv) {
   auto needs_arg = [](const std::string& what) { return "flag needs an argument: " + what; };
   auto bad_value = [](const Flag& f, const std::string& v, const std::string& why) {
@@ -551,32 +626,25 @@ int Command::execute(const std::vector<std::string>& argv_in) {
     help_command = true;
     argv.erase(argv.begin());
   }
-  while (true) {
-    size_t i = 0;
-    for (; i < argv.size(); ++i) {
-      const std::string& a = argv[i];
-      if (a == "--") {
-        i = argv.size();
-        break;
-      }
-      if (a.size() > 1 && a[0] == '-') {
-        if (a.find('=') != std::string::npos) continue;
-        Flag* f = nullptr;
-        if (a[1] == '-') {
-          f = cmd->lookup(a.substr(2));
-        } else if (a.size() == 2) {
-          f = cmd->lookup_short(a[1]);
-        }
-        if (f && f->kind != FlagKind::kBool) ++i;  // its value
-        continue;
-      }
-      break;
-    }
-    if (i >= argv.size() || cmd->children_.empty()) break;
-    Command* child = cmd->find_child(argv[i]);
+  while (!cmd->children_.empty()) {
+    const std::vector<std::string> words = cmd->strip_flags(argv);
+    if (words.empty()) break;
+    Command* child = cmd->find_child(words[0]);
     if (!child) break;
     cmd = child;
-    argv.erase(argv.begin() + static_cast<std::ptrdiff_t>(i));
+    argv.erase(std::find(argv.begin(), argv.end(), words[0]));
+  }
+  // cobra's legacyArgs: a word left over at the root is an unknown command,
+  // before any flag is parsed.
+  if (!help_command && !cmd->parent_ && !cmd->children_.empty()) {
+    const std::vector<std::string> words = cmd->strip_flags(argv);
+    if (!words.empty()) {
+      const std::string msg = "unknown command " + go_quote(words[0]) + " for " +
+                              go_quote(cmd->path()) + cmd->suggestions_for(words[0]);
+      std::cerr << "Error: " << msg << "\nRun '" << cmd->path() << " --help' for usage.\n";
+      std::cerr << "Error: " << msg << "\n";
+      return kExitError;
+    }
   }
 
   Invocation inv;
@@ -600,13 +668,6 @@ int Command::execute(const std::vector<std::string>& argv_in) {
     }
   }
   inv.args = positional;
-  if (!help && !cmd->parent_ && !cmd->children_.empty() && !inv.args.empty()) {
-    const std::string msg =
-        "unknown command " + go_quote(inv.args[0]) + " for " + go_quote(cmd->path());
-    std::cerr << "Error: " << msg << "\nRun '" << cmd->path() << " --help' for usage.\n";
-    std::cerr << "Error: " << msg << "\n";
-    return kExitError;
-  }
   if (help || !cmd->runnable()) {
     std::cout << cmd->usage();
     return kExitSuccess;

@@ -121,6 +121,10 @@ class Command {
   bool allow_dash_args = true;
   // cobra's DisableFlagsInUseLine: no " [flags]" after the use line.
   bool disable_flags_in_use_line = false;
+  // The order cobra keeps its children in before it first sorts them (the
+  // order of AddCommand), which is the order of "Did you mean this?"
+  // suggestions; children not named here come after, by name.
+  std::vector<std::string> suggestion_order;
 
   // Parses flags and arguments (no command words) into `inv`, as pflag
   // does; "" or pflag's error. A help flag shows as the argument "\x01help".
@@ -129,6 +133,11 @@ class Command {
 
  private:
   Command* find_child(const std::string& word);
+  // cobra's stripFlags: the words of argv that are not flags or (as cobra
+  // guesses them) flag values, up to "--".
+  std::vector<std::string> strip_flags(const std::vector<std::string>& argv);
+  // cobra's findSuggestions for an unknown command word ("" when none).
+  std::string suggestions_for(const std::string& word) const;
 
   std::string use_, short_, long_;
   Run run_;

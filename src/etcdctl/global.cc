@@ -1,10 +1,15 @@
 #include "etcdctl/global.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <random>
@@ -294,16 +299,70 @@ std::string client_uuid() {
 
 namespace {
 
+// Why a TCP connection to `addr` ("host:port") fails now, as Go's dialer
+// says it ("dial tcp 127.0.0.1:1: connect: connection refused"); "" when it
+// connects.
+std::string dial_error(const std::string& addr) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = addr.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), addr.substr(colon + 1).c_str(), &hints, &res) != 0 || !res) {
+    return "";
+  }
+  std::string out;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    timeval tv{1, 0};  // a bound on a connect that hangs
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+      char ip[INET6_ADDRSTRLEN] = "";
+      const void* a =
+          res->ai_family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr)
+              : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr);
+      inet_ntop(res->ai_family, a, ip, sizeof ip);
+      std::string why = std::strerror(errno);
+      if (!why.empty())
+        why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+      const std::string shown = res->ai_family == AF_INET6 ? "[" + std::string(ip) + "]" : ip;
+      out = "dial tcp " + shown + ":" + addr.substr(colon + 1) + ": connect: " + why;
+    }
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
 // etcd's Go client logs each failed attempt of a unary call on stderr (a
-// zap warning, "retrying of unary invoker failed").
+// zap warning, "retrying of unary invoker failed"). etcd 3.4's client names
+// its balanced connection "endpoint://client-<uuid>/<first endpoint>" and a
+// connection to one endpoint (Status, HashKV, ...) "passthrough:///<it>";
+// on the latter a call that times out while the endpoint refuses
+// connections reports grpc-go's pick_first error with the dial's.
 void log_failed_attempts(client::Options& o) {
   if (o.endpoints.empty()) return;
   const std::string target =
       "endpoint://client-" + client_uuid() + "/" + client::endpoint_address(o.endpoints[0]);
-  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s) {
+  o.on_attempt_failed = [target](unsigned attempt, const grpc::Status& s,
+                                 const std::string& endpoint) {
     std::string error;
-    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-        s.error_message() != client::kNoConnection) {
+    std::string dial;
+    if (!endpoint.empty() && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      dial = dial_error(endpoint);
+    }
+    if (!dial.empty()) {
+      error =
+          "rpc error: code = DeadlineExceeded desc = latest balancer error: connection error: "
+          "desc = \"transport: Error while dialing " +
+          dial + "\"";
+    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+               s.error_message() != client::kNoConnection) {
       error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
     } else if (s.error_code() == grpc::StatusCode::CANCELLED) {
       error = "rpc error: code = Canceled desc = context canceled";
@@ -311,11 +370,12 @@ void log_failed_attempts(client::Options& o) {
       error = std::string("rpc error: code = ") + go_code_name(s.error_code()) +
               " desc = " + s.error_message();
     }
+    const std::string& shown_target = endpoint.empty() ? target : "passthrough:///" + endpoint;
     std::cout.flush();
     std::cerr << "{\"level\":\"warn\",\"ts\":\"" << zap_time()
               << "\",\"caller\":\"clientv3/retry_interceptor.go:62\",\"msg\":\"retrying of "
                  "unary invoker failed\",\"target\":"
-              << zap_string(target) << ",\"attempt\":" << attempt
+              << zap_string(shown_target) << ",\"attempt\":" << attempt
               << ",\"error\":" << zap_string(error) << "}\n"
               << std::flush;
   };
@@ -523,6 +583,10 @@ std::unique_ptr<Command> make_root() {
   add_auth_commands(*root);
   add_check_commands(*root);
   add_misc_commands(*root);
+  root->suggestion_order = {"get",    "put",      "del",         "txn",       "compaction", "alarm",
+                            "defrag", "endpoint", "move-leader", "watch",     "version",    "lease",
+                            "member", "snapshot", "make-mirror", "lock",      "elect",      "auth",
+                            "user",   "role",     "check",       "completion"};
   root->add("help [command]", "Help about any command",
             "Help provides help for any command in the application.\nSimply type etcdctl help "
             "[path to command] "

@@ -487,7 +487,7 @@ void watch_and_print(client::Client& c, client::Watcher& watcher, const Display&
     Delivered w;
     w.synthetic = true;
     w.resp.set_canceled(true);
-    w.error = s.error_message();
+    w.error = go_error_string(s);
     deliver(w);
     return;
   }

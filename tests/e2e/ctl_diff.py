@@ -577,6 +577,20 @@ V35_ALL: tuple = (
     (r"API version: 3\.4\n", "API version: 3.5\n"),
     (r"VERSION:\n\t3\.4\.23\n", "VERSION:\n\t3.5.0\n"),
     (r"API VERSION:\n\t3\.4\n", "API VERSION:\n\t3.5\n"),
+    # 3.5 added `etcdctl auth status` (etcd PR #11536).
+    (r"(\tauth enable\t\tEnables authentication\n)",
+     r"\1\tauth status\t\tReturns authentication status\n"),
+    # 3.5 removed `etcdctl migrate` (the v2 store's migration).
+    (r"\tmigrate\t\t\tMigrates keys in a v2 store to a mvcc store\n", ""),
+    # 3.5 deprecated `etcdctl snapshot status` in favour of etcdutl's.
+    (r"(\tsnapshot status\t\t|\tstatus\t)(Gets backend snapshot status of a given file\n)",
+     r"\1[deprecated] \2"),
+    # 3.5 added `etcdctl get --count-only` (etcd PR #11743).
+    (r'(      --consistency="l"\t\t\tLinearizable\(l\) or Serializable\(s\)\n)',
+     r"\1      --count-only[=false]\t\tGet only the count\n"),
+    # 3.5 added `etcdctl watch --progress-notify`.
+    (r"(      --prev-kv\[=false\]\t\tget the previous key-value pair before the event happens\n)",
+     r"\1      --progress-notify[=false]\tget periodic watch progress notification from server\n"),
 )
 
 
