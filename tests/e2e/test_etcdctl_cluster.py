@@ -77,18 +77,15 @@ def without_retry_warnings(b: bytes) -> bytes:
                     if b"retrying of unary invoker failed" not in l)
 
 
-def assert_same(endpoints: str, *args: str, attempts: int = 1,
-                retry_lines: bool = True) -> subprocess.CompletedProcess:
+def assert_same(endpoints: str, *args: str, attempts: int = 1) -> subprocess.CompletedProcess:
     """Runs both etcdctls; stdout, stderr and the exit code must match.
     With `attempts`, a pair that differs is run again (for outputs with raft
-    indexes, which a background entry may move between the two runs).
-    `retry_lines=False` leaves the client's retry warnings out of both."""
-    keep = retry_norm if retry_lines else without_retry_warnings
+    indexes, which a background entry may move between the two runs)."""
     for i in range(attempts):
         r = ref(endpoints, *args)
         o = ours(endpoints, *args)
-        got = (o.returncode, norm(o.stdout), norm(keep(o.stderr)))
-        want = (r.returncode, norm(r.stdout), norm(keep(r.stderr)))
+        got = (o.returncode, norm(o.stdout), norm(retry_norm(o.stderr)))
+        want = (r.returncode, norm(r.stdout), norm(retry_norm(r.stderr)))
         if got == want or i == attempts - 1:
             break
         time.sleep(0.2)
@@ -289,8 +286,7 @@ def test_endpoint_hashkv_json_has_no_hash_revision(c3):
     # HashKVResponse has no such field: its JSON, as 3.4's, leaves it out.
     o = assert_same(eps(c3), "endpoint", "hashkv", "-w", "json")
     assert all("hash_revision" not in e["HashKV"] for e in json.loads(o.stdout))
-    # (the retry warning of a call to one endpoint: see the unreachable tests)
-    assert_same(ep(c3, 0), "endpoint", "hashkv", "--rev", "100000", retry_lines=False)
+    assert_same(ep(c3, 0), "endpoint", "hashkv", "--rev", "100000")
 
 
 def test_endpoint_health(c3):
@@ -330,28 +326,25 @@ def test_endpoint_health_unreachable(c3):
     assert code == 1
     assert re.fullmatch(rf"{ep(c3, 0)} is healthy: successfully committed proposal: "
                         r"took = [0-9.]+(µs|ms|s)\n", out)
-    # (the client's retry warning for the dead endpoint: see below)
+    # (the client's retry warning for the dead endpoint: compared with the
+    # reference's in test_unreachable_endpoint_among_others_matches_reference)
     assert without_retry_warnings(err.encode()).decode() == (
         f"{dead} is unhealthy: failed to commit proposal: context deadline exceeded\n"
         "Error: unhealthy cluster\n")
 
 
-# A call to one endpoint (status, hashkv, defrag) that cannot connect: etcd's
-# client logs its retry warning with "target":"passthrough:///<that
-# endpoint>" and the balancer's error; ours names the client's first
-# endpoint and "context deadline exceeded" (a known difference of the shared
-# client's warning lines): the rest must agree.
+# A call to one endpoint (status, hashkv, defrag) that cannot connect: the
+# client's retry warning names that endpoint ("passthrough:///<endpoint>").
 @pytest.mark.parametrize("cmd", [["endpoint", "status"], ["endpoint", "hashkv"], ["defrag"]])
 def test_unreachable_endpoint_among_others_matches_reference(c3, cmd):
-    assert_same(f"{ep(c3, 0)},{dead_endpoint()}", "--command-timeout=1s", *cmd,
-                retry_lines=False)
+    assert_same(f"{ep(c3, 0)},{dead_endpoint()}", "--command-timeout=1s", *cmd)
 
 
 @pytest.mark.parametrize("cmd", [["endpoint", "status"], ["endpoint", "hashkv"], ["defrag"],
                                  ["member", "list"], ["alarm", "list"],
                                  ["endpoint", "status", "--cluster"]])
 def test_unreachable_endpoint_matches_reference(cmd):
-    assert_same(dead_endpoint(), "--command-timeout=1s", *cmd, retry_lines=False)
+    assert_same(dead_endpoint(), "--command-timeout=1s", *cmd)
 
 
 # -- move-leader -------------------------------------------------------------
@@ -393,7 +386,7 @@ def test_defrag_matches_reference(c3):
 def test_defrag_unreachable_member_fails_without_error_line(c3):
     dead = dead_endpoint()
     code, out, err = text(ours(f"{ep(c3, 0)},{dead}", "--command-timeout=1s", "defrag"))
-    err = without_retry_warnings(err.encode()).decode()  # (see above)
+    err = without_retry_warnings(err.encode()).decode()  # (as above)
     assert (code, out, err) == (
         1, f"Finished defragmenting etcd member[{ep(c3, 0)}]\n",
         f"Failed to defragment etcd member[{dead}] (context deadline exceeded)\n")
