@@ -12,6 +12,7 @@
 #include "etcdctl/output/humanize.h"
 #include "etcdctl/output/quote.h"
 #include "etcdctl/output/table.h"
+#include "etcdctl/printer.h"
 
 namespace etcd::ctl {
 namespace {
@@ -46,13 +47,6 @@ std::string join(const std::vector<std::string>& row, const char* sep) {
   std::string out;
   for (size_t i = 0; i < row.size(); ++i) out += (i ? sep : "") + row[i];
   return out;
-}
-
-void print_header_fields(const etcdserverpb::ResponseHeader& h) {
-  std::cout << "\"ClusterID\" : " << h.cluster_id() << "\n"
-            << "\"MemberID\" : " << h.member_id() << "\n"
-            << "\"Revision\" : " << h.revision() << "\n"
-            << "\"RaftTerm\" : " << h.raft_term() << "\n";
 }
 
 // One endpoint's health as etcd 3.5 judges it: a linearizable read of
@@ -275,8 +269,12 @@ void print_hashkv(const Display& d, const std::vector<EpHashKV>& list) {
     case OutputFormat::kJson: {
       std::string out = "[";
       for (size_t i = 0; i < list.size(); ++i) {
+        // etcd 3.5's HashKVResponse has no hash_revision (etcd 3.6 added
+        // it): its json.Marshal does not show the field our server sends.
+        etcdserverpb::HashKVResponse resp = list[i].resp;
+        resp.clear_hash_revision();
         GoJsonObject o;
-        o.string("Endpoint", list[i].ep).message("HashKV", list[i].resp);
+        o.string("Endpoint", list[i].ep).message("HashKV", resp);
         out += (i ? "," : "") + o.str();
       }
       std::cout << out << "]\n";

@@ -8,6 +8,7 @@
 #include "etcdctl/output/go_json.h"
 #include "etcdctl/output/quote.h"
 #include "etcdctl/output/table.h"
+#include "etcdctl/printer.h"
 
 namespace etcd::ctl {
 namespace {
@@ -81,13 +82,6 @@ std::vector<std::vector<std::string>> member_rows(const etcdserverpb::MemberList
                     m.islearner() ? "true" : "false"});
   }
   return rows;
-}
-
-void print_header_fields(const etcdserverpb::ResponseHeader& h) {
-  std::cout << "\"ClusterID\" : " << h.cluster_id() << "\n"
-            << "\"MemberID\" : " << h.member_id() << "\n"
-            << "\"Revision\" : " << h.revision() << "\n"
-            << "\"RaftTerm\" : " << h.raft_term() << "\n";
 }
 
 void print_member_list(const Display& d, const etcdserverpb::MemberListResponse& r) {

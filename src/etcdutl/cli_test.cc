@@ -87,7 +87,7 @@ TEST(CliTest, ArgumentErrors) {
 TEST(CliTest, ErrorsOfTheOperations) {
   Outcome r = run({"snapshot", "status", "/nonexistent/snap.db", "--write-out=json"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.err, "Error: stat /nonexistent/snap.db: No such file or directory\n");
+  EXPECT_EQ(r.err, "Error: stat /nonexistent/snap.db: no such file or directory\n");
   r = run({"defrag", "--data-dir", "/nonexistent/d"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err.rfind("Error: Failed to defragment etcd data[/nonexistent/d] (", 0), 0u) << r.err;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -17,9 +18,13 @@ constexpr size_t kMagicOffset = 16;
 constexpr uint32_t kLmdbMagic = 0xBEEFC0DE;
 constexpr uint32_t kBboltMagic = 0xED0CDAED;
 
+// Go's text for a failed system call (os.PathError): strerror with a
+// lowercase first letter, "stat x.db: no such file or directory".
 Status errno_status(const std::string& what, int err) {
   Code code = err == ENOENT ? Code::kNotFound : Code::kInternal;
-  return Status(code, what + ": " + std::strerror(err));
+  std::string text = std::strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return Status(code, what + ": " + text);
 }
 
 std::string_view view_of(const MDB_val& v) {

@@ -21,6 +21,8 @@ Normalised, and only these (everything else must match byte for byte):
                and decimal forms, also inside JSON and -w protobuf output
                (which is decoded to a field dump first)
   durations    `took = 1.2ms`, "took":"1.2ms", the TOOK cell: <duration>
+  db in use    endpoint status's "dbSizeInUse" (the server's pages in use
+               depend on when its backend commits): <n>
   etcdctl logs the "ts" of its own zap log lines (and the time of capnslog ones), the client-<uuid> in targets,
                and a run of "retrying of unary invoker failed" lines that differ
                only in "attempt" (how often the client retries before its
@@ -420,6 +422,8 @@ def normalise(text: str, side: Side) -> str:
     text = re.sub(rf'"took":"(?:{DURATION})"', '"took":"<duration>"', text)
     text = re.sub(rf"(?<=\| )(?:{DURATION})(?= +\|)", "<duration>", text)
     text = re.sub(rf'"Took" : (?:{DURATION})', '"Took" : <duration>', text)
+    # The server's db pages in use depend on when its backend commits.
+    text = re.sub(r'"dbSizeInUse":\d+', '"dbSizeInUse":<n>', text)
     # etcdctl's own zap log lines.
     text = re.sub(r'"ts":"[^"]*"', '"ts":"<ts>"', text)
     text = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (?=[CEWNID] \| )", "<time> ", text,
@@ -447,14 +451,17 @@ def _normalise_ids(text: str, ids: list[int]) -> str:
     if not forms:
         return text
     alt = "|".join(sorted(map(re.escape, forms), key=len, reverse=True))
-    rx = re.compile(rf"(?<![0-9A-Za-z])( *)({alt})(?![0-9A-Za-z])")
+    # The whole run of spaces before an id (it may hold %16x padding).
+    rx = re.compile(rf"(?<! )( *)(?<![0-9A-Za-z])({alt})(?![0-9A-Za-z])")
     order = {v: k + 1 for k, v in enumerate(ids)}
 
     def repl(m):
         spaces, form = m.group(1), m.group(2)
         v = forms[form]
-        # %16x pads with spaces to 16 characters: drop that padding.
-        if re.fullmatch(r"[0-9a-f]+", form) and len(form) < 16 and len(spaces) >= 16 - len(form):
+        # %16x pads with spaces to 16 characters: drop that padding. etcdctl
+        # puts a space before it ("Member %16x added"), and a run no longer
+        # than that is a separator (", %x" with a 15-digit id), not padding.
+        if re.fullmatch(r"[0-9a-f]+", form) and len(form) < 16 and len(spaces) > 16 - len(form):
             spaces = spaces[:len(spaces) - (16 - len(form))]
         return f"{spaces}<id-{order[v]}>"
 
@@ -530,6 +537,9 @@ def unorder(text: str) -> str:
     body, sep2, tail = rest.partition("--- stderr\n")
     lines = body.split("\n")
     if any(l.startswith('"ID" : ') for l in lines):  # fields: blocks start at "ID"
+        # What follows the output's final newline is no part of the last
+        # block (else the block sorted last carries an extra empty line).
+        trail = [lines.pop()] if len(lines) > 1 and not lines[-1] else []
         blocks, cur, pre = [], [], []
         for l in lines:
             if l.startswith('"ID" : '):
@@ -542,7 +552,7 @@ def unorder(text: str) -> str:
                 pre.append(l)
         if cur:
             blocks.append(cur)
-        lines = pre + [l for b in sorted(blocks) for l in b]
+        lines = pre + [l for b in sorted(blocks) for l in b] + trail
     else:
         data = [i for i, l in enumerate(lines)
                 if l and not l.startswith(("<border>", "Member ", "ETCD_", "{"))]

@@ -129,7 +129,7 @@ def test_snapshot_status_errors(source, tmp_path):
     m, snap, _ = source
     r = etcdutl("snapshot", "status", str(tmp_path / "missing.db"))
     assert r.returncode == 1
-    assert r.stderr == f"Error: stat {tmp_path / 'missing.db'}: No such file or directory\n"
+    assert r.stderr == f"Error: stat {tmp_path / 'missing.db'}: no such file or directory\n"
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 1000)
     r = etcdutl("snapshot", "status", str(junk))
