@@ -43,14 +43,18 @@ class FakeDns {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timeval bound{5, 0};  // the thread never waits forever
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
     socklen_t len = sizeof addr_;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&addr_), &len);
     thread_ = std::thread([this, queries] { serve(queries); });
   }
   ~FakeDns() {
+    // Wake the server thread (a UDP socket's shutdown ends a blocked
+    // recvfrom), and close the socket only after it has stopped using it.
     shutdown(fd_, SHUT_RDWR);
-    close(fd_);
     thread_.join();
+    close(fd_);
   }
   sockaddr_in address() const { return addr_; }
 
