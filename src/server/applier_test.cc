@@ -297,10 +297,12 @@ TEST_F(ApplierTest, TheApplyLoopAppliesEtcdsV2AndMembershipRequests) {
 TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
   make_chain(0);
   std::vector<std::pair<uint64_t, ApplyResult>> completed;
-  std::vector<std::pair<uint64_t, uint64_t>> snapshots;
+  std::vector<std::pair<uint64_t, bool>> snapshots;  // (index, compact)
   ApplyLoop::Hooks hooks;
   hooks.complete = [&](uint64_t id, ApplyResult r) { completed.emplace_back(id, std::move(r)); };
-  hooks.snapshot = [&](uint64_t index, raftpb::ConfState) { snapshots.emplace_back(index, 0); };
+  hooks.snapshot = [&](uint64_t index, raftpb::ConfState, bool compact) {
+    snapshots.emplace_back(index, compact);
+  };
   ApplyLoop::Options options;
   options.snapshot_count = 3;
   options.local_id = MemberId(1);
@@ -332,8 +334,28 @@ TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
   loop.apply_batch(ApplyBatch{{entry(4, c)}, {}});
   ASSERT_EQ(snapshots.size(), 1u);
   EXPECT_EQ(snapshots[0].first, 4u);
+  EXPECT_TRUE(snapshots[0].second);  // compacts the log
   EXPECT_TRUE(loop.wait_applied(4, std::chrono::milliseconds(0)));
   EXPECT_FALSE(loop.wait_applied(5, std::chrono::milliseconds(1)));
+  // A member added at run time: a snapshot at once, naming it, that leaves
+  // the log whole (the leader still sends the new member entries).
+  Member m2;
+  m2.id = MemberId(2);
+  m2.peer_urls = {"http://10.0.0.2:2380"};
+  raftpb::ConfChange add;
+  add.set_type(raftpb::ConfChangeAddNode);
+  add.set_node_id(2);
+  add.set_id(21);
+  add.set_context(m2.to_json());
+  raftpb::Entry cc;
+  cc.set_type(raftpb::EntryConfChange);
+  cc.set_index(5);
+  cc.set_term(1);
+  cc.set_data(add.SerializeAsString());
+  loop.apply_batch(ApplyBatch{{cc}, {}});
+  ASSERT_EQ(snapshots.size(), 2u);
+  EXPECT_EQ(snapshots[1].first, 5u);
+  EXPECT_FALSE(snapshots[1].second);
 }
 
 TEST_F(ApplierTest, TheApplyLoopThreadTakesBatchesInOrder) {

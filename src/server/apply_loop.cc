@@ -175,9 +175,10 @@ void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex c
 void ApplyLoop::maybe_trigger_snapshot() {
   const uint64_t applied = applied_.load(std::memory_order_acquire);
   if (applied <= snapshot_index_) return;
-  // After a member joined, at once (not in etcd): a leader can catch the
-  // new member up only with a snapshot that names it, and ours cost no
-  // copy (the backend is the state; the image goes with the MsgSnap).
+  // After a member joined, at once (not in etcd): should the leader have
+  // to catch the new member up with a snapshot, it must be one that names
+  // the member, and ours cost no copy (the backend is the state; the image
+  // goes with the MsgSnap). That snapshot leaves the log uncompacted.
   const bool joined = std::exchange(member_joined_, false);
   if (!joined && applied - snapshot_index_ <= snapshot_count_) return;
   // The backend must hold everything up to the snapshot before the WAL may
@@ -187,7 +188,7 @@ void ApplyLoop::maybe_trigger_snapshot() {
                                        {"local-member-applied-index", applied},
                                        {"local-member-snapshot-index", snapshot_index_},
                                        {"local-member-snapshot-count", snapshot_count_}});
-  if (hooks_.snapshot) hooks_.snapshot(applied, conf_state_);
+  if (hooks_.snapshot) hooks_.snapshot(applied, conf_state_, /*compact=*/!joined);
   snapshot_index_ = applied;
 }
 

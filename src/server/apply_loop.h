@@ -35,6 +35,8 @@ namespace etcd::server {
 // Entries the raft log keeps behind a snapshot so slow followers can catch
 // up without one (etcd's snapshotCatchUpEntries).
 inline constexpr uint64_t kSnapshotCatchUpEntries = 5000;
+// As `catch_up`: a snapshot that compacts nothing.
+inline constexpr uint64_t kKeepWholeLog = UINT64_MAX;
 
 class ApplyLoop {
  public:
@@ -54,8 +56,12 @@ class ApplyLoop {
     // A snapshot received from the leader, durable in the WAL: the backend
     // becomes its image.
     std::function<void(const raftpb::Snapshot&)> restore_snapshot;
-    // A raft snapshot at `index` with `cs` (RaftNode::snapshot).
-    std::function<void(uint64_t index, raftpb::ConfState cs)> snapshot;
+    // A raft snapshot at `index` with `cs` (RaftNode::snapshot). `compact`
+    // is false for the snapshot taken because a member joined: it only
+    // names the new member, and the log stays whole behind it, so the
+    // leader still catches a new member up with entries, as etcd does
+    // (a reference etcd member can not read our snapshot's image).
+    std::function<void(uint64_t index, raftpb::ConfState cs, bool compact)> snapshot;
   };
   struct Options {
     uint64_t snapshot_count = 100000;

@@ -123,8 +123,9 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
     // over expiry.
     lessor_->promote(std::chrono::milliseconds(cfg_.election_timeout_ms));
   };
-  hooks.snapshot = [this](uint64_t index, raftpb::ConfState cs) {
-    raft_node_->snapshot(index, std::move(cs), cfg_.snapshot_catchup_entries);
+  hooks.snapshot = [this](uint64_t index, raftpb::ConfState cs, bool compact) {
+    raft_node_->snapshot(index, std::move(cs),
+                         compact ? cfg_.snapshot_catchup_entries : kKeepWholeLog);
   };
   apply_loop_ = std::make_unique<ApplyLoop>(
       *backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
