@@ -68,14 +68,16 @@ std::optional<std::string> check_cluster_state(std::string_view v) {
 constexpr const char* kMember = "Member";
 constexpr const char* kClustering = "Clustering";
 constexpr const char* kLogging = "Logging";
+constexpr const char* kSecurity = "Security";
+constexpr const char* kAuth = "Auth";
 constexpr const char* kExperimental = "Experimental feature";
 
 // The --help sections in etcd's order; a section is printed once it has flags.
 const std::vector<std::string>& group_order() {
   static const std::vector<std::string> kOrder = {kMember,
                                                   kClustering,
-                                                  "Security",
-                                                  "Auth",
+                                                  kSecurity,
+                                                  kAuth,
                                                   "Profiling and Monitoring",
                                                   kLogging,
                                                   "Experimental distributed tracing",
@@ -232,6 +234,57 @@ FlagSet make_server_flags() {
   add("initial-election-tick-advance", T::kBool, "true", kClustering,
       "Whether to fast-forward initial election ticks on boot for faster election.");
 
+  add("cert-file", T::kString, "", kSecurity, "Path to the client server TLS cert file.");
+  add("key-file", T::kString, "", kSecurity, "Path to the client server TLS key file.");
+  add("client-cert-auth", T::kBool, "false", kSecurity, "Enable client cert authentication.");
+  add("client-crl-file", T::kString, "", kSecurity,
+      "Path to the client certificate revocation list file.");
+  add("client-cert-allowed-hostname", T::kString, "", kSecurity,
+      "Allowed TLS hostname for client cert authentication.");
+  add("trusted-ca-file", T::kString, "", kSecurity,
+      "Path to the client server TLS trusted CA cert file.");
+  add("auto-tls", T::kBool, "false", kSecurity, "Client TLS using generated certificates.");
+  add("peer-cert-file", T::kString, "", kSecurity, "Path to the peer server TLS cert file.");
+  add("peer-key-file", T::kString, "", kSecurity, "Path to the peer server TLS key file.");
+  add("peer-client-cert-auth", T::kBool, "false", kSecurity,
+      "Enable peer client cert authentication.");
+  add("peer-trusted-ca-file", T::kString, "", kSecurity,
+      "Path to the peer server TLS trusted CA file.");
+  add("peer-cert-allowed-cn", T::kString, "", kSecurity,
+      "Required CN for client certs connecting to the peer endpoint.");
+  add("peer-cert-allowed-hostname", T::kString, "", kSecurity,
+      "Allowed TLS hostname for inter peer authentication.");
+  add("peer-auto-tls", T::kBool, "false", kSecurity, "Peer TLS using self-generated certificates.");
+  add("self-signed-cert-validity", T::kUint, "1", kSecurity,
+      "The validity period of the client and peer certificates that are automatically generated "
+      "by etcd when you specify ClientAutoTLS and PeerAutoTLS, the unit is year, and the default "
+      "is 1.");
+  add("peer-crl-file", T::kString, "", kSecurity,
+      "Path to the peer certificate revocation list file.");
+  add("cipher-suites", T::kStrings, "", kSecurity,
+      "Comma-separated list of supported TLS cipher suites between client/server and peers "
+      "(empty will be auto-populated by Go).");
+  add("tls-min-version", T::kString, "TLS1.2", kSecurity,
+      "Minimum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3.");
+  add("tls-max-version", T::kString, "", kSecurity,
+      "Maximum TLS version supported by etcd. Possible values: TLS1.2, TLS1.3 (empty defers to "
+      "Go).");
+  add("experimental-peer-skip-client-san-verification", T::kBool, "false", kExperimental,
+      "Skip verification of SAN field in client certificate for peer connections.");
+
+  add("auth-token", T::kString, "simple", kAuth,
+      "Specify a v3 authentication token type and token specific options, especially for JWT. "
+      "Its format is \"type,var1=val1,var2=val2,...\". Possible type is 'simple' or 'jwt'. "
+      "Possible variables are 'sign-method' for specifying a sign method of jwt (its possible "
+      "values are 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512', 'RS256', 'RS384', "
+      "'RS512', 'PS256', 'PS384', or 'PS512'), 'pub-key' for specifying a path to a public key "
+      "for verifying jwt, 'priv-key' for specifying a path to a private key for signing jwt, "
+      "and 'ttl' for specifying TTL of jwt tokens.");
+  add("bcrypt-cost", T::kUint, "10", kAuth,
+      "Specify the cost/strength of the bcrypt algorithm for hashing auth passwords. Valid "
+      "values are between 4 and 31.");
+  add("auth-token-ttl", T::kUint, "300", kAuth, "Time (in seconds) of the auth-token-ttl.");
+
   add("experimental-initial-corrupt-check", T::kBool, "false", kExperimental,
       "Check the data for corruption before serving clients (on a restart).");
   add("experimental-corrupt-check-time", T::kString, "0s", kExperimental,
@@ -333,6 +386,31 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.corrupt_check_time_ns = *parse_go_duration(flags.get("experimental-corrupt-check-time"));
   c.watch_progress_notify_interval_ns =
       *parse_go_duration(flags.get("experimental-watch-progress-notify-interval"));
+  auto tls = [&flags](const std::string& p) {
+    ServerConfig::TlsInfo t;
+    t.cert_file = flags.get(p + "cert-file");
+    t.key_file = flags.get(p + "key-file");
+    t.trusted_ca_file = flags.get(p + "trusted-ca-file");
+    t.client_cert_auth = flags.get_bool(p + "client-cert-auth");
+    t.auto_tls = flags.get_bool(p + "auto-tls");
+    return t;
+  };
+  c.client_tls = tls("");
+  c.client_tls.crl_file = flags.get("client-crl-file");
+  c.client_tls.allowed_hostname = flags.get("client-cert-allowed-hostname");
+  c.peer_tls = tls("peer-");
+  c.peer_tls.crl_file = flags.get("peer-crl-file");
+  c.peer_tls.allowed_cn = flags.get("peer-cert-allowed-cn");
+  c.peer_tls.allowed_hostname = flags.get("peer-cert-allowed-hostname");
+  c.peer_tls.skip_client_san_verify =
+      flags.get_bool("experimental-peer-skip-client-san-verification");
+  c.cipher_suites = flags.get_strings("cipher-suites");
+  c.tls_min_version = flags.get("tls-min-version");
+  c.tls_max_version = flags.get("tls-max-version");
+  c.self_signed_cert_validity_years = flags.get_uint("self-signed-cert-validity");
+  c.auth_token = flags.get("auth-token");
+  c.auth_token_ttl_s = flags.get_uint("auth-token-ttl");
+  c.bcrypt_cost = flags.get_uint("bcrypt-cost");
   if (flags.is_set("initial-cluster")) {
     c.initial_cluster = flags.get("initial-cluster");
   } else {
@@ -381,6 +459,22 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
     return fail(Kind::kInvalid,
                 "setting experimental-enable-lease-checkpoint-persist requires "
                 "experimental-enable-lease-checkpoint");
+  }
+  for (const std::string* v : {&c.tls_min_version, &c.tls_max_version}) {
+    if (!v->empty() && *v != "TLS1.2" && *v != "TLS1.3") {
+      return fail(Kind::kInvalid,
+                  "unexpected TLS version \"" + *v + "\" (must be one of: TLS1.2, TLS1.3)");
+    }
+  }
+  if (!c.tls_max_version.empty() && c.tls_min_version > c.tls_max_version) {
+    return fail(Kind::kInvalid, "min version (" + c.tls_min_version +
+                                    ") is greater than max version (" + c.tls_max_version + ")");
+  }
+  if (!c.cipher_suites.empty() && c.tls_min_version == "TLS1.3") {
+    return fail(Kind::kInvalid, "cipher suites cannot be configured when only TLS1.3 is enabled");
+  }
+  if (c.self_signed_cert_validity_years == 0) {
+    return fail(Kind::kInvalid, "--self-signed-cert-validity must be >0");
   }
   if (c.auto_compaction_revision_interval_ns <= 0) {
     return fail(Kind::kInvalid, "--experimental-auto-compaction-revision-interval must be >0");

@@ -64,6 +64,30 @@ struct ServerConfig {
   // Watch progress notifications for watches that ask (etcd's default 10m;
   // below 100ms etcd raises it to 100ms).
   int64_t watch_progress_notify_interval_ns = int64_t{600} * 1000000000;
+  // Security: TLS on the client and the peer port (etcd's transport.TLSInfo).
+  struct TlsInfo {
+    std::string cert_file;
+    std::string key_file;
+    std::string trusted_ca_file;
+    std::string crl_file;
+    bool client_cert_auth = false;
+    bool auto_tls = false;         // --auto-tls / --peer-auto-tls
+    std::string allowed_cn;        // --peer-cert-allowed-cn (peer only)
+    std::string allowed_hostname;  // --client-cert-allowed-hostname / --peer-cert-allowed-hostname
+    bool skip_client_san_verify = false;  // --experimental-peer-skip-client-san-verification
+    // Nothing asks for TLS on this port (https URLs then have no certificate).
+    bool empty() const { return cert_file.empty() && key_file.empty() && !auto_tls; }
+  };
+  TlsInfo client_tls;
+  TlsInfo peer_tls;
+  std::vector<std::string> cipher_suites;  // etcd's (Go's) names, both ports
+  std::string tls_min_version;             // "", "TLS1.2" or "TLS1.3"
+  std::string tls_max_version;
+  uint64_t self_signed_cert_validity_years = 1;
+  // Auth
+  std::string auth_token = "simple";  // "simple" or "jwt,pub-key=...,priv-key=...,sign-method=..."
+  uint64_t auth_token_ttl_s = 300;
+  uint64_t bcrypt_cost = 10;
   // Logging
   std::string logger;
   log::Level log_level = log::Level::kInfo;

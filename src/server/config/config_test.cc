@@ -192,16 +192,48 @@ TEST(Config, ConfigFileFromEnvAndErrors) {
 }
 
 TEST(Config, ConfigFileTlsSectionsMapToFlagNames) {
-  // TLS flags arrive with the TLS issue; until then their keys are reported
-  // as unknown, under the flag names they map to.
   std::string path = write_file("tls.yml",
                                 "client-transport-security:\n"
                                 "  cert-file: /a.pem\n"
+                                "  client-cert-auth: true\n"
                                 "peer-transport-security:\n"
-                                "  key-file: /b.pem\n");
+                                "  key-file: /b.pem\n"
+                                "  auto-tls: true\n"
+                                "cipher-suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n");
   LoadResult r = load({"--config-file", path}, {});
   ASSERT_EQ(r.action, Action::kRun) << r.error;
-  EXPECT_EQ(r.file_unknown, (std::vector<std::string>{"cert-file", "peer-key-file"}));
+  EXPECT_TRUE(r.file_unknown.empty());
+  EXPECT_EQ(r.config.client_tls.cert_file, "/a.pem");
+  EXPECT_TRUE(r.config.client_tls.client_cert_auth);
+  EXPECT_EQ(r.config.peer_tls.key_file, "/b.pem");
+  EXPECT_TRUE(r.config.peer_tls.auto_tls);
+  EXPECT_FALSE(r.config.client_tls.auto_tls);
+  EXPECT_EQ(r.config.cipher_suites,
+            (std::vector<std::string>{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}));
+}
+
+TEST(Config, SecurityAndAuthFlagsWithEtcdsDefaultsAndChecks) {
+  LoadResult d = load({}, {});
+  ASSERT_EQ(d.action, Action::kRun) << d.error;
+  EXPECT_TRUE(d.config.client_tls.empty());
+  EXPECT_EQ(d.config.tls_min_version, "TLS1.2");
+  EXPECT_EQ(d.config.auth_token, "simple");
+  EXPECT_EQ(d.config.auth_token_ttl_s, 300u);
+  EXPECT_EQ(d.config.bcrypt_cost, 10u);
+  LoadResult r = load({"--peer-cert-allowed-cn", "etcd", "--client-crl-file=/c.pem"},
+                      {"ETCD_PEER_CLIENT_CERT_AUTH=true", "ETCD_AUTH_TOKEN=jwt,sign-method=RS256"});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.peer_tls.allowed_cn, "etcd");
+  EXPECT_TRUE(r.config.peer_tls.client_cert_auth);
+  EXPECT_EQ(r.config.client_tls.crl_file, "/c.pem");
+  EXPECT_EQ(r.config.auth_token, "jwt,sign-method=RS256");
+  LoadResult v = load({"--tls-min-version=TLS1.1"}, {});
+  ASSERT_EQ(v.action, Action::kError);
+  EXPECT_EQ(v.error, "unexpected TLS version \"TLS1.1\" (must be one of: TLS1.2, TLS1.3)");
+  LoadResult m = load({"--tls-min-version=TLS1.3", "--tls-max-version=TLS1.2"}, {});
+  EXPECT_EQ(m.error, "min version (TLS1.3) is greater than max version (TLS1.2)");
+  LoadResult c = load({"--tls-min-version=TLS1.3", "--cipher-suites=TLS_AES_128_GCM_SHA256"}, {});
+  EXPECT_EQ(c.error, "cipher suites cannot be configured when only TLS1.3 is enabled");
 }
 
 }  // namespace
