@@ -5,6 +5,7 @@
 
 #include "base/duration.h"
 #include "server/cluster_ids.h"
+#include "server/data_dir_check.h"
 
 namespace etcd::server {
 
@@ -240,6 +241,8 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
                                log::Logger& logger, env::Clock& clock, const PeerHttpCall& http) {
   const DataDir dir(cfg);
   Bootstrapped b;
+  (void)warn_loose_permissions(fs, cfg.data_dir, logger);
+  if (!cfg.wal_dir.empty()) (void)warn_loose_permissions(fs, cfg.wal_dir, logger);
   RETURN_IF_ERROR(env::mkdir_all(fs, dir.member, env::kPrivateDirMode));
   backend::Options bo;
   bo.sync_mode = backend::SyncMode::kNoMetaSync;
