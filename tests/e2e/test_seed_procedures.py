@@ -16,6 +16,8 @@ member. Where the guides use etcd 3.4's `etcdctl snapshot restore`, the
     guide 000 数据迁移        make-mirror from one server into another
     guide 002 配额不足处理流程 NOSPACE: endpoint status, compact $rev, defrag,
                               alarm disarm, put newkey 100
+    guide 004 验证            root password (auth on), etcdctl --user root:$ROOT_PASSWORD
+                              put/get /message (the TLS procedures: test_seed_tls.py)
 
 Validation now: E2E_CTL=/usr/bin/etcdctl runs the steps the reference 3.4
 etcdctl can do (backup, make-mirror, quota runbook); the restore steps need
@@ -348,3 +350,32 @@ echo $rev""", tmp_path).stdout.strip()
     # 查看节点健康状态
     h = sh(tools, f"etcdctl --endpoints={ep} endpoint health", tmp_path)
     assert f"{ep} is healthy: successfully committed proposal" in h.stdout + h.stderr
+
+
+# ---------------------------------------------------------------------------
+# guide 004 验证: etcd with a root password (Bitnami's chart), then
+# `etcdctl --user root:$ROOT_PASSWORD put/get /message` with ETCDCTL_ENDPOINTS
+# ---------------------------------------------------------------------------
+
+def test_root_password_put_get(server, tools, tmp_path):
+    m = server().start()
+    # What the chart's set-up does before the guide starts: a root user with
+    # the generated password, then auth on.
+    password = "s3cr3t-Root_pw"
+    sh(tools, f"etcdctl --endpoints={m.endpoint} user add root:{password}", tmp_path)
+    r = sh(tools, f"etcdctl --endpoints={m.endpoint} auth enable", tmp_path)
+    assert r.stdout == "Authentication Enabled\n"
+    env = {"ROOT_PASSWORD": password, "ETCDCTL_ENDPOINTS": m.endpoint}
+    # 存储键 / 获取键
+    r = sh(tools, "etcdctl --user root:$ROOT_PASSWORD put /message Hello", tmp_path, **env)
+    assert r.stdout == "OK\n"
+    r = sh(tools, "etcdctl --user root:$ROOT_PASSWORD get /message", tmp_path, **env)
+    assert r.stdout == "/message\nHello\n"
+    # Without the user, or with a wrong password, nothing is read.
+    r = sh(tools, "etcdctl get /message", tmp_path, check=False, **env)
+    assert r.returncode != 0 and r.stdout == ""
+    assert r.stderr.strip().splitlines()[-1] == "Error: etcdserver: user name is empty"
+    r = sh(tools, "etcdctl --user root:wrong get /message", tmp_path, check=False, **env)
+    assert r.returncode != 0 and r.stdout == ""
+    assert r.stderr.strip().splitlines()[-1] == \
+        "Error: etcdserver: authentication failed, invalid user ID or password"
