@@ -194,9 +194,14 @@ client::Options connection_options_from(const Invocation& inv) {
   return o;
 }
 
+namespace {
+constexpr const char* kMaskedSecret = "******";
+}  // namespace
+
 client::Options client_config_from(const Invocation& inv) {
   if (inv.get_bool("debug")) {
-    // As etcdctl: every global flag as the variable that sets it.
+    // As etcdctl: every global flag as the variable that sets it; but never
+    // a password (etcdctl prints --user's whole "name:password").
     std::map<std::string, const Flag*> inherited;
     for (Command* c = inv.cmd->parent(); c; c = c->parent()) {
       for (const auto& [name, f] : c->persistent_flags().all())
@@ -208,6 +213,12 @@ client::Options client_config_from(const Invocation& inv) {
         value = "[";
         for (size_t i = 0; i < f->list.size(); ++i) value += (i ? "," : "") + f->list[i];
         value += "]";
+      }
+      if (name == "password" && !value.empty()) value = kMaskedSecret;
+      if (name == "user") {
+        if (auto colon = value.find(':'); colon != std::string::npos) {
+          value = value.substr(0, colon + 1) + kMaskedSecret;
+        }
       }
       std::cerr << env_name(name) << "=" << value << "\n";
     }

@@ -142,3 +142,20 @@ def test_other_shells_ask_etcdctl(shell):
     assert r.returncode == 0 and "__complete" in r.stdout
     nodesc = run(OUR_ETCDCTL, "completion", shell, "--no-descriptions").stdout
     assert "__completeNoDesc" in nodesc
+
+
+def test_debug_lists_the_flags_but_never_a_password():
+    """--debug prints every global flag as its ETCDCTL_* variable, as
+    etcdctl does, except that passwords are masked (etcdctl 3.4 prints
+    --user's "name:password" whole)."""
+    ref = run(REFERENCE_ETCDCTL, "--debug", "--user", "root:hunter2", "--endpoints=127.0.0.1:1",
+              "--dial-timeout=1s", "get", "x")
+    assert "ETCDCTL_USER=root:hunter2\n" in ref.stderr  # what the reference leaks
+    ours = run(OUR_ETCDCTL, "--debug", "--user", "root:hunter2", "--password", "pw-xyz",
+               "--endpoints=127.0.0.1:1", "--dial-timeout=1s", "get", "x")
+    assert ours.returncode != 0
+    assert "ETCDCTL_USER=root:******\n" in ours.stderr
+    assert "ETCDCTL_PASSWORD=******\n" in ours.stderr
+    assert "ETCDCTL_DIAL_TIMEOUT=1s\n" in ours.stderr
+    assert "hunter2" not in ours.stderr + ours.stdout
+    assert "pw-xyz" not in ours.stderr + ours.stdout
