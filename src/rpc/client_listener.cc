@@ -184,7 +184,15 @@ class ClientTlsListener::Impl::Connection
     if (closed_) return;
     timer_.cancel();
     if (ec) {
-      reject(ec.message());
+      // OpenSSL's handshake error says "certificate verify failed"; the
+      // verification result says why (expired, revoked, unknown CA...).
+      long verify = SSL_get_verify_result(tls_.native_handle());
+      if (verify != X509_V_OK) {
+        reject(std::string("tls: failed to verify client certificate: ") +
+               X509_verify_cert_error_string(verify));
+      } else {
+        reject(ec.message());
+      }
       return;
     }
     handshaken_ = true;
