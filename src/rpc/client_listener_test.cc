@@ -69,7 +69,7 @@ class ClientListenerTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void start(bool client_cert_auth) {
+  void start(bool client_cert_auth, std::string url = "https://127.0.0.1:0") {
     tls::TlsOptions o;
     o.cert_file = server_cert_.cert_file;
     o.key_file = server_cert_.key_file;
@@ -86,7 +86,7 @@ class ClientListenerTest : public ::testing::Test {
     remove_hidden_port(*hidden);
     EXPECT_FALSE(fs::exists(*hidden));
     ClientTlsListener::Options lo;
-    lo.urls = {"https://127.0.0.1:0"};
+    lo.urls = {url};
     lo.tls = *ctx;
     lo.server = server_.get();
     lo.logger = &logger_;
@@ -96,14 +96,17 @@ class ClientListenerTest : public ::testing::Test {
     listener_ = std::move(l).value();
   }
 
-  std::unique_ptr<etcdserverpb::KV::Stub> stub(bool with_cert) {
+  std::unique_ptr<etcdserverpb::KV::Stub> stub(bool with_cert, std::string target = "") {
     grpc::SslCredentialsOptions o;
     o.pem_root_certs = slurp(ca_.cert_file);
     if (with_cert) {
       o.pem_cert_chain = slurp(client_cert_.cert_file);
       o.pem_private_key = slurp(client_cert_.key_file);
     }
-    auto channel = grpc::CreateChannel(listener_->addresses()[0], grpc::SslCredentials(o));
+    if (target.empty()) target = listener_->addresses()[0];
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("127.0.0.1");
+    auto channel = grpc::CreateCustomChannel(target, grpc::SslCredentials(o), args);
     return etcdserverpb::KV::NewStub(channel);
   }
 
@@ -230,6 +233,18 @@ TEST_F(ClientListenerTest, ConnectionsCloseBothWays) {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   EXPECT_TRUE(wait_connections(0));
   listener_->stop();
+}
+
+TEST_F(ClientListenerTest, UnixsUrlsServeTlsOnAUnixSocket) {
+  std::string path = (dir_ / "etcd.sock").string();
+  start(true, "unixs://" + path);
+  EXPECT_EQ(listener_->addresses()[0], path);
+  auto kv = stub(true, "unix:" + path);
+  grpc::ClientContext ctx;
+  etcdserverpb::RangeResponse resp;
+  grpc::Status st = kv->Range(&ctx, {}, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.kvs(0).value(), "alice");
 }
 
 TEST_F(ClientListenerTest, ABusyPortFailsAtStart) {
