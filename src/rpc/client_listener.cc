@@ -187,7 +187,10 @@ class ClientTlsListener::Impl::Connection
       // OpenSSL's handshake error says "certificate verify failed"; the
       // verification result says why (expired, revoked, unknown CA...).
       long verify = SSL_get_verify_result(tls_.native_handle());
-      if (verify != X509_V_OK) {
+      if (verify == X509_V_ERR_APPLICATION_VERIFICATION) {
+        // The allowed CN / hostname rule (etcd's wording).
+        reject("client certificate authentication failed");
+      } else if (verify != X509_V_OK) {
         reject(std::string("tls: failed to verify client certificate: ") +
                X509_verify_cert_error_string(verify));
       } else {

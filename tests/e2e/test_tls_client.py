@@ -252,6 +252,10 @@ def test_allowed_hostname(by_hostname, certs):
     assert by_hostname.ok("put", "h", "1").strip() == "OK"
     refused(by_hostname, *tls_flags(certs.other_host, certs.pki.ca))
     refused(by_hostname, *tls_flags(certs.client_rsa, certs.pki.ca))  # no SANs, CN "root"
+    if not by_hostname.reference:
+        entries = log_has(by_hostname, "rejected connection")
+        assert entries and all(e["error"] == "client certificate authentication failed"
+                               for e in entries), entries
 
 
 # --------------------------------------------------------------------------
@@ -268,6 +272,9 @@ def auto_tls(request, tmp_path_factory) -> TlsEtcd:
 def test_auto_tls(auto_tls):
     assert auto_tls.ok("put", "auto", "tls").strip() == "OK"
     assert auto_tls.ok("get", "auto").splitlines() == ["auto", "tls"]
+    r = ctl(OUR_ETCDCTL, auto_tls.client_url, *auto_tls.ctl_flags, "get", "auto")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["auto", "tls"]
     fixtures = auto_tls.data_dir / "fixtures" / "client"
     assert stat.S_IMODE(fixtures.stat().st_mode) == 0o700
     assert stat.S_IMODE((fixtures / "key.pem").stat().st_mode) == 0o600
