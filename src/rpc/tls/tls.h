@@ -24,10 +24,12 @@
 namespace etcd::rpc::tls {
 
 struct TlsOptions {
-  std::string cert_file;  // PEM certificate (chain) this side presents
-  std::string key_file;   // its PEM private key
+  std::string cert_file;        // PEM certificate (chain) this side presents
+  std::string key_file;         // its PEM private key
   std::string trusted_ca_file;  // CA bundle peers' certificates are verified against
-  std::string crl_file;         // PEM or DER CRL: revoked client certificates are refused
+  // PEM or DER CRL (server side): revoked client certificates are refused.
+  // OpenSSL checks it against the issuing CA, so it must be that CA's CRL.
+  std::string crl_file;
   bool client_cert_auth = false;  // server side: a client certificate is required
   // Server side, with client certificates: the certificate must name this
   // CN (--peer-cert-allowed-cn) or this hostname in its SANs, or failing
@@ -66,7 +68,7 @@ class TlsContext {
   // Loads and checks the files (a bad file fails here, at start-up, with a
   // message naming it).
   static Result<std::shared_ptr<TlsContext>> create(Role role, TlsOptions options,
-                                                   log::Logger& logger);
+                                                    log::Logger& logger);
 
   // The context for a new handshake. When any of the files changed on disk
   // (checked at most once a second), they are loaded again and a new context
