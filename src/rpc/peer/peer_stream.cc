@@ -27,6 +27,52 @@ PeerStream::PeerStream(tcp::socket sock, std::shared_ptr<asio::ssl::context> ctx
   }
 }
 
+// What keep_peer_cert() hangs on the SSL object: the verify callback it
+// wraps and the leaf certificate seen.
+struct PeerStream::Kept {
+  int (*wrapped)(int, X509_STORE_CTX*) = nullptr;
+  X509* leaf = nullptr;
+};
+
+namespace {
+
+int kept_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+}  // namespace
+
+void PeerStream::keep_peer_cert() {
+  if (!tls_ || kept_) return;
+  SSL* s = tls_->native_handle();
+  kept_ = std::unique_ptr<Kept, void (*)(Kept*)>(new Kept, [](Kept* k) {
+    if (k->leaf != nullptr) X509_free(k->leaf);
+    delete k;
+  });
+  kept_->wrapped = SSL_get_verify_callback(s);
+  SSL_set_ex_data(s, kept_index(), kept_.get());
+  SSL_set_verify(s, SSL_get_verify_mode(s), [](int ok, X509_STORE_CTX* sc) -> int {
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(sc, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* kept = ssl ? static_cast<Kept*>(SSL_get_ex_data(ssl, kept_index())) : nullptr;
+    if (kept == nullptr) return ok;
+    if (kept->leaf == nullptr) {
+      if (X509* leaf = X509_STORE_CTX_get0_cert(sc); leaf != nullptr) {
+        X509_up_ref(leaf);
+        kept->leaf = leaf;
+      }
+    }
+    return kept->wrapped ? kept->wrapped(ok, sc) : ok;
+  });
+}
+
+X509* PeerStream::peer_cert() {
+  if (!tls_) return nullptr;
+  if (X509* c = SSL_get0_peer_certificate(tls_->native_handle()); c != nullptr) return c;
+  return kept_ ? kept_->leaf : nullptr;
+}
+
 void PeerStream::close() {
   beast::error_code ec;
   tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -62,10 +108,8 @@ void PeerStream::expect_server(const std::string& host, bool verify) {
   }
 }
 
-PeerCertInfo peer_cert_info(SSL* ssl) {
+PeerCertInfo peer_cert_info(X509* cert) {
   PeerCertInfo info;
-  if (ssl == nullptr) return info;
-  X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return info;
   char buf[1024];
   X509_NAME* name = X509_get_subject_name(cert);
@@ -99,7 +143,6 @@ PeerCertInfo peer_cert_info(SSL* ssl) {
     }
   }
   GENERAL_NAMES_free(sans);
-  X509_free(cert);
   return info;
 }
 

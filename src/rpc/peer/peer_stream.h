@@ -48,6 +48,13 @@ class PeerStream {
   // "127.0.0.1:53412", or "" when not connected.
   std::string remote_address();
 
+  // Server side, before the handshake: keeps the certificate the peer
+  // presents even when verifying it fails, so that the refusal can name it.
+  void keep_peer_cert();
+  // The peer's certificate (borrowed; nullptr when none): the verified
+  // one, or the one kept by keep_peer_cert().
+  X509* peer_cert();
+
   // Client side, before the handshake: the name sent as SNI and, when
   // `verify`, the name or address the server's certificate must carry.
   void expect_server(const std::string& host, bool verify);
@@ -88,6 +95,8 @@ class PeerStream {
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives tls_
   std::optional<boost::beast::tcp_stream> plain_;   // set when not TLS
   std::unique_ptr<TlsLayer> tls_;                   // set when TLS
+  struct Kept;
+  std::unique_ptr<Kept, void (*)(Kept*)> kept_{nullptr, nullptr};  // keep_peer_cert()
 };
 
 // What a peer's certificate says, for the lines that name a refused peer:
@@ -98,7 +107,7 @@ struct PeerCertInfo {
   std::vector<std::string> ip_addresses;
   std::vector<std::string> dns_names;
 };
-PeerCertInfo peer_cert_info(SSL* ssl);
+PeerCertInfo peer_cert_info(X509* cert);
 
 // etcd's check of a peer's client certificate against the connection
 // (skipped with --peer-client-cert-auth's --peer-skip-client-san-verify):

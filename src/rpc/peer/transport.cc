@@ -409,6 +409,7 @@ PeerStream PeerTransport::new_stream(const HttpUrl& u, const asio::any_io_execut
 awaitable<bool> PeerTransport::accept_tls(PeerStream& stream) {
   const std::string remote = stream.remote_address();
   beast::error_code ec;
+  stream.keep_peer_cert();
   stream.expires_after(kConnTimeout);
   co_await stream.async_handshake(asio::ssl::stream_base::server,
                                   asio::redirect_error(use_awaitable, ec));
@@ -423,7 +424,7 @@ awaitable<bool> PeerTransport::accept_tls(PeerStream& stream) {
     auto at = remote.rfind(':');
     std::string ip = remote.substr(0, at);
     if (ip.size() > 1 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
-    if (auto st = check_cert_san(peer_cert_info(stream.ssl()), ip); !st.is_ok()) {
+    if (auto st = check_cert_san(peer_cert_info(stream.peer_cert()), ip); !st.is_ok()) {
       error = st.message();
     }
   }
@@ -432,7 +433,7 @@ awaitable<bool> PeerTransport::accept_tls(PeerStream& stream) {
   // says when the peer sent one.
   const char* sni =
       stream.ssl() ? SSL_get_servername(stream.ssl(), TLSEXT_NAMETYPE_host_name) : nullptr;
-  PeerCertInfo cert = peer_cert_info(stream.ssl());
+  PeerCertInfo cert = peer_cert_info(stream.peer_cert());
   if (!cert.subject.empty()) {
     logger_.warn("rejected connection", {{"remote-addr", remote},
                                          {"server-name", sni ? sni : ""},
