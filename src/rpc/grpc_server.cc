@@ -147,10 +147,9 @@ Result<std::string> listen_address(const std::string& url) {
   std::string scheme = url.substr(0, sep);
   std::string host = url.substr(sep + 3);
   if (!host.empty() && host.back() == '/') host.pop_back();
-  if (scheme == "http") return host;
-  if (scheme == "unix") return "unix:" + host;
-  return invalid_argument("listen URL " + url +
-                          ": TLS (https/unixs) is not supported by this build yet");
+  if (scheme == "http" || scheme == "https") return host;
+  if (scheme == "unix" || scheme == "unixs") return "unix:" + host;
+  return invalid_argument("listen URL " + url + ": unknown scheme " + scheme);
 }
 
 Status check_listen(const std::string& url) {

@@ -416,6 +416,11 @@ awaitable<bool> PeerTransport::accept_tls(PeerStream& stream) {
   std::string error;
   if (ec) {
     error = ec.message();
+    // Why the certificate was refused, when it was (Go's x509 errors say
+    // as much: "certificate signed by unknown authority", ...).
+    if (const long v = SSL_get_verify_result(stream.ssl()); v != X509_V_OK) {
+      error += ": " + std::string(X509_verify_cert_error_string(v));
+    }
   } else if (auto cn = options_.server_tls->check_peer(stream.ssl()); !cn.is_ok()) {
     error = cn.status().message();
   } else if (!options_.server_tls->options().client_cert_auth) {
