@@ -20,6 +20,10 @@ from cluster import CLUSTER_TIMEOUT_S, OURS, REF, Cluster
 from peer_certs import PeerCa, cert_serial
 
 ALLOWED_CN = "etcd-peer"
+# A member looks at its certificate files at most once a second (on the
+# next handshake after that): a renewal applies to connections made from
+# then on.
+RELOAD_CHECK_S = 1.2
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +158,7 @@ def test_renewed_peer_certificate_is_used_by_new_connections(secure, pki):
     assert served_serial(secure.members[0].peer_port, probe) == first
     renewed = pki.ca.issue("infra0", cn=ALLOWED_CN)  # same files, new certificate
     assert renewed.serial != first
+    time.sleep(RELOAD_CHECK_S)
     # Another member loses its connections and makes new ones.
     other = 1
     secure.kill(other)
@@ -200,16 +205,22 @@ def mixed(pki, tmp_path_factory):
         c.close()
 
 
-def test_mixed_cluster_with_reference_members_over_peer_tls(mixed):
+def test_mixed_cluster_with_reference_members_over_peer_tls(mixed, pki):
     writes_everywhere(mixed, "mixed")
     listed = mixed.member_list(member=2)
     assert all(u.startswith("https://") for m in listed for u in m["peerURLs"]), listed
-    # The reference members and ours carry Raft over TLS both ways: a
-    # reference member restarted reconnects to ours (and ours to it).
+    # Our member's certificate is renewed in place; a reference member
+    # killed and restarted reconnects to ours (verifying the renewed
+    # certificate) and ours to it.
+    ours = 2
+    renewed = pki.ca.issue(f"mixed-{mixed.members[ours].name}", cn=ALLOWED_CN)
+    time.sleep(RELOAD_CHECK_S)
     ref = 0
     mixed.kill(ref)
     mixed.restart(ref)
     mixed.wait_healthy()
+    probe = pki.ca.issue("mixed-probe", cn=ALLOWED_CN)
+    assert served_serial(mixed.members[ours].peer_port, probe) == renewed.serial
     writes_everywhere(mixed, "mixed-again")
 
 
