@@ -15,6 +15,7 @@
 #include "base/version.h"
 #include "env/clock.h"
 #include "env/posix_file_system.h"
+#include "rpc/client_tls.h"
 #include "rpc/grpc_server.h"
 #include "rpc/peer/http_client.h"
 #include "rpc/peer/peer_tls.h"
@@ -199,6 +200,15 @@ int main(int argc, char** argv) {
   auto retention = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
                                                             cfg.auto_compaction_retention);
   if (!retention.is_ok()) start_failed(retention.status().message());
+  // The client port's TLS (certificates checked, --auto-tls ones made)
+  // before the data dir is opened, as etcd configures its listeners first.
+  auto client_tls = etcd::rpc::make_client_tls(cfg, lg);
+  if (!client_tls.is_ok()) {
+    if (client_tls.status().code() == etcd::Code::kFailedPrecondition) {
+      lg.fatal("listener failed", {{"error", client_tls.status().message()}});
+    }
+    start_failed(client_tls.status().message());
+  }
   etcd::env::PosixFileSystem fs;
   // TLS on the peer port (--peer-* flags): its listeners' and its dials'.
   auto peer_tls_made = etcd::rpc::peer::make_peer_tls(cfg, lg);
@@ -278,8 +288,9 @@ int main(int argc, char** argv) {
     }
   }
   lg.info("ready to serve client requests");
-  auto client = etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls,
-                                               cfg.max_request_bytes, cfg.grpc_keepalive, lg);
+  auto client =
+      etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes,
+                                     cfg.grpc_keepalive, lg, std::move(client_tls).value());
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});

@@ -152,6 +152,10 @@ Result<std::string> listen_address(const std::string& url) {
   return invalid_argument("listen URL " + url + ": unknown scheme " + scheme);
 }
 
+bool is_secure_url(const std::string& url) {
+  return url.rfind("https://", 0) == 0 || url.rfind("unixs://", 0) == 0;
+}
+
 Status check_listen(const std::string& url) {
   auto addr = listen_address(url);
   if (!addr.is_ok()) return addr.status();
@@ -196,12 +200,19 @@ Status check_listen(const std::string& url) {
 Result<std::unique_ptr<ClientServer>> ClientServer::listen(
     const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
     uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
-    log::Logger& logger) {
+    log::Logger& logger, std::shared_ptr<tls::TlsContext> tls) {
   std::unique_ptr<ClientServer> cs(new ClientServer());
   grpc::ServerBuilder builder;
-  std::vector<int> ports(urls.size(), 0);
-  for (size_t i = 0; i < urls.size(); ++i) {
-    auto addr = listen_address(urls[i]);
+  std::vector<std::string> plain_urls, secure_urls;
+  for (const auto& url : urls) (is_secure_url(url) ? secure_urls : plain_urls).push_back(url);
+  if (!secure_urls.empty() && tls == nullptr) {
+    return invalid_argument(
+        "TLS key/cert (--cert-file, --key-file) must be provided for client url " +
+        secure_urls.front() + " with HTTPS scheme");
+  }
+  std::vector<int> ports(plain_urls.size(), 0);
+  for (size_t i = 0; i < plain_urls.size(); ++i) {
+    auto addr = listen_address(plain_urls[i]);
     if (!addr.is_ok()) return addr.status();
     builder.AddListeningPort(*addr, grpc::InsecureServerCredentials(), &ports[i]);
     cs->addresses_.push_back(*addr);
@@ -233,23 +244,47 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   cs->services_ = std::move(services);
   for (auto& s : cs->services_) builder.RegisterService(s.get());
+  std::string hidden;  // see add_hidden_port
+  if (plain_urls.empty()) {
+    auto dir = add_hidden_port(builder);
+    if (!dir.is_ok()) return dir.status();
+    hidden = *dir;
+  }
   cs->server_ = builder.BuildAndStart();
+  if (!hidden.empty()) remove_hidden_port(hidden);
   if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
-  for (size_t i = 0; i < urls.size(); ++i) {
+  for (size_t i = 0; i < plain_urls.size(); ++i) {
     if (ports[i] == 0) {
       cs->server_->Shutdown();
-      return Status(Code::kUnavailable, "listen " + urls[i] + ": address already in use");
+      return Status(Code::kUnavailable, "listen " + plain_urls[i] + ": address already in use");
     }
     // etcd warns about a plain client listener.
     logger.info("serving client traffic insecurely; this is strongly discouraged!",
                 {{"address", cs->addresses_[i]}});
+  }
+  if (!secure_urls.empty()) {
+    ClientTlsListener::Options o;
+    o.urls = secure_urls;
+    o.tls = std::move(tls);
+    o.server = cs->server_.get();
+    o.logger = &logger;
+    auto l = ClientTlsListener::start(std::move(o));
+    if (!l.is_ok()) {
+      cs->server_->Shutdown();
+      return l.status();
+    }
+    cs->tls_listener_ = std::move(l).value();
+    for (const auto& addr : cs->tls_listener_->addresses()) {
+      logger.info("serving client traffic securely", {{"address", addr}});
+    }
   }
   return cs;
 }
 
 Result<std::unique_ptr<ClientServer>> ClientServer::start(
     server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
-    const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger) {
+    const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger,
+    std::shared_ptr<tls::TlsContext> tls) {
   std::vector<std::unique_ptr<grpc::Service>> services;
   services.push_back(std::make_unique<KvService>(server));
   services.push_back(std::make_unique<ClusterService>(server));
@@ -258,7 +293,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));
-  auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger);
+  auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger, std::move(tls));
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
   return cs;
 }
@@ -267,10 +302,14 @@ ClientServer::~ClientServer() { shutdown(); }
 
 void ClientServer::shutdown() {
   if (server_) {
+    // No new TLS connections; those up keep pumping while calls finish.
+    if (tls_listener_) tls_listener_->stop_accepting();
     // Watch streams never end on their own: end them, then give unary
     // calls up to 2 s to finish.
     if (watch_ != nullptr) watch_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (tls_listener_) tls_listener_->stop();
+    tls_listener_.reset();
     server_.reset();
   }
 }

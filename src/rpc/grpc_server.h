@@ -11,6 +11,8 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "rpc/client_listener.h"
+#include "rpc/tls/tls.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
 
@@ -25,9 +27,11 @@ inline grpc::Status learner_unsupported() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: rpc not supported for learner");
 }
 
-// "http://127.0.0.1:2379" -> "127.0.0.1:2379". TLS URLs are refused until
-// TLS arrives.
+// "http://127.0.0.1:2379" or "https://..." -> "127.0.0.1:2379";
+// "unix://p" or "unixs://p" -> "unix:p".
 Result<std::string> listen_address(const std::string& url);
+// https:// and unixs:// URLs: served through TLS.
+bool is_secure_url(const std::string& url);
 
 // Binds and releases each URL's address, so that a port another process
 // holds fails at start-up with etcd's message ("listen tcp 127.0.0.1:2379:
@@ -36,10 +40,13 @@ Status check_listen(const std::string& url);
 
 class ClientServer {
  public:
-  // Binds every URL; fails if any cannot be bound.
+  // Binds every URL; fails if any cannot be bound. http:// and unix://
+  // URLs are gRPC's own listeners; https:// and unixs:// URLs go through
+  // a ClientTlsListener with `tls` (required when there are any).
   static Result<std::unique_ptr<ClientServer>> start(
       server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
-      const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger);
+      const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger,
+      std::shared_ptr<tls::TlsContext> tls = nullptr);
   ~ClientServer();
   void shutdown();
 
@@ -48,10 +55,11 @@ class ClientServer {
   static Result<std::unique_ptr<ClientServer>> listen(
       const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
       uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
-      log::Logger& logger);
+      log::Logger& logger, std::shared_ptr<tls::TlsContext> tls);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
-  WatchServiceBase* watch_ = nullptr;  // in services_
+  std::unique_ptr<ClientTlsListener> tls_listener_;  // hands connections to server_
+  WatchServiceBase* watch_ = nullptr;                // in services_
   std::vector<std::string> addresses_;
 };
 

@@ -60,6 +60,26 @@ const std::unordered_map<std::string, std::string>& cipher_table() {
   return kTable;
 }
 
+// ALPN on a server: HTTP/2 when the client offers it (gRPC clients refuse a
+// server that selects nothing), else HTTP/1.1, else no protocol.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  for (const char* want : {"h2", "http/1.1"}) {
+    const size_t want_len = std::strlen(want);
+    for (unsigned int i = 0; i < inlen;) {
+      unsigned int len = in[i];
+      if (i + 1 + len > inlen) break;
+      if (len == want_len && std::memcmp(in + i + 1, want, len) == 0) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
 bool is_tls13_suite(const std::string& openssl_name) { return openssl_name.rfind("TLS_", 0) == 0; }
 
 // The oldest queued OpenSSL error as text, and the queue cleared.
@@ -439,6 +459,7 @@ Result<std::shared_ptr<boost::asio::ssl::context>> TlsContext::build() const {
 
   // Verification.
   if (role_ == Role::kServer) {
+    SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
     if (o.client_cert_auth) {
       SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       if (!o.allowed_cn.empty() || !o.allowed_hostname.empty()) {

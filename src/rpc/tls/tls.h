@@ -43,7 +43,10 @@ struct TlsOptions {
   std::string max_version;             // "" (highest), "TLS1.2" or "TLS1.3"
   // Client side (a member dialing a peer over https): skip verifying the
   // server's certificate (etcd's --insecure-skip-tls-verify; also what it
-  // does with auto TLS, whose certificates no CA signed).
+  // does with auto TLS, whose certificates no CA signed). Otherwise the
+  // chain is verified against trusted_ca_file (or the system's roots); the
+  // host name is the caller's to check, per connection
+  // (asio::ssl::host_name_verification or SSL_set1_host).
   bool insecure_skip_verify = false;
 };
 
@@ -70,7 +73,8 @@ class TlsContext {
   static Result<std::shared_ptr<TlsContext>> create(Role role, TlsOptions options,
                                                     log::Logger& logger);
 
-  // The context for a new handshake. When any of the files changed on disk
+  // The context for a new handshake. A server context selects ALPN "h2"
+  // when offered (gRPC requires it), else "http/1.1". When any of the files changed on disk
   // (checked at most once a second), they are loaded again and a new context
   // is built; connections already up keep theirs. A renewed file that does
   // not load is logged and the previous context kept.
