@@ -200,6 +200,11 @@ int main(int argc, char** argv) {
   auto retention = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
                                                             cfg.auto_compaction_retention);
   if (!retention.is_ok()) start_failed(retention.status().message());
+  // TLS on the peer port (--peer-* flags): its listeners' and its dials'.
+  // First, as etcd configures its peer listeners before its client ones.
+  auto peer_tls_made = etcd::rpc::peer::make_peer_tls(cfg, lg);
+  if (!peer_tls_made.is_ok()) start_failed(peer_tls_made.status().message());
+  const etcd::rpc::peer::PeerTls peer_tls = std::move(peer_tls_made).value();
   // The client port's TLS (certificates checked, --auto-tls ones made)
   // before the data dir is opened, as etcd configures its listeners first.
   auto client_tls = etcd::rpc::make_client_tls(cfg, lg);
@@ -210,15 +215,11 @@ int main(int argc, char** argv) {
     start_failed(client_tls.status().message());
   }
   etcd::env::PosixFileSystem fs;
-  // TLS on the peer port (--peer-* flags): its listeners' and its dials'.
-  auto peer_tls_made = etcd::rpc::peer::make_peer_tls(cfg, lg);
-  if (!peer_tls_made.is_ok()) start_failed(peer_tls_made.status().message());
-  const etcd::rpc::peer::PeerTls peer_tls = std::move(peer_tls_made).value();
   // The peer port: etcd's rafthttp (it binds here, before the data dir is
   // opened, and serves once the member starts).
   etcd::server::PeerWiring wiring;
   wiring.http =
-      [client_tls = peer_tls.client](
+      [peer_client_tls = peer_tls.client](
           const std::string& url, const std::string& method, const std::string& target,
           const std::string& body,
           std::chrono::milliseconds timeout) -> etcd::Result<etcd::server::PeerHttpReply> {
@@ -227,7 +228,7 @@ int main(int argc, char** argv) {
     req.target = target;
     req.body = body;
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/protobuf");
-    auto r = etcd::rpc::peer::http_call(url, req, timeout, client_tls);
+    auto r = etcd::rpc::peer::http_call(url, req, timeout, peer_client_tls);
     if (!r.is_ok()) return r.status();
     etcd::server::PeerHttpReply reply;
     reply.status = r->status;
