@@ -353,12 +353,13 @@ class TlsTransportTest : public TransportTest {
   }
 
   tls::testing::Issued issue(const std::string& name, const std::string& cn,
-                             const tls::testing::Issued& by) {
-    return certs_->make(name, {.cn = cn, .sans = {"IP:127.0.0.1", "DNS:localhost"}}, &by);
+                             const tls::testing::Issued& by,
+                             std::vector<std::string> sans = {"IP:127.0.0.1", "DNS:localhost"}) {
+    return certs_->make(name, {.cn = cn, .sans = std::move(sans)}, &by);
   }
 
   Member& make_tls(uint64_t id, const tls::testing::Issued& cert, const std::string& ca_file,
-                   const std::string& allowed_cn = "") {
+                   const std::string& allowed_cn = "", bool skip_san = false) {
     tls::TlsOptions o;
     o.cert_file = cert.cert_file;
     o.key_file = cert.key_file;
@@ -379,6 +380,7 @@ class TlsTransportTest : public TransportTest {
     t.logger = &tls_logger_;
     t.server_tls = *server;
     t.client_tls = *client;
+    t.skip_client_san_verify = skip_san;
     auto made = PeerTransport::create(std::move(t));
     EXPECT_TRUE(made.is_ok()) << made.status().to_string();
     m.transport = std::move(made).value();
@@ -508,6 +510,41 @@ TEST_F(TlsTransportTest, AllowedCnRefusesOtherNames) {
   ASSERT_TRUE(wait_active(b, 0xa)) << logged();
   EXPECT_TRUE(wait_logged({"rejected connection", "rogue"})) << logged();
   EXPECT_FALSE(c.transport->active_since(MemberId(0xa)).has_value());
+}
+
+TEST(CheckCertSan, TheCertificateMustNameTheRemoteAddress) {
+  EXPECT_TRUE(check_cert_san(PeerCertInfo{}, "10.0.0.9").is_ok());  // no SANs: nothing to check
+  PeerCertInfo ip;
+  ip.ip_addresses = {"10.0.0.1", "127.0.0.1"};
+  EXPECT_TRUE(check_cert_san(ip, "127.0.0.1").is_ok());
+  auto refused = check_cert_san(ip, "10.0.0.9");
+  EXPECT_EQ(refused.code(), Code::kPermissionDenied);
+  EXPECT_NE(refused.message().find("10.0.0.9"), std::string::npos) << refused.message();
+  PeerCertInfo dns;
+  dns.dns_names = {"localhost"};
+  EXPECT_TRUE(check_cert_san(dns, "127.0.0.1").is_ok());
+  EXPECT_FALSE(check_cert_san(dns, "10.0.0.9").is_ok());
+}
+
+TEST_F(TlsTransportTest, AClientCertificateMustNameTheAddressItConnectsFrom) {
+  Member& a = make_tls(0xa, issue("a", "etcd-a", ca_), ca_.cert_file);
+  // d's certificate names another address than the one it connects from.
+  Member& d = make_tls(0xd, issue("d", "elsewhere", ca_, {"IP:10.9.9.9"}), ca_.cert_file);
+  a.transport->start();
+  d.transport->start();
+  d.transport->add_peer(MemberId(0xa), {a.url});
+  EXPECT_TRUE(wait_logged({"rejected connection", "elsewhere", "10.9.9.9"})) << logged();
+  d.transport->send({msg(raftpb::MsgVote, 0xd, 0xa)});
+  EXPECT_FALSE(a.host->wait_for([](const raftpb::Message& m) { return m.from() == 0xd; }, 1s));
+  HttpRequest members;
+  members.target = "/members";
+  EXPECT_FALSE(http_call(a.url, members, 5s, d.client_tls).is_ok());
+  // --experimental-peer-skip-client-san-verification lets it in.
+  Member& lenient = make_tls(0xe, issue("e", "etcd-e", ca_), ca_.cert_file, "", true);
+  lenient.transport->start();
+  auto r = http_call(lenient.url, members, 5s, d.client_tls);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "GET /members");
 }
 
 }  // namespace
