@@ -18,6 +18,7 @@
 #include "rpc/client_tls.h"
 #include "rpc/grpc_server.h"
 #include "rpc/peer/http_client.h"
+#include "rpc/peer/peer_tls.h"
 #include "rpc/peer/transport.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
@@ -199,6 +200,11 @@ int main(int argc, char** argv) {
   auto retention = etcd::server::parse_compaction_retention(cfg.auto_compaction_mode,
                                                             cfg.auto_compaction_retention);
   if (!retention.is_ok()) start_failed(retention.status().message());
+  // TLS on the peer port (--peer-* flags): its listeners' and its dials'.
+  // First, as etcd configures its peer listeners before its client ones.
+  auto peer_tls_made = etcd::rpc::peer::make_peer_tls(cfg, lg);
+  if (!peer_tls_made.is_ok()) start_failed(peer_tls_made.status().message());
+  const etcd::rpc::peer::PeerTls peer_tls = std::move(peer_tls_made).value();
   // The client port's TLS (certificates checked, --auto-tls ones made)
   // before the data dir is opened, as etcd configures its listeners first.
   auto client_tls = etcd::rpc::make_client_tls(cfg, lg);
@@ -212,15 +218,17 @@ int main(int argc, char** argv) {
   // The peer port: etcd's rafthttp (it binds here, before the data dir is
   // opened, and serves once the member starts).
   etcd::server::PeerWiring wiring;
-  wiring.http = [](const std::string& url, const std::string& method, const std::string& target,
-                   const std::string& body,
-                   std::chrono::milliseconds timeout) -> etcd::Result<etcd::server::PeerHttpReply> {
+  wiring.http =
+      [peer_client_tls = peer_tls.client](
+          const std::string& url, const std::string& method, const std::string& target,
+          const std::string& body,
+          std::chrono::milliseconds timeout) -> etcd::Result<etcd::server::PeerHttpReply> {
     etcd::rpc::peer::HttpRequest req;
     req.method = method;
     req.target = target;
     req.body = body;
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/protobuf");
-    auto r = etcd::rpc::peer::http_call(url, req, timeout);
+    auto r = etcd::rpc::peer::http_call(url, req, timeout, peer_client_tls);
     if (!r.is_ok()) return r.status();
     etcd::server::PeerHttpReply reply;
     reply.status = r->status;
@@ -229,13 +237,16 @@ int main(int argc, char** argv) {
     reply.cluster_id = r->header("X-Etcd-Cluster-ID");
     return reply;
   };
-  wiring.network = [&cfg, &lg](const etcd::server::PeerNetworkContext& ctx)
+  wiring.network = [&cfg, &lg, &peer_tls](const etcd::server::PeerNetworkContext& ctx)
       -> etcd::Result<std::unique_ptr<etcd::server::PeerNetwork>> {
     etcd::rpc::peer::PeerTransport::Options o;
     o.context = ctx;
     o.listen_urls = cfg.listen_peer_urls;
     o.advertise_urls = cfg.initial_advertise_peer_urls;
     o.logger = &lg;
+    o.server_tls = peer_tls.server;
+    o.client_tls = peer_tls.client;
+    o.skip_client_san_verify = peer_tls.skip_client_san_verify;
     if (const char* f = getenv("ETCDCPP_TEST_PARTITION_FILE")) o.partition_file = f;
     auto t = etcd::rpc::peer::PeerTransport::create(std::move(o));
     if (!t.is_ok()) return t.status();

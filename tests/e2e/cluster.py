@@ -11,6 +11,11 @@ reference etcdctl as an operator would.
     m = c.add_member(OURS)                      # the scale-out runbook
     c.close()
 
+With `peer_tls` (a function of the member giving its --peer-* flags) the
+members' peer URLs are https:
+
+    c = Cluster(base, [OURS] * 3, peer_tls=lambda m: ["--peer-auto-tls"])
+
 "ours" is E2E_OURS_ETCD when set (e.g. E2E_OURS_ETCD=/usr/bin/etcd runs
 every suite against reference members only), else BIN/etcd.
 
@@ -77,6 +82,12 @@ class Member(EtcdProcess):
         self.binary = binary_for(kind)
         self.bootstrap: list[str] = []  # --initial-cluster... flags, or none
         self.id: int | None = None  # the member id, once known
+        self.peer_tls_args: list[str] = []  # --peer-* TLS flags; https peer URLs when set
+
+    @property
+    def peer_url(self) -> str:
+        scheme = "https" if self.peer_tls_args else "http"
+        return f"{scheme}://127.0.0.1:{self.peer_port}"
 
     def args(self) -> list[str]:
         # The reference refuses to start when a flag shadows an ETCD_*
@@ -91,6 +102,7 @@ class Member(EtcdProcess):
             "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", self.peer_url,
             *self.bootstrap,
+            *self.peer_tls_args,
             *TIMING,
             *self.extra_args,
         ]
@@ -118,11 +130,12 @@ class Cluster:
     stay in `members` with `removed` set."""
 
     def __init__(self, base: pathlib.Path, kinds: list[str], token: str | None = None,
-                 extra_args: tuple = ()):
+                 extra_args: tuple = (), peer_tls=None):
         self.base = pathlib.Path(base)
         self.base.mkdir(parents=True, exist_ok=True)
         self.token = token or f"tok-{self.base.name}"
         self.extra_args = tuple(extra_args)
+        self.peer_tls = peer_tls  # Member -> its --peer-* TLS flags, or None
         self.members: list[Member] = []
         self.removed: set[int] = set()
         for kind in kinds:
@@ -130,8 +143,11 @@ class Cluster:
         _live.append(self)
 
     # -- building ---------------------------------------------------------
-    def _new_member(self, kind: str) -> Member:
+    def _new_member(self, kind: str, peer_tls=None) -> Member:
         m = Member(self.base, f"infra{len(self.members)}", kind, self.extra_args)
+        peer_tls = peer_tls or self.peer_tls
+        if peer_tls:
+            m.peer_tls_args = list(peer_tls(m))
         self.members.append(m)
         return m
 
@@ -294,12 +310,13 @@ class Cluster:
 
     # -- membership -------------------------------------------------------
     def add_member(self, kind: str, learner: bool = False, start: bool = True,
-                   via: int | None = None) -> tuple[Member, dict]:
+                   via: int | None = None, peer_tls=None) -> tuple[Member, dict]:
         """The scale-out runbook: `etcdctl member add NAME --peer-urls=URL`
         (with `--learner`), then the new member is started on a fresh data
         dir with the ETCD_* lines member add printed as its environment.
-        Returns (member, the printed variables)."""
-        m = self._new_member(kind)
+        `peer_tls` replaces the cluster's for this member. Returns (member,
+        the printed variables)."""
+        m = self._new_member(kind, peer_tls)
         args = ["member", "add", m.name, f"--peer-urls={m.peer_url}"]
         if learner:
             args.append("--learner")

@@ -4,6 +4,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 
+#include "rpc/peer/peer_stream.h"
+#include "rpc/tls/tls.h"
+
 namespace etcd::rpc::peer {
 
 namespace asio = boost::asio;
@@ -48,14 +51,15 @@ std::string HttpResponse::header(const std::string& name) const {
 }
 
 Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout,
+                               const std::shared_ptr<tls::TlsContext>& tls) {
   auto u = parse_http_url(url);
   if (!u.is_ok()) return u.status();
-  if (u->scheme == "https")
-    return Status(Code::kUnimplemented, "https peer URLs are not supported yet: " + url);
   asio::io_context io;
-  beast::tcp_stream stream(io);
-  beast::flat_buffer buf;
+  std::shared_ptr<asio::ssl::context> ctx;
+  if (u->scheme == "https") ctx = tls ? tls->context() : default_client_context();
+  const bool verify = !tls || !tls->options().insecure_skip_verify;
+  PeerStream stream(io.get_executor(), ctx);
   http::request<http::string_body> r{http::string_to_verb(req.method), req.target, 11};
   r.set(http::field::host, u->host + ":" + u->port);
   for (const auto& [k, v] : req.headers) r.set(k, v);
@@ -65,34 +69,29 @@ Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
   parser.body_limit(64 << 20);
   beast::error_code result = asio::error::timed_out;
   bool done = false;
-  asio::ip::tcp::resolver resolver(io);
-  stream.expires_after(timeout);
-  resolver.async_resolve(u->host, u->port, [&](beast::error_code ec, auto endpoints) {
-    if (ec) {
-      result = ec;
-      done = true;
-      return;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto call = [&]() -> asio::awaitable<void> {
+    beast::error_code ec = co_await dial(stream, *u, verify, timeout, timeout);
+    if (!ec) {
+      stream.tcp().expires_at(deadline);
+      co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
     }
-    stream.async_connect(endpoints, [&](beast::error_code ec, auto) {
-      if (ec) {
-        result = ec;
-        done = true;
-        return;
-      }
-      http::async_write(stream, r, [&](beast::error_code ec, size_t) {
-        if (ec) {
-          result = ec;
-          done = true;
-          return;
-        }
-        http::async_read(stream, buf, parser, [&](beast::error_code ec, size_t) {
-          result = ec;
-          done = true;
-        });
-      });
-    });
-  });
+    if (!ec) {
+      beast::flat_buffer buf;
+      stream.tcp().expires_at(deadline);
+      co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    result = ec;
+    done = true;
+  };
+  asio::co_spawn(io, call(), asio::detached);
   io.run_for(timeout + std::chrono::milliseconds(100));
+  stream.close();
+  if (!done) {
+    // Let the aborted operations finish the call before its state goes.
+    io.restart();
+    io.run_for(std::chrono::seconds(1));
+  }
   if (!done || result) {
     return Status(Code::kUnavailable, "request to " + url + req.target +
                                           " failed: " + (done ? result.message() : "timed out"));

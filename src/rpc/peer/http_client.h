@@ -1,16 +1,24 @@
 // A small synchronous HTTP/1.1 client for calls between members that are
 // not Raft traffic: the member list a joining member asks for, a peer's
 // version, lease requests forwarded to the leader, probes. One connection
-// per call, on the caller's thread, bounded by a timeout.
+// per call, on the caller's thread, bounded by a timeout. https URLs are
+// dialled over TLS with the member's peer TLS context (client role: its
+// peer certificate presented, the server verified against the trusted CA),
+// as the transport's connections are.
 #pragma once
 
 #include <utility>  // before Asio (Boost 1.74 uses std::exchange unincluded)
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+
+namespace etcd::rpc::tls {
+class TlsContext;
+}
 
 namespace etcd::rpc::peer {
 
@@ -37,9 +45,11 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
-// kUnavailable when the peer cannot be reached or does not answer within
-// `timeout`.
+// kUnavailable when the peer cannot be reached, refuses the TLS handshake
+// or does not answer within `timeout`. `tls` (client role) is used for https
+// URLs; without it the system's CAs verify the server.
 Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout,
+                               const std::shared_ptr<tls::TlsContext>& tls = nullptr);
 
 }  // namespace etcd::rpc::peer

@@ -13,6 +13,7 @@
 #include "base/version.h"
 #include "rpc/peer/codec.h"
 #include "rpc/peer/http_client.h"
+#include "rpc/peer/peer_stream.h"
 
 namespace etcd::rpc::peer {
 
@@ -30,25 +31,13 @@ constexpr auto kConnTimeout = std::chrono::seconds(5);
 constexpr auto kHeartbeat = std::chrono::milliseconds(5000 / 3);
 constexpr auto kDialTimeout = std::chrono::seconds(1);
 constexpr auto kProbeInterval = std::chrono::seconds(5);
+constexpr auto kSnapshotWriteTimeout = std::chrono::seconds(30);
 constexpr const char* kMinClusterVersion = "3.0.0";
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
   return out;
-}
-
-// Resolves the URL's host and connects, within the dial timeout.
-awaitable<beast::error_code> dial(beast::tcp_stream& stream, const HttpUrl& u) {
-  beast::error_code ec;
-  tcp::resolver resolver(stream.get_executor());
-  auto eps =
-      co_await resolver.async_resolve(u.host, u.port, asio::redirect_error(use_awaitable, ec));
-  if (!ec) {
-    stream.expires_after(kDialTimeout);
-    co_await stream.async_connect(eps, asio::redirect_error(use_awaitable, ec));
-  }
-  co_return ec;
 }
 
 bool is_msg_app(const raftpb::Message& m) { return m.type() == raftpb::MsgApp; }
@@ -63,9 +52,9 @@ std::string path_of(std::string_view target) {
 // One of the peer's GETs on our port, kept open: we write the messages
 // addressed to that peer on it, as chunks. I/O thread.
 struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
-  OutStream(beast::tcp_stream s, bool app)
+  OutStream(PeerStream s, bool app)
       : stream(std::move(s)), msgapp(app), heartbeat(stream.get_executor()) {}
-  beast::tcp_stream stream;
+  PeerStream stream;
   const bool msgapp;
   MsgAppV2Encoder encoder;
   std::deque<std::string> queue;
@@ -129,9 +118,7 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
     auto self = shared_from_this();
     closed = true;
     heartbeat.cancel();
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    stream.close();
     // The chunk being written stays alive until its handler runs.
     if (writing && !queue.empty()) {
       queue.erase(queue.begin() + 1, queue.end());
@@ -150,7 +137,7 @@ struct PeerTransport::Peer {
   size_t url_next = 0;                   // the URL the readers try next
   bool alive = true;                     // false once removed: its coroutines end
   std::shared_ptr<OutStream> writer[2];  // [0] message, [1] msgappv2
-  std::shared_ptr<beast::tcp_stream> reader[2];
+  std::shared_ptr<PeerStream> reader[2];
   bool reading[2] = {false, false};
   bool active = false;
   std::deque<raftpb::Message> pipeline;
@@ -174,9 +161,6 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::create(Options options) {
   for (const auto& url : t->options_.listen_urls) {
     auto u = parse_http_url(url);
     if (!u.is_ok()) return u.status();
-    if (u->scheme != "http") {
-      return Status(Code::kUnimplemented, "TLS on the peer port is not supported yet: " + url);
-    }
     beast::error_code ec;
     auto addr = asio::ip::make_address(u->host == "localhost" ? "127.0.0.1" : u->host, ec);
     if (ec) return invalid_argument("cannot listen on " + url + ": " + ec.message());
@@ -192,7 +176,12 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::create(Options options) {
     }
     // The bound port (a test may listen on port 0).
     t->addresses_.push_back(u->host + ":" + std::to_string(acc->local_endpoint(ec).port()));
+    if (u->scheme == "https" && !t->options_.server_tls) {
+      return invalid_argument("cannot listen on TLS for " + t->addresses_.back() +
+                              ": KeyFile and CertFile are not presented");
+    }
     t->acceptors_.push_back(std::move(acc));
+    t->acceptor_tls_.push_back(u->scheme == "https");
   }
   return t;
 }
@@ -227,7 +216,7 @@ void PeerTransport::stop() {
           if (w) w->close();
         }
         for (auto& r : p->reader) {
-          if (r) r->socket().close();
+          if (r) r->close();
         }
       }
       closed.set_value();
@@ -293,7 +282,7 @@ void PeerTransport::remove_peer(MemberId id) {
       if (w) w->close();
     }
     for (auto& r : p->reader) {
-      if (r) r->socket().close();
+      if (r) r->close();
     }
     {
       MutexLock lock(&active_mu_);
@@ -310,7 +299,7 @@ void PeerTransport::update_peer(MemberId id, const std::vector<std::string>& url
     if (it == peers_.end() || urls.empty()) return;
     it->second->urls = urls;
     for (auto& r : it->second->reader) {
-      if (r) r->socket().close();  // reconnect to the new address
+      if (r) r->close();  // reconnect to the new address
     }
     logger_.info("updated remote peer", {{"local-member-id", local_hex_},
                                          {"updated-remote-peer-id", it->second->hex},
@@ -402,13 +391,73 @@ void PeerTransport::accept(size_t i) {
       if (!stopped_ && ec != asio::error::operation_aborted) accept(i);
       return;
     }
-    asio::co_spawn(io_, serve(std::move(sock)), asio::detached);
+    asio::co_spawn(io_, serve(std::move(sock), acceptor_tls_[i]), asio::detached);
     accept(i);
   });
 }
 
-awaitable<void> PeerTransport::serve(tcp::socket sock) {
-  beast::tcp_stream stream(std::move(sock));
+bool PeerTransport::verify_servers() const {
+  return !options_.client_tls || !options_.client_tls->options().insecure_skip_verify;
+}
+
+PeerStream PeerTransport::new_stream(const HttpUrl& u, const asio::any_io_executor& ex) {
+  if (u.scheme != "https") return PeerStream(ex, nullptr);
+  return PeerStream(
+      ex, options_.client_tls ? options_.client_tls->context() : default_client_context());
+}
+
+awaitable<bool> PeerTransport::accept_tls(PeerStream& stream) {
+  const std::string remote = stream.remote_address();
+  beast::error_code ec;
+  stream.keep_peer_cert();
+  stream.expires_after(kConnTimeout);
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(use_awaitable, ec));
+  std::string error;
+  if (ec) {
+    error = ec.message();
+    // Why the certificate was refused, when it was (Go's x509 errors say
+    // as much: "certificate signed by unknown authority", ...).
+    if (const long v = SSL_get_verify_result(stream.ssl()); v != X509_V_OK) {
+      error += ": " + std::string(X509_verify_cert_error_string(v));
+    }
+  } else if (auto cn = options_.server_tls->check_peer(stream.ssl()); !cn.is_ok()) {
+    error = cn.status().message();
+  } else if (!options_.server_tls->options().client_cert_auth) {
+    co_return true;
+  } else if (!options_.skip_client_san_verify) {
+    auto at = remote.rfind(':');
+    std::string ip = remote.substr(0, at);
+    if (ip.size() > 1 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+    if (auto st = check_cert_san(peer_cert_info(stream.peer_cert()), ip); !st.is_ok()) {
+      error = st.message();
+    }
+  }
+  if (error.empty()) co_return true;
+  // etcd's line for a refused TLS connection, with what the certificate
+  // says when the peer sent one.
+  const char* sni =
+      stream.ssl() ? SSL_get_servername(stream.ssl(), TLSEXT_NAMETYPE_host_name) : nullptr;
+  PeerCertInfo cert = peer_cert_info(stream.peer_cert());
+  if (!cert.subject.empty()) {
+    logger_.warn("rejected connection", {{"remote-addr", remote},
+                                         {"server-name", sni ? sni : ""},
+                                         {"subject", cert.subject},
+                                         {"common-name", cert.cn},
+                                         {"ip-addresses", cert.ip_addresses},
+                                         {"dns-names", cert.dns_names},
+                                         {"error", error}});
+  } else {
+    logger_.warn("rejected connection",
+                 {{"remote-addr", remote}, {"server-name", sni ? sni : ""}, {"error", error}});
+  }
+  stream.close();
+  co_return false;
+}
+
+awaitable<void> PeerTransport::serve(tcp::socket sock, bool tls) {
+  PeerStream stream(std::move(sock), tls ? options_.server_tls->context() : nullptr);
+  if (tls && !co_await accept_tls(stream)) co_return;
   beast::flat_buffer buf;
   beast::error_code ec;
   while (!stopped_) {
@@ -679,9 +728,9 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
     auto u = parse_http_url(url);
     bool connected = false;
     if (u.is_ok()) {
-      auto stream = std::make_shared<beast::tcp_stream>(io_);
+      auto stream = std::make_shared<PeerStream>(new_stream(*u, io_.get_executor()));
       p->reader[slot] = stream;
-      ec = co_await dial(*stream, *u);
+      ec = co_await dial(*stream, *u, verify_servers(), kDialTimeout);
       if (!ec) {
         http::request<http::empty_body> req{http::verb::get,
                                             "/raft/stream/" + kind + "/" + local_hex_, 11};
@@ -769,8 +818,7 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
       }
       if (ec && p->last_error.empty()) p->last_error = ec.message();
       if (ec) p->last_error = ec.message();
-      beast::error_code ignored;
-      stream->socket().close(ignored);
+      stream->close();
       p->reader[slot].reset();
     }
     if (!p->alive || stopped_) co_return;
@@ -788,7 +836,7 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
 
 awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
   beast::error_code ec;
-  std::shared_ptr<beast::tcp_stream> stream;
+  std::shared_ptr<PeerStream> stream;
   beast::flat_buffer buf;
   while (p->alive && !stopped_ && !p->pipeline.empty()) {
     raftpb::Message m = std::move(p->pipeline.front());
@@ -798,8 +846,8 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
     if (!u.is_ok()) break;
     ec = {};
     if (!stream) {
-      stream = std::make_shared<beast::tcp_stream>(io_);
-      ec = co_await dial(*stream, *u);
+      stream = std::make_shared<PeerStream>(new_stream(*u, io_.get_executor()));
+      ec = co_await dial(*stream, *u, verify_servers(), kDialTimeout);
     }
     if (!ec) {
       http::request<http::string_body> req{http::verb::post, "/raft", 11};
@@ -823,8 +871,7 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
     if (ec || res.result_int() != 204) {
       host_.report_unreachable(MemberId(p->id));
       if (ec) ++p->url_next;
-      beast::error_code ignored;
-      if (stream) stream->socket().close(ignored);
+      if (stream) stream->close();
       stream.reset();
       buf.clear();
       if (ec) {
@@ -840,10 +887,7 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
     }
   }
   p->pipelining = false;
-  if (stream) {
-    beast::error_code ignored;
-    stream->socket().close(ignored);
-  }
+  if (stream) stream->close();
 }
 
 awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
@@ -857,10 +901,10 @@ awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
     auto u = parse_http_url(p->url());
     if (!u.is_ok()) continue;
     const auto start = std::chrono::steady_clock::now();
-    beast::tcp_stream stream(io_);
+    PeerStream stream = new_stream(*u, io_.get_executor());
     ec = {};
     if (!partitioned()) {
-      ec = co_await dial(stream, *u);
+      ec = co_await dial(stream, *u, verify_servers(), kDialTimeout);
       if (!ec) {
         http::request<http::empty_body> req{http::verb::get, "/raft/probing", 11};
         req.set(http::field::host, u->host + ":" + u->port);
@@ -876,8 +920,7 @@ awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
     } else {
       ec = asio::error::host_unreachable;
     }
-    beast::error_code ignored;
-    stream.socket().close(ignored);
+    stream.close();
     if (!ec) {
       p->rtt_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now() - start)
@@ -912,49 +955,70 @@ void PeerTransport::send_snapshot(raftpb::Message m, std::vector<std::string> ur
     for (size_t i = 0; source.is_ok() && i < urls.size() && !ok && !stopping_; ++i) {
       auto u = parse_http_url(urls[i]);
       if (!u.is_ok()) continue;
-      try {
-        asio::io_context io;
-        tcp::resolver resolver(io);
-        tcp::socket sock(io);
-        asio::connect(sock, resolver.resolve(u->host, u->port));
-        // Blocking writes and reads, bounded so a stuck peer cannot hold
-        // this thread (and stop()) forever.
-        timeval tv{30, 0};
-        setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      // On a retry the image is read again from the start.
+      if (i > 0) {
+        source = host_.open_snapshot();
+        if (!source.is_ok()) {
+          error = source.status().message();
+          break;
+        }
+      }
+      // This thread's own loop: the image is read and written here, the
+      // I/O thread goes on with Raft's messages.
+      asio::io_context io;
+      PeerStream stream = new_stream(*u, io.get_executor());
+      beast::error_code ec;
+      auto post_snapshot = [&]() -> awaitable<void> {
+        ec = co_await dial(stream, *u, verify_servers(), kDialTimeout);
+        if (ec) co_return;
         http::request<http::empty_body> req{http::verb::post, "/raft/snapshot", 11};
         req.set(http::field::host, u->host + ":" + u->port);
         for (const auto& [k, v] : request_headers(to.value())) req.set(k, v);
         req.set(http::field::content_type, "application/octet-stream");
         req.chunked(true);
         http::request_serializer<http::empty_body> sr{req};
-        http::write_header(sock, sr);
+        // Each write bounded, so a stuck peer cannot hold this thread (and
+        // stop()) forever.
+        stream.expires_after(kSnapshotWriteTimeout);
+        co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
         std::string head;
         encode_message(m, &head);
-        asio::write(sock, http::make_chunk(asio::buffer(head)));
-        // On a retry the image is read again from the start.
-        if (i > 0) {
-          auto again = host_.open_snapshot();
-          if (!again.is_ok()) throw std::runtime_error(again.status().message());
-          source = std::move(again);
-        }
+        stream.expires_after(kSnapshotWriteTimeout);
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(head)),
+                                   asio::redirect_error(use_awaitable, ec));
         sent = 0;
-        while (!stopping_) {
+        while (!ec && !stopping_) {
           auto piece = (*source)->next();
-          if (!piece.is_ok()) throw std::runtime_error(piece.status().message());
+          if (!piece.is_ok()) {
+            error = piece.status().message();
+            co_return;
+          }
           if (piece->empty()) break;
-          asio::write(sock, http::make_chunk(asio::buffer(*piece)));
+          stream.expires_after(kSnapshotWriteTimeout);
+          co_await asio::async_write(stream, http::make_chunk(asio::buffer(*piece)),
+                                     asio::redirect_error(use_awaitable, ec));
           sent += piece->size();
         }
-        asio::write(sock, http::make_chunk_last());
+        if (ec || stopping_) co_return;
+        stream.expires_after(kSnapshotWriteTimeout);
+        co_await asio::async_write(stream, http::make_chunk_last(),
+                                   asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
         beast::flat_buffer buf;
         http::response<http::string_body> res;
-        http::read(sock, buf, res);
+        stream.expires_after(kSnapshotWriteTimeout);
+        co_await http::async_read(stream, buf, res, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
         ok = res.result_int() == 204;
         if (!ok) error = "unexpected http status " + std::to_string(res.result_int());
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
+      };
+      error.clear();
+      asio::co_spawn(io, post_snapshot(), asio::detached);
+      io.run();
+      stream.close();
+      if (ec) error = ec.message();
+      if (!ok && error.empty()) error = stopping_ ? "stopped" : "snapshot not sent";
     }
     if (ok) {
       logger_.info("sent database snapshot to writer", {{"bytes", sent}, {"remote-peer-id", to_s}});

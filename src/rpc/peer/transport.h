@@ -24,6 +24,15 @@
 // reported unreachable to Raft, which sends again later (etcd does the
 // same). Raft's thread never waits on the network: send() only posts.
 //
+// TLS: with https listen URLs, every accepted connection makes the
+// server's handshake with `server_tls` (a client certificate required with
+// --peer-client-cert-auth, then the allowed CN / hostname and SAN checks);
+// a refused peer is logged ("rejected connection", naming its address and
+// certificate) and dropped. Connections to https peer URLs make the
+// client's handshake with `client_tls`, presenting the member's peer
+// certificate. Each new connection takes its SSL context from the
+// TlsContext, so renewed certificate files apply to new connections.
+//
 // Threads: one I/O thread owns every socket, peer and queue (all the state
 // below it); send(), add_peer(), ... post to it. The http() pool and the
 // snapshot senders touch no transport state.
@@ -41,6 +50,8 @@
 
 #include "base/log.h"
 #include "base/mutex.h"
+#include "rpc/peer/peer_stream.h"
+#include "rpc/tls/tls.h"
 #include "server/peer_network.h"
 
 namespace etcd::rpc::peer {
@@ -58,6 +69,13 @@ class PeerTransport final : public server::PeerNetwork {
     // A test-only failpoint: when the file exists, every message to and
     // from peers is dropped (a partition at the transport).
     std::string partition_file;
+    // Required when a listen URL is https (server role); used to dial https
+    // peer URLs (client role; without it, the system's CAs verify them).
+    std::shared_ptr<tls::TlsContext> server_tls;
+    std::shared_ptr<tls::TlsContext> client_tls;
+    // --peer-skip-client-san-verify: a client certificate need not name
+    // the connection's remote address.
+    bool skip_client_san_verify = false;
   };
 
   // Binds the listeners; nothing runs until start().
@@ -83,7 +101,13 @@ class PeerTransport final : public server::PeerNetwork {
   // All below run on the I/O thread.
   void dispatch(raftpb::Message m);
   void accept(size_t i);
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket sock);
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket sock, bool tls);
+  // The server's TLS handshake and certificate checks; false (logged) when
+  // the peer is refused.
+  boost::asio::awaitable<bool> accept_tls(PeerStream& stream);
+  // A new (unconnected) stream for `url` on `ex`: TLS for https.
+  PeerStream new_stream(const HttpUrl& url, const boost::asio::any_io_executor& ex);
+  bool verify_servers() const;
   boost::asio::awaitable<void> read_stream(std::shared_ptr<Peer> p, bool msgapp);
   boost::asio::awaitable<void> run_pipeline(std::shared_ptr<Peer> p);
   boost::asio::awaitable<void> probe(std::shared_ptr<Peer> p);
@@ -103,6 +127,7 @@ class PeerTransport final : public server::PeerNetwork {
   // Declared first: destroyed last, after every socket below.
   boost::asio::io_context io_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<bool> acceptor_tls_;                   // per acceptor: https
   std::map<uint64_t, std::shared_ptr<Peer>> peers_;  // I/O thread
   bool stopped_ = false;                             // I/O thread
   std::thread thread_;

@@ -1,7 +1,8 @@
 // The peer transport between two in-process members on loopback: streams
 // both ways (message and msgappv2 encodings), the pipeline, the snapshot
 // POST with its db image, probing, and etcd's refusals (cluster id
-// mismatch, removed member).
+// mismatch, removed member); the same over TLS, and the peers TLS refuses
+// (a certificate from another CA, a CN not allowed).
 #include "rpc/peer/transport.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +14,10 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+
 #include "rpc/peer/http_client.h"
+#include "rpc/tls/test_certs.h"
 
 namespace etcd::rpc::peer {
 namespace {
@@ -120,6 +124,7 @@ struct Member {
   std::unique_ptr<FakeHost> host;
   std::unique_ptr<PeerTransport> transport;
   std::string url;
+  std::shared_ptr<tls::TlsContext> client_tls;  // TLS members
 };
 
 class TransportTest : public ::testing::Test {
@@ -327,6 +332,219 @@ TEST_F(TransportTest, SnapshotGoesWithItsDbImage) {
   std::ifstream f(b.host->snapshot_db_path(42), std::ios::binary);
   std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   EXPECT_EQ(got, std::string(300000, 'x') + "tail-of-the-image");
+}
+
+// Members over TLS: each with its own certificate (the member's peer
+// certificate, presented by its listener and as its client certificate),
+// verified against `ca` (client certificates required).
+class TlsTransportTest : public TransportTest {
+ protected:
+  void SetUp() override {
+    TransportTest::SetUp();
+    certs_ = std::make_unique<tls::testing::CertFactory>(dir_);
+    ca_ = certs_->make("ca", {.cn = "peer-ca", .ca = true}, nullptr);
+    other_ca_ = certs_->make("other-ca", {.cn = "other-ca", .ca = true}, nullptr);
+    // Both CAs in one bundle: a member that trusts the cluster's CA but
+    // holds a certificate of another.
+    std::ifstream a(ca_.cert_file), b(other_ca_.cert_file);
+    std::ofstream both(dir_ / "both-ca.pem");
+    both << a.rdbuf() << b.rdbuf();
+    both_ca_file_ = (dir_ / "both-ca.pem").string();
+  }
+
+  tls::testing::Issued issue(const std::string& name, const std::string& cn,
+                             const tls::testing::Issued& by,
+                             std::vector<std::string> sans = {"IP:127.0.0.1", "DNS:localhost"}) {
+    return certs_->make(name, {.cn = cn, .sans = std::move(sans)}, &by);
+  }
+
+  Member& make_tls(uint64_t id, const tls::testing::Issued& cert, const std::string& ca_file,
+                   const std::string& allowed_cn = "", bool skip_san = false) {
+    tls::TlsOptions o;
+    o.cert_file = cert.cert_file;
+    o.key_file = cert.key_file;
+    o.trusted_ca_file = ca_file;
+    o.client_cert_auth = true;
+    o.allowed_cn = allowed_cn;
+    auto server = tls::TlsContext::create(tls::TlsContext::Role::kServer, o, logger_);
+    EXPECT_TRUE(server.is_ok()) << server.status().to_string();
+    o.client_cert_auth = false;
+    o.allowed_cn.clear();
+    auto client = tls::TlsContext::create(tls::TlsContext::Role::kClient, o, logger_);
+    EXPECT_TRUE(client.is_ok()) << client.status().to_string();
+    Member m;
+    m.host = std::make_unique<FakeHost>(dir_.string());
+    PeerTransport::Options t;
+    t.context = server::PeerNetworkContext{MemberId(id), 0xc1, m.host.get()};
+    t.listen_urls = {"https://127.0.0.1:0"};
+    t.logger = &tls_logger_;
+    t.server_tls = *server;
+    t.client_tls = *client;
+    t.skip_client_san_verify = skip_san;
+    auto made = PeerTransport::create(std::move(t));
+    EXPECT_TRUE(made.is_ok()) << made.status().to_string();
+    m.transport = std::move(made).value();
+    m.url = "https://" + m.transport->addresses().front();
+    m.client_tls = *client;
+    members_.push_back(std::move(m));
+    return members_.back();
+  }
+
+  static bool wait_active(Member& m, uint64_t peer) {
+    for (int i = 0; i < 200 && !m.transport->active_since(MemberId(peer)); ++i) {
+      std::this_thread::sleep_for(25ms);
+    }
+    return m.transport->active_since(MemberId(peer)).has_value();
+  }
+
+  // Waits for a logged line holding every one of `parts`.
+  bool wait_logged(const std::vector<std::string>& parts, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& line : sink_->last_formatted()) {
+        bool all = true;
+        for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+        if (all) return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  std::string logged() const {
+    std::string out;
+    for (const auto& line : sink_->last_formatted()) out += line;
+    return out;
+  }
+
+  std::unique_ptr<tls::testing::CertFactory> certs_;
+  tls::testing::Issued ca_, other_ca_;
+  std::string both_ca_file_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  log::Logger tls_logger_{log::Level::kInfo, {sink_}, [] { return int64_t{0}; }};
+};
+
+TEST_F(TlsTransportTest, MembersExchangeMessagesSnapshotsAndCallsOverTls) {
+  Member& a = make_tls(0xa, issue("a", "etcd-a", ca_), ca_.cert_file);
+  Member& b = make_tls(0xb, issue("b", "etcd-b", ca_), ca_.cert_file);
+  ASSERT_EQ(a.url.rfind("https://", 0), 0u);
+  a.host->image_pieces = {std::string(200000, 's'), "end"};
+  link(a, b);
+  ASSERT_TRUE(wait_active(a, 0xb)) << logged();
+  ASSERT_TRUE(wait_active(b, 0xa)) << logged();
+  raftpb::Message app = msg(raftpb::MsgApp, 0xa, 0xb);
+  app.set_index(5);
+  app.add_entries()->set_data("over-tls");
+  a.transport->send({msg(raftpb::MsgHeartbeat, 0xa, 0xb), app});
+  EXPECT_TRUE(b.host->wait_for([](const raftpb::Message& m) {
+    return m.type() == raftpb::MsgApp && m.entries_size() == 1 && m.entries(0).data() == "over-tls";
+  }));
+  b.transport->send({msg(raftpb::MsgHeartbeatResp, 0xb, 0xa)});
+  EXPECT_TRUE(a.host->wait_for([](const raftpb::Message& m) {
+    return m.type() == raftpb::MsgHeartbeatResp && m.from() == 0xb;
+  }));
+  // The snapshot POST streams its image through TLS too.
+  raftpb::Message snap = msg(raftpb::MsgSnap, 0xa, 0xb);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(7);
+  a.transport->send({snap});
+  bool failed = true;
+  ASSERT_TRUE(a.host->wait_snapshot_report(&failed));
+  EXPECT_FALSE(failed);
+  std::ifstream f(b.host->snapshot_db_path(7), std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, std::string(200000, 's') + "end");
+  // The member-to-member calls (GET /members, ...) with a's certificate.
+  HttpRequest members;
+  members.target = "/members";
+  auto r = http_call(b.url, members, 5s, a.client_tls);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "GET /members");
+  // Without a client certificate the listener refuses the call, and says
+  // from where it came.
+  tls::TlsOptions anonymous;
+  anonymous.trusted_ca_file = ca_.cert_file;
+  auto no_cert =
+      tls::TlsContext::create(tls::TlsContext::Role::kClient, anonymous, logger_).value();
+  r = http_call(b.url, members, 5s, no_cert);
+  EXPECT_FALSE(r.is_ok());
+  EXPECT_TRUE(wait_logged({"rejected connection", "remote-addr", "127.0.0.1:"})) << logged();
+  // A server whose certificate is not from the trusted CA is refused by
+  // the client side.
+  tls::TlsOptions other;
+  other.trusted_ca_file = other_ca_.cert_file;
+  auto wrong_ca = tls::TlsContext::create(tls::TlsContext::Role::kClient, other, logger_).value();
+  r = http_call(b.url, members, 5s, wrong_ca);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("certificate verify failed"), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(TlsTransportTest, APeerWithACertificateOfAnotherCaIsRefusedAndNamed) {
+  Member& a = make_tls(0xa, issue("a", "etcd-a", ca_), ca_.cert_file);
+  Member& b = make_tls(0xb, issue("b", "etcd-b", ca_), ca_.cert_file);
+  // c trusts the cluster's CA, but its own certificate is another CA's.
+  Member& c = make_tls(0xc, issue("c", "intruder", other_ca_), both_ca_file_);
+  link(a, b);
+  c.transport->start();
+  c.transport->add_peer(MemberId(0xa), {a.url});
+  ASSERT_TRUE(wait_active(a, 0xb)) << logged();
+  EXPECT_TRUE(wait_logged({"rejected connection", "intruder", "127.0.0.1:"})) << logged();
+  c.transport->send({msg(raftpb::MsgVote, 0xc, 0xa)});
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(a.host->wait_for([](const raftpb::Message& m) { return m.from() == 0xc; }, 100ms));
+  EXPECT_FALSE(c.transport->active_since(MemberId(0xa)).has_value());
+  // a and b go on.
+  a.transport->send({msg(raftpb::MsgHeartbeat, 0xa, 0xb)});
+  EXPECT_TRUE(b.host->wait_for([](const raftpb::Message& m) { return m.from() == 0xa; }));
+}
+
+TEST_F(TlsTransportTest, AllowedCnRefusesOtherNames) {
+  Member& a = make_tls(0xa, issue("a", "etcd-peer", ca_), ca_.cert_file, "etcd-peer");
+  Member& b = make_tls(0xb, issue("b", "etcd-peer", ca_), ca_.cert_file, "etcd-peer");
+  Member& c = make_tls(0xc, issue("c", "rogue", ca_), ca_.cert_file, "etcd-peer");
+  link(a, b);
+  c.transport->start();
+  c.transport->add_peer(MemberId(0xa), {a.url});
+  ASSERT_TRUE(wait_active(a, 0xb)) << logged();
+  ASSERT_TRUE(wait_active(b, 0xa)) << logged();
+  EXPECT_TRUE(wait_logged({"rejected connection", "rogue"})) << logged();
+  EXPECT_FALSE(c.transport->active_since(MemberId(0xa)).has_value());
+}
+
+TEST(CheckCertSan, TheCertificateMustNameTheRemoteAddress) {
+  EXPECT_TRUE(check_cert_san(PeerCertInfo{}, "10.0.0.9").is_ok());  // no SANs: nothing to check
+  PeerCertInfo ip;
+  ip.ip_addresses = {"10.0.0.1", "127.0.0.1"};
+  EXPECT_TRUE(check_cert_san(ip, "127.0.0.1").is_ok());
+  auto refused = check_cert_san(ip, "10.0.0.9");
+  EXPECT_EQ(refused.code(), Code::kPermissionDenied);
+  EXPECT_NE(refused.message().find("10.0.0.9"), std::string::npos) << refused.message();
+  PeerCertInfo dns;
+  dns.dns_names = {"localhost"};
+  EXPECT_TRUE(check_cert_san(dns, "127.0.0.1").is_ok());
+  EXPECT_FALSE(check_cert_san(dns, "10.0.0.9").is_ok());
+}
+
+TEST_F(TlsTransportTest, AClientCertificateMustNameTheAddressItConnectsFrom) {
+  Member& a = make_tls(0xa, issue("a", "etcd-a", ca_), ca_.cert_file);
+  // d's certificate names another address than the one it connects from.
+  Member& d = make_tls(0xd, issue("d", "elsewhere", ca_, {"IP:10.9.9.9"}), ca_.cert_file);
+  a.transport->start();
+  d.transport->start();
+  d.transport->add_peer(MemberId(0xa), {a.url});
+  EXPECT_TRUE(wait_logged({"rejected connection", "elsewhere", "10.9.9.9"})) << logged();
+  d.transport->send({msg(raftpb::MsgVote, 0xd, 0xa)});
+  EXPECT_FALSE(a.host->wait_for([](const raftpb::Message& m) { return m.from() == 0xd; }, 1s));
+  HttpRequest members;
+  members.target = "/members";
+  EXPECT_FALSE(http_call(a.url, members, 5s, d.client_tls).is_ok());
+  // --experimental-peer-skip-client-san-verification lets it in.
+  Member& lenient = make_tls(0xe, issue("e", "etcd-e", ca_), ca_.cert_file, "", true);
+  lenient.transport->start();
+  auto r = http_call(lenient.url, members, 5s, d.client_tls);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "GET /members");
 }
 
 }  // namespace
