@@ -170,16 +170,23 @@ Result<uint64_t> AuthStore::check_password(std::string_view name, std::string_vi
   if (!enabled()) return errors::auth_not_enabled();
   std::string hash;
   uint64_t rev = 0;
+  bool found = false;
   {
     MutexLock lock(&mu_);
     auto it = users_.find(std::string(name));
-    if (it == users_.end()) {
-      auth_failures_.fetch_add(1, std::memory_order_relaxed);
-      return errors::auth_failed();
+    if (it != users_.end()) {
+      if (no_password(it->second)) return errors::no_password_user();
+      found = true;
+      hash = it->second.password();
+      rev = revision();
     }
-    if (no_password(it->second)) return errors::no_password_user();
-    hash = it->second.password();
-    rev = revision();
+  }
+  if (!found) {
+    // As slow as a wrong password: the answer's timing does not tell
+    // whether the user exists.
+    (void)bcrypt_check(dummy_hash(), password);
+    auth_failures_.fetch_add(1, std::memory_order_relaxed);
+    return errors::auth_failed();
   }
   // bcrypt outside the lock: it takes tens of milliseconds by design.
   if (!bcrypt_check(hash, password)) {
@@ -187,6 +194,14 @@ Result<uint64_t> AuthStore::check_password(std::string_view name, std::string_vi
     return errors::auth_failed();
   }
   return rev;
+}
+
+const std::string& AuthStore::dummy_hash() const {
+  std::call_once(dummy_once_, [this] {
+    auto h = bcrypt_hash("unknown-user", bcrypt_cost_);
+    dummy_hash_ = h.is_ok() ? *h : std::string();
+  });
+  return dummy_hash_;
 }
 
 std::string AuthStore::gen_token_prefix() const { return tokens_->gen_token_prefix(); }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -141,6 +142,9 @@ class AuthStore {
   void put_user(const authpb::User& u, backend::BatchTx& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void put_role(const authpb::Role& r, backend::BatchTx& tx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A hash at bcrypt_cost_ checked for unknown users (made once).
+  const std::string& dummy_hash() const;
+
   const std::unique_ptr<TokenProvider> tokens_;
   const int bcrypt_cost_;
 
@@ -153,6 +157,8 @@ class AuthStore {
   std::atomic<bool> enabled_{false};
   std::atomic<uint64_t> revision_{0};
   mutable std::atomic<uint64_t> auth_failures_{0};
+  mutable std::once_flag dummy_once_;
+  mutable std::string dummy_hash_;  // written once under dummy_once_
 };
 
 }  // namespace etcd::auth

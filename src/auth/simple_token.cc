@@ -74,9 +74,12 @@ Result<std::string> SimpleTokenProvider::assign(std::string_view prefix, std::st
   std::string token = std::string(prefix) + "." + std::to_string(index);
   const TimePoint now = clock_.now();
   MutexLock lock(&mu_);
-  // A token is registered even while disabled is not possible: Authenticate
-  // is refused then. Still, keep the table consistent.
+  // Authenticate is refused while auth is disabled: nothing to hold then.
   if (!enabled_) return token;
+  if (now - last_sweep_ >= ttl_) {
+    std::erase_if(tokens_, [&](const auto& kv) { return kv.second.expires <= now; });
+    last_sweep_ = now;
+  }
   if (tokens_.size() >= max_tokens_ && !tokens_.contains(token)) make_room(now);
   tokens_[token] = Entry{std::string(username), now + ttl_};
   return token;

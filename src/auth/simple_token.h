@@ -4,7 +4,8 @@
 // a token is as secret as a password and must travel over TLS.
 //
 // The table is bounded (kMaxSimpleTokens): when full, expired tokens are
-// swept first, then the one closest to expiry is dropped.
+// swept first, then the one closest to expiry is dropped. Expired tokens
+// are also swept at most once per TTL when a token is issued.
 //
 // Threads: any; mu_ guards the table.
 #pragma once
@@ -58,6 +59,7 @@ class SimpleTokenProvider final : public TokenProvider {
   mutable Mutex mu_;
   bool enabled_ ABSL_GUARDED_BY(mu_) = false;
   IndexWaiter index_waiter_ ABSL_GUARDED_BY(mu_);
+  TimePoint last_sweep_ ABSL_GUARDED_BY(mu_){};
   std::unordered_map<std::string, Entry> tokens_ ABSL_GUARDED_BY(mu_);
 };
 

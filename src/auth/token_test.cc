@@ -45,6 +45,18 @@ TEST(SimpleTokenTest, FormatAssignInfoAndExpiry) {
   EXPECT_EQ(p.size(), 0u);
 }
 
+TEST(SimpleTokenTest, UnusedTokensAreSweptWhenOthersAreIssued) {
+  env::ManualClock clock;
+  SimpleTokenProvider p(clock, seconds(10));
+  p.enable();
+  ASSERT_TRUE(p.assign("aaaaaaaaaaaaaaaa", "alice", 1, 1).is_ok());
+  ASSERT_TRUE(p.assign("bbbbbbbbbbbbbbbb", "bob", 1, 2).is_ok());
+  EXPECT_EQ(p.size(), 2u);
+  clock.advance(std::chrono::seconds(11));
+  ASSERT_TRUE(p.assign("cccccccccccccccc", "carol", 1, 3).is_ok());
+  EXPECT_EQ(p.size(), 1u);  // the two expired ones went
+}
+
 TEST(SimpleTokenTest, InvalidateUserDisableAndBound) {
   env::ManualClock clock;
   SimpleTokenProvider p(clock, seconds(100), 3);
