@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/auth_service.h"
 #include "rpc/lease_service.h"
 #include "rpc/watch_service.h"
 
@@ -290,6 +291,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(
   services.push_back(std::make_unique<ClusterService>(server));
   services.push_back(std::make_unique<MaintenanceService>(server));
   services.push_back(make_lease_service(server));
+  services.push_back(make_auth_service(server));
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));

@@ -1,0 +1,22 @@
+// The caller of an RPC: the user behind the request's credentials.
+#pragma once
+
+#include <grpcpp/server_context.h>
+
+#include "auth/auth_info.h"
+#include "auth/auth_store.h"
+#include "base/status.h"
+
+#include <optional>
+#include <string>
+
+namespace etcd::rpc {
+
+// Who calls: auth disabled -> an empty AuthInfo; else the gRPC metadata
+// "token" (kUnauthenticated "etcdserver: invalid auth token" when it is not
+// valid); without a token, the client certificate's CN when there is one;
+// else an empty AuthInfo (the permission checks then refuse with
+// "etcdserver: user name is empty").
+Result<auth::AuthInfo> caller(const grpc::ServerContext& ctx, const auth::AuthStore& store);
+
+}  // namespace etcd::rpc
