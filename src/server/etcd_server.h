@@ -31,6 +31,7 @@
 #include "server/alarm_store.h"
 #include "server/applier.h"
 #include "server/apply_loop.h"
+#include "server/auth_checks.h"
 #include "server/cluster_front.h"
 #include "server/compactor.h"
 #include "server/config/config.h"
@@ -69,6 +70,10 @@ class EtcdServer {
   LeaseFront& lease() { return *lease_front_; }
   MaintenanceFront& maintenance() { return *maintenance_front_; }
   ClusterFront& cluster() { return *cluster_front_; }
+  // Users, roles and tokens (the rpc layer identifies callers with it).
+  const auth::AuthStore& auth_store() const { return *auth_store_; }
+  // The permission checks (the Watch service checks a watch's range).
+  const AuthChecks& auth_checks() const { return *auth_checks_; }
   // The watchers of the KV store (the Watch service's streams).
   mvcc::WatchableStore& watchable_store() { return *watchable_; }
   void fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
@@ -122,6 +127,8 @@ class EtcdServer {
   std::unique_ptr<mvcc::WatchableStore> watchable_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Quota> quota_;
+  std::unique_ptr<auth::AuthStore> auth_store_;
+  std::unique_ptr<AuthChecks> auth_checks_;  // over auth_store_ and lessor_
   std::unique_ptr<MembershipApplier> membership_applier_;
   std::unique_ptr<ApplierChain> chain_;
   // Raft's transport: it forwards to network_, which is built last (it
