@@ -121,9 +121,15 @@ class AuthStore {
   Result<etcdserverpb::AuthRoleRevokePermissionResponse> apply_role_revoke_permission(
       const etcdserverpb::AuthRoleRevokePermissionRequest& r, backend::BatchTx& tx);
 
+  // Whether `user` has `role` (RoleGet of one's own role, as etcd).
+  bool has_role(std::string_view user, std::string_view role) const;
+  int bcrypt_cost() const { return bcrypt_cost_; }
   TokenProvider& tokens() { return *tokens_; }
 
  private:
+  // etcd 3.5's selectPassword: the bcrypt hash from hashedPassword
+  // (base64), or a hash of password for an entry from an etcd < 3.5.
+  Result<std::string> select_password(const std::string& password, const std::string& hashed) const;
   Status check_permission(const AuthInfo& info, std::string_view key, std::string_view range_end,
                           PermType need) const;
   bool has_root_role(const authpb::User& u) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

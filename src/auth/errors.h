@@ -27,6 +27,9 @@ inline Status role_not_found() {
   return {Code::kFailedPrecondition, "etcdserver: role name not found"};
 }
 inline Status role_empty() { return {Code::kInvalidArgument, "etcdserver: role name is empty"}; }
+inline Status permission_not_given() {
+  return {Code::kInvalidArgument, "etcdserver: permission not given"};
+}
 inline Status auth_failed() {
   return {Code::kInvalidArgument, "etcdserver: authentication failed, invalid user ID or password"};
 }

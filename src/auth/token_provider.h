@@ -22,7 +22,9 @@ class TokenProvider {
   virtual void enable() = 0;
   virtual void disable() = 0;
   // The user behind `token`, or nullopt when unknown, expired or invalid.
-  virtual std::optional<AuthInfo> info(std::string_view token) = 0;
+  // `current_revision` is the store's auth revision (simple tokens carry
+  // none: they are dropped instead when their user changes).
+  virtual std::optional<AuthInfo> info(std::string_view token, uint64_t current_revision) = 0;
   // Issues the token for a user authenticated at auth revision `revision`
   // by the Authenticate entry at raft index `index`; `prefix` is the
   // proposer's gen_token_prefix() (simple tokens).
