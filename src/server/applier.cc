@@ -98,6 +98,7 @@ ApplyResult StoreApplier::apply(const Req& req, backend::ConsistentIndex ci) {
                     {"target-version", req.downgrade_info_set().ver()}});
       return ApplyResult{};
     default:
+      if (AuthRequestApplier::handles(req)) return auth_.apply(req, ci);
       record_consistent_index(backend_, ci);
       return ApplyResult::error(
           Status(Code::kUnimplemented, "etcdserver: request not supported by this build"));

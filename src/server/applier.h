@@ -14,6 +14,7 @@
 #include "server/applier_link.h"
 #include "server/apply_result.h"
 #include "server/auth_applier.h"
+#include "server/auth_apply.h"
 #include "server/kv_apply.h"
 #include "server/membership_applier.h"
 #include "server/quota.h"
@@ -63,16 +64,19 @@ class QuotaApplier final : public Applier {
   const Quota& quota_;
 };
 
-// The end of the chain: the KV store, the lessor, the alarms and, through
-// the MembershipApplier, the member attributes and cluster version.
+// The end of the chain: the KV store, the lessor, the alarms, the auth
+// store (through the AuthRequestApplier) and, through the
+// MembershipApplier, the member attributes and cluster version.
 class StoreApplier final : public Applier {
  public:
   StoreApplier(KvApplier& kv, mvcc::KVStore& store, lease::Lessor& lessor, AlarmStore& alarms,
-               MembershipApplier& membership, backend::Backend& backend, log::Logger& logger)
+               AuthRequestApplier& auth, MembershipApplier& membership, backend::Backend& backend,
+               log::Logger& logger)
       : kv_(kv),
         store_(store),
         lessor_(lessor),
         alarms_(alarms),
+        auth_(auth),
         membership_(membership),
         backend_(backend),
         logger_(logger) {}
@@ -86,6 +90,7 @@ class StoreApplier final : public Applier {
   mvcc::KVStore& store_;
   lease::Lessor& lessor_;
   AlarmStore& alarms_;
+  AuthRequestApplier& auth_;
   MembershipApplier& membership_;
   backend::Backend& backend_;
   log::Logger& logger_;
@@ -95,9 +100,9 @@ class StoreApplier final : public Applier {
 class ApplierChain {
  public:
   ApplierChain(KvApplier& kv, mvcc::KVStore& store, lease::Lessor& lessor, AlarmStore& alarms,
-               MembershipApplier& membership, const Quota& quota, const AuthChecks& auth,
-               backend::Backend& backend, log::Logger& logger)
-      : store_(kv, store, lessor, alarms, membership, backend, logger),
+               AuthRequestApplier& auth_requests, MembershipApplier& membership, const Quota& quota,
+               const AuthChecks& auth, backend::Backend& backend, log::Logger& logger)
+      : store_(kv, store, lessor, alarms, auth_requests, membership, backend, logger),
         auth_(store_, auth, backend),
         quota_(auth_, quota),
         capped_(quota_, alarms, backend),

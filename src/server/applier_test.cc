@@ -31,15 +31,16 @@ class ApplierTest : public ::testing::Test {
     ASSERT_TRUE(kv_->restore().is_ok());
     lessor_ = std::make_unique<lease::Lessor>(*kv_, clock_, lease::LessorOptions{});
     ASSERT_TRUE(lessor_->restore({}).is_ok());
-    auth_ = std::make_unique<auth::AuthStore>(
-        std::make_unique<auth::SimpleTokenProvider>(clock_, std::chrono::seconds(300)),
-        auth::kBcryptMinCost);
-    auth_->load(*backend_);
-    checks_ = std::make_unique<AuthChecks>(*auth_, *lessor_);
     kv_applier_ = std::make_unique<KvApplier>(
         *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
     membership_ = std::make_unique<Membership>(MemberId(1), 99);
     membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
+    auth_ = std::make_unique<auth::AuthStore>(
+        std::make_unique<auth::SimpleTokenProvider>(clock_, std::chrono::seconds(300)),
+        auth::kBcryptMinCost);
+    auth_->load(*backend_);
+    auth_applier_ = std::make_unique<AuthRequestApplier>(*auth_, *backend_, logger_);
+    checks_ = std::make_unique<AuthChecks>(*auth_, *lessor_);
   }
   void TearDown() override {
     chain_.reset();
@@ -53,8 +54,8 @@ class ApplierTest : public ::testing::Test {
   void make_chain(int64_t quota_bytes) {
     quota_ = std::make_unique<Quota>(quota_bytes, *backend_, logger_);
     chain_ =
-        std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, alarms_, *membership_applier_,
-                                       *quota_, *checks_, *backend_, logger_);
+        std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, alarms_, *auth_applier_,
+                                       *membership_applier_, *quota_, *checks_, *backend_, logger_);
   }
   backend::ConsistentIndex next_ci() { return {Index(++index_), Term(1)}; }
   static serverpb::InternalRaftRequest put(const std::string& k, const std::string& v) {
@@ -85,16 +86,94 @@ class ApplierTest : public ::testing::Test {
   std::unique_ptr<backend::Backend> backend_;
   std::unique_ptr<mvcc::KVStore> kv_;
   std::unique_ptr<lease::Lessor> lessor_;
-  std::unique_ptr<auth::AuthStore> auth_;
   std::unique_ptr<AuthChecks> checks_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<MembershipApplier> membership_applier_;
   AlarmStore alarms_;
+  std::unique_ptr<auth::AuthStore> auth_;
+  std::unique_ptr<AuthRequestApplier> auth_applier_;
   std::unique_ptr<Quota> quota_;
   std::unique_ptr<ApplierChain> chain_;
   uint64_t index_ = 0;
 };
+
+// Auth entries reach the auth store in the entry's batch; while auth is
+// enabled, management needs root in the entry's header (etcd's
+// authApplierV3), UserGet is allowed for oneself and RoleGet for one's role.
+TEST_F(ApplierTest, AuthRequestsAppliedWithTheAdminRule) {
+  make_chain(0);
+  auto apply = [&](serverpb::InternalRaftRequest r, const std::string& user = "") {
+    r.mutable_header()->set_username(user);
+    r.mutable_header()->set_auth_revision(auth_->revision());
+    return chain_->head().apply(r, next_ci());
+  };
+  serverpb::InternalRaftRequest add;
+  add.mutable_auth_user_add()->set_name("root");
+  add.mutable_auth_user_add()->set_hashedpassword(*auth_->hash_password("pw"));
+  ASSERT_TRUE(apply(add).status.is_ok());
+  EXPECT_EQ(ci(), index_);
+  serverpb::InternalRaftRequest enable;
+  enable.mutable_auth_enable();
+  EXPECT_EQ(apply(enable).status, auth::errors::root_role_not_exist());
+  EXPECT_EQ(ci(), index_);  // a refused entry is recorded too
+  serverpb::InternalRaftRequest grant;
+  grant.mutable_auth_user_grant_role()->set_user("root");
+  grant.mutable_auth_user_grant_role()->set_role("root");
+  ASSERT_TRUE(apply(grant).status.is_ok());
+  add.mutable_auth_user_add()->set_name("alice");
+  ASSERT_TRUE(apply(add).status.is_ok());
+  serverpb::InternalRaftRequest role;
+  role.mutable_auth_role_add()->set_name("reader");
+  ASSERT_TRUE(apply(role).status.is_ok());
+  grant.mutable_auth_user_grant_role()->set_user("alice");
+  grant.mutable_auth_user_grant_role()->set_role("reader");
+  ASSERT_TRUE(apply(grant).status.is_ok());
+  ApplyResult en = apply(enable);
+  ASSERT_TRUE(en.status.is_ok());
+  ASSERT_TRUE(std::holds_alternative<etcdserverpb::AuthEnableResponse>(en.response));
+  EXPECT_TRUE(auth_->enabled());
+
+  serverpb::InternalRaftRequest status;
+  status.mutable_auth_status();
+  EXPECT_EQ(apply(status).status, auth::errors::user_empty());
+  EXPECT_EQ(apply(status, "alice").status, auth::errors::permission_denied());
+  EXPECT_EQ(apply(status, "ghost").status, auth::errors::user_not_found());
+  ApplyResult st = apply(status, "root");
+  ASSERT_TRUE(st.status.is_ok());
+  EXPECT_TRUE(std::get<etcdserverpb::AuthStatusResponse>(st.response).enabled());
+
+  serverpb::InternalRaftRequest uget;
+  uget.mutable_auth_user_get()->set_name("alice");
+  EXPECT_TRUE(apply(uget, "alice").status.is_ok());
+  uget.mutable_auth_user_get()->set_name("root");
+  EXPECT_EQ(apply(uget, "alice").status, auth::errors::permission_denied());
+  EXPECT_TRUE(apply(uget, "root").status.is_ok());
+  serverpb::InternalRaftRequest rget;
+  rget.mutable_auth_role_get()->set_role("reader");
+  EXPECT_TRUE(apply(rget, "alice").status.is_ok());
+  rget.mutable_auth_role_get()->set_role("root");
+  EXPECT_EQ(apply(rget, "alice").status, auth::errors::permission_denied());
+
+  serverpb::InternalRaftRequest authn;
+  authn.mutable_authenticate()->set_name("alice");
+  authn.mutable_authenticate()->set_simple_token("abcdefghijklmnop");
+  ApplyResult tok = apply(authn);
+  ASSERT_TRUE(tok.status.is_ok()) << tok.status.to_string();
+  EXPECT_EQ(std::get<etcdserverpb::AuthenticateResponse>(tok.response).token(),
+            "abcdefghijklmnop." + std::to_string(index_));
+  auto who = auth_->info_from_token("abcdefghijklmnop." + std::to_string(index_));
+  ASSERT_TRUE(who.is_ok());
+  EXPECT_EQ(who->username, "alice");
+
+  serverpb::InternalRaftRequest disable;
+  disable.mutable_auth_disable();
+  EXPECT_EQ(apply(disable, "alice").status, auth::errors::permission_denied());
+  EXPECT_TRUE(auth_->enabled());
+  ASSERT_TRUE(apply(disable, "root").status.is_ok());
+  EXPECT_FALSE(auth_->enabled());
+  EXPECT_EQ(ci(), index_);
+}
 
 TEST_F(ApplierTest, APutReachesTheStoreWithATypedResponse) {
   make_chain(0);

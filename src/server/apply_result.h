@@ -13,7 +13,17 @@ using ApplyResponse =
     std::variant<std::monostate, etcdserverpb::PutResponse, etcdserverpb::DeleteRangeResponse,
                  etcdserverpb::TxnResponse, etcdserverpb::CompactionResponse,
                  etcdserverpb::LeaseGrantResponse, etcdserverpb::LeaseRevokeResponse,
-                 etcdserverpb::LeaseCheckpointResponse, etcdserverpb::AlarmResponse>;
+                 etcdserverpb::LeaseCheckpointResponse, etcdserverpb::AlarmResponse,
+                 // The Auth service (applied by AuthRequestApplier).
+                 etcdserverpb::AuthEnableResponse, etcdserverpb::AuthDisableResponse,
+                 etcdserverpb::AuthStatusResponse, etcdserverpb::AuthenticateResponse,
+                 etcdserverpb::AuthUserAddResponse, etcdserverpb::AuthUserDeleteResponse,
+                 etcdserverpb::AuthUserGetResponse, etcdserverpb::AuthUserChangePasswordResponse,
+                 etcdserverpb::AuthUserGrantRoleResponse, etcdserverpb::AuthUserRevokeRoleResponse,
+                 etcdserverpb::AuthUserListResponse, etcdserverpb::AuthRoleListResponse,
+                 etcdserverpb::AuthRoleAddResponse, etcdserverpb::AuthRoleDeleteResponse,
+                 etcdserverpb::AuthRoleGetResponse, etcdserverpb::AuthRoleGrantPermissionResponse,
+                 etcdserverpb::AuthRoleRevokePermissionResponse>;
 
 struct ApplyResult {
   Status status;

@@ -1,5 +1,7 @@
 #include "server/etcd_server.h"
 
+#include "auth/password.h"
+#include "auth/token_factory.h"
 #include "base/duration.h"
 #include "base/version.h"
 #include "server/bootstrap.h"
@@ -63,6 +65,22 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::create(const config::ServerConfi
 }
 
 Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
+  // A bad --auth-token fails the start before the data dir is touched.
+  auto tokens = auth::make_token_provider(
+      cfg_.auth_token, std::chrono::seconds(cfg_.auth_token_ttl_s), clock_, logger_);
+  if (!tokens.is_ok()) {
+    logger_.warn("failed to create token provider", {{"error", tokens.status().message()}});
+    return tokens.status();
+  }
+  int bcrypt_cost = static_cast<int>(std::min<uint64_t>(cfg_.bcrypt_cost, 1000));
+  if (bcrypt_cost < auth::kBcryptMinCost || bcrypt_cost > auth::kBcryptMaxCost) {
+    logger_.warn("use default bcrypt cost instead of the invalid given cost",
+                 {{"min-cost", auth::kBcryptMinCost},
+                  {"max-cost", auth::kBcryptMaxCost},
+                  {"default-cost", auth::kBcryptDefaultCost},
+                  {"given-cost", cfg_.bcrypt_cost}});
+    bcrypt_cost = auth::kBcryptDefaultCost;
+  }
   auto b = bootstrap(cfg_, fs, logger_, clock_, peers.http);
   if (!b.is_ok()) return b.status();
   backend_ = std::move(b->backend);
@@ -70,6 +88,8 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   lessor_ = std::move(b->lessor);
   alarms_ = std::move(b->alarms);
   membership_ = std::move(b->membership);
+  auth_store_ = std::make_unique<auth::AuthStore>(std::move(tokens).value(), bcrypt_cost);
+  auth_store_->load(*backend_);
   restarted_ = b->restarted;
   voters_at_start_ = b->voters_at_start;
   remote_members_ = b->remote_members;
@@ -89,12 +109,11 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
       *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
   quota_ = std::make_unique<Quota>(cfg_.quota_backend_bytes, *backend_, logger_);
   membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
-  // auth-core builds auth_store_ (the token provider from --auth-token,
-  // loaded from the backend) before this point.
+  auth_applier_ = std::make_unique<AuthRequestApplier>(*auth_store_, *backend_, logger_);
   auth_checks_ = std::make_unique<AuthChecks>(*auth_store_, *lessor_);
-  chain_ =
-      std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, *alarms_, *membership_applier_,
-                                     *quota_, *auth_checks_, *backend_, logger_);
+  chain_ = std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, *alarms_, *auth_applier_,
+                                          *membership_applier_, *quota_, *auth_checks_, *backend_,
+                                          logger_);
 
   RaftNode::Options ro;
   ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
@@ -143,6 +162,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
   lease_front_ = std::make_unique<LeaseFront>(*core_, *lessor_);
   maintenance_front_ = std::make_unique<MaintenanceFront>(*core_, *backend_, *alarms_);
+  auth_front_ = std::make_unique<AuthFront>(*core_, *auth_store_);
   ops_host_ = std::make_unique<OpsHost>(*this);
   corruption_ = std::make_unique<CorruptionChecker>(*kv_, *ops_host_, logger_);
   publisher_ = std::make_unique<Publisher>(*core_);
@@ -223,6 +243,7 @@ void EtcdServer::recover_from_snapshot(const raftpb::Snapshot& snap) {
   if (Status st = kv_->reload(&leased); !st.is_ok()) PANIC("restore KV: " + st.to_string());
   if (Status st = lessor_->reload(leased); !st.is_ok()) PANIC("restore leases: " + st.to_string());
   alarms_->load(*backend_);
+  auth_store_->load(*backend_);
   membership_->load(*backend_);
   watchable_->on_restore();
   for (const Member& m : membership_->members()) network_->add_peer(m.id, m.peer_urls);

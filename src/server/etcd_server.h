@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 
+#include "auth/auth_store.h"
 #include "base/log.h"
 #include "env/clock.h"
 #include "env/file_system.h"
@@ -31,7 +32,9 @@
 #include "server/alarm_store.h"
 #include "server/applier.h"
 #include "server/apply_loop.h"
+#include "server/auth_apply.h"
 #include "server/auth_checks.h"
+#include "server/auth_front.h"
 #include "server/cluster_front.h"
 #include "server/compactor.h"
 #include "server/config/config.h"
@@ -70,9 +73,10 @@ class EtcdServer {
   LeaseFront& lease() { return *lease_front_; }
   MaintenanceFront& maintenance() { return *maintenance_front_; }
   ClusterFront& cluster() { return *cluster_front_; }
-  // Users, roles and tokens (the rpc layer identifies callers with it).
-  const auth::AuthStore& auth_store() const { return *auth_store_; }
-  // The permission checks (the Watch service checks a watch's range).
+  AuthFront& auth() { return *auth_front_; }
+  // Users, roles, tokens and the permission checks (thread-safe reads).
+  auth::AuthStore& auth_store() { return *auth_store_; }
+  // The permission checks of requests (fronts, Watch service, AuthApplier).
   const AuthChecks& auth_checks() const { return *auth_checks_; }
   // The watchers of the KV store (the Watch service's streams).
   mvcc::WatchableStore& watchable_store() { return *watchable_; }
@@ -118,6 +122,7 @@ class EtcdServer {
   std::unique_ptr<mvcc::KVStore> kv_;
   std::unique_ptr<lease::Lessor> lessor_;
   std::unique_ptr<AlarmStore> alarms_;
+  std::unique_ptr<auth::AuthStore> auth_store_;
   std::unique_ptr<Membership> membership_;
   bool restarted_ = false;
   size_t voters_at_start_ = 0;
@@ -127,9 +132,9 @@ class EtcdServer {
   std::unique_ptr<mvcc::WatchableStore> watchable_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Quota> quota_;
-  std::unique_ptr<auth::AuthStore> auth_store_;
   std::unique_ptr<AuthChecks> auth_checks_;  // over auth_store_ and lessor_
   std::unique_ptr<MembershipApplier> membership_applier_;
+  std::unique_ptr<AuthRequestApplier> auth_applier_;
   std::unique_ptr<ApplierChain> chain_;
   // Raft's transport: it forwards to network_, which is built last (it
   // needs the parts below as its host).
@@ -143,6 +148,7 @@ class EtcdServer {
   std::unique_ptr<LeaseFront> lease_front_;
   std::unique_ptr<MaintenanceFront> maintenance_front_;
   std::unique_ptr<ClusterFront> cluster_front_;
+  std::unique_ptr<AuthFront> auth_front_;
   // Auto-compaction and corruption checks reach the fronts through it.
   class OpsHost;
   std::unique_ptr<OpsHost> ops_host_;
