@@ -7,6 +7,9 @@
 #include "auth/auth_store.h"
 #include "base/status.h"
 
+#include <optional>
+#include <string>
+
 namespace etcd::rpc {
 
 // Who calls: auth disabled -> an empty AuthInfo; else the gRPC metadata

@@ -9,6 +9,7 @@
 
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/auth_context.h"
+#include "rpc/auth_service.h"
 #include "rpc/lease_service.h"
 #include "rpc/watch_service.h"
 
@@ -137,20 +138,21 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
   grpc::Status Defragment(grpc::ServerContext* ctx, const etcdserverpb::DefragmentRequest*,
                           etcdserverpb::DefragmentResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply_as_admin(ctx, s_, resp,
-                    [&](const server::Caller& who) { return s_.maintenance().defragment(who); });
+    return reply_as_admin(
+        ctx, s_, resp, [&](const server::Caller& who) { return s_.maintenance().defragment(who); });
   }
   grpc::Status Hash(grpc::ServerContext* ctx, const etcdserverpb::HashRequest*,
                     etcdserverpb::HashResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
     return reply_as_admin(ctx, s_, resp,
-                    [&](const server::Caller& who) { return s_.maintenance().hash(who); });
+                          [&](const server::Caller& who) { return s_.maintenance().hash(who); });
   }
   grpc::Status HashKV(grpc::ServerContext* ctx, const etcdserverpb::HashKVRequest* req,
                       etcdserverpb::HashKVResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply_as_admin(ctx, s_, resp,
-                    [&](const server::Caller& who) { return s_.maintenance().hash_kv(who, *req); });
+    return reply_as_admin(ctx, s_, resp, [&](const server::Caller& who) {
+      return s_.maintenance().hash_kv(who, *req);
+    });
   }
   grpc::Status Snapshot(grpc::ServerContext* ctx, const etcdserverpb::SnapshotRequest*,
                         grpc::ServerWriter<etcdserverpb::SnapshotResponse>* writer) override {
@@ -302,6 +304,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(
   services.push_back(std::make_unique<ClusterService>(server));
   services.push_back(std::make_unique<MaintenanceService>(server));
   services.push_back(make_lease_service(server));
+  services.push_back(make_auth_service(server));
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));

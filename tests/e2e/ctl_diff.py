@@ -115,10 +115,17 @@ class Scenario:
 
 @dataclasses.dataclass
 class Group:
-    """Scenarios sharing a server pair; `server_args` go to both servers."""
+    """Scenarios sharing a server pair; `server_args` go to both servers.
+
+    With `reference_server`, the group compares the SERVERS instead: the
+    reference side runs the reference etcd 3.4.23 (/usr/bin/etcd), the
+    candidate side our etcd, and both sides run the reference etcdctl
+    (REF_CTL), so any difference comes from the servers. Steps' `v35`
+    patterns then describe what etcd 3.5's server answers differently."""
     name: str
     scenarios: list
     server_args: tuple = ()
+    reference_server: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -130,13 +137,13 @@ class Side:
     (the etcdctl's cwd) and what the side's steps captured."""
 
     def __init__(self, label: str, ctl: pathlib.Path, base: pathlib.Path,
-                 server_args: tuple = (), dead_port: int = 0):
+                 server_args: tuple = (), dead_port: int = 0, reference_server: bool = False):
         self.label = label
         self.ctl = ctl
         self.base = pathlib.Path(base)
         self.work = self.base / "cwd"
         self.work.mkdir(parents=True, exist_ok=True)
-        self.server = EtcdProcess(self.base, name="infra1",
+        self.server = EtcdProcess(self.base, name="infra1", reference=reference_server,
                                   extra_args=("--initial-cluster-token", TOKEN, *server_args))
         self.dead = f"127.0.0.1:{dead_port}"
         self.vars: dict[str, str] = {}
@@ -601,11 +608,19 @@ V35_ALL: tuple = (
 )
 
 
-def to_v35(text: str, step: Step) -> str:
-    """The reference's transcript as etcd 3.5's etcdctl prints it."""
-    if CAND_CTL.resolve() == REF_CTL.resolve():
-        return text
-    for pattern, repl in V35_ALL + tuple(step.v35):
+def to_v35(text: str, step: Step, ref: "Side | None" = None, cand: "Side | None" = None) -> str:
+    """The reference's transcript as etcd 3.5 prints it: its etcdctl's
+    changes when the two etcdctls differ, and the step's own `v35` when
+    the etcdctls or (a reference_server group) the servers differ."""
+    ctls_differ = (ref.ctl.resolve() != cand.ctl.resolve()) if ref and cand else \
+        CAND_CTL.resolve() != REF_CTL.resolve()
+    servers_differ = bool(ref and cand and ref.server.reference != cand.server.reference)
+    patterns = ()
+    if ctls_differ:
+        patterns += V35_ALL
+    if ctls_differ or servers_differ:
+        patterns += tuple(step.v35)
+    for pattern, repl in patterns:
         text = re.sub(pattern, repl, text)
     return text
 
@@ -621,7 +636,7 @@ def compare(sc: Scenario, ref: Side, cand: Side, want_raw: list[str],
     """'' when the normalised transcripts agree, else a readable report."""
     want = [normalise(e, ref) for e in want_raw]
     got = [normalise(e, cand) for e in got_raw]
-    want = [to_v35(w, step) for w, step in zip(want, sc.steps)]
+    want = [to_v35(w, step, ref, cand) for w, step in zip(want, sc.steps)]
     for k, step in enumerate(sc.steps):
         if step.unordered:
             want[k], got[k] = unorder(want[k]), unorder(got[k])
@@ -631,7 +646,8 @@ def compare(sc: Scenario, ref: Side, cand: Side, want_raw: list[str],
         pathlib.Path(dump).mkdir(parents=True, exist_ok=True)
         for label, entries in (("ref", want), ("cand", got)):
             (pathlib.Path(dump) / f"{sc.name}.{label}.txt").write_text("\n".join(entries))
-    bad = [diff(w, g, f"reference {ref.ctl}", f"candidate {cand.ctl}")
+    bad = [diff(w, g, f"reference {ref.ctl} on {ref.server.binary}",
+                f"candidate {cand.ctl} on {cand.server.binary}")
            for w, g in zip(want, got) if w != g]
     if not bad:
         return ""
@@ -644,8 +660,14 @@ class Pair:
 
     def __init__(self, base: pathlib.Path, group: Group):
         dead = free_ports(1)[0]
-        self.ref = Side("ref", REF_CTL, base / "ref", group.server_args, dead)
-        self.cand = Side("cand", CAND_CTL, base / "cand", group.server_args, dead)
+        if group.reference_server:
+            # The servers differ, the etcdctl is the reference's on both sides.
+            self.ref = Side("ref", REF_CTL, base / "ref", group.server_args, dead,
+                            reference_server=True)
+            self.cand = Side("cand", REF_CTL, base / "cand", group.server_args, dead)
+        else:
+            self.ref = Side("ref", REF_CTL, base / "ref", group.server_args, dead)
+            self.cand = Side("cand", CAND_CTL, base / "cand", group.server_args, dead)
         try:
             self.ref.start()
             self.cand.start()

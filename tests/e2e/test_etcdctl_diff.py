@@ -286,17 +286,12 @@ SNAPSHOT_STATUS_V35 = (
     (r"--- stderr\n", "--- stderr\nDeprecated: Use `etcdutl snapshot status` instead.\n\n"),
 )
 # etcd 3.5 adds `auth status` (3.4 answers `auth status` with the auth
-# help, exit 0). It calls the AuthStatus RPC, which our server does not
-# implement yet: Unimplemented, logged by the client's retry interceptor (in
-# the golden's 3.4 form, as every such line here) and printed, exit 1.
+# help, exit 0): 3.5's simple printer shows the flag and the auth revision
+# (a new store's is 1).
 AUTH_STATUS_V35 = (
     (r"(?s)\[exit 0\]\n--- stdout\nNAME:\n\tauth - Enable or disable authentication\n.*"
      r"--- stderr\n$",
-     '[exit 1]\n--- stdout\n--- stderr\n{"level":"warn","ts":"<ts>",'
-     '"caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed",'
-     '"target":"endpoint://client-<uuid>/127.0.0.1:<client-port>","attempt":<n>,'
-     '"error":"rpc error: code = Unimplemented desc = "}\n'
-     'Error: rpc error: code = Unimplemented desc = \n'),
+     "[exit 0]\n--- stdout\nAuthentication Status: false\nAuthRevision: 1\n--- stderr\n"),
 )
 
 CLUSTER = Group("cluster", [
