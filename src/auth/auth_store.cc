@@ -142,6 +142,12 @@ bool AuthStore::has_role(std::string_view user, std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
+bool AuthStore::is_no_password_user(std::string_view user) const {
+  MutexLock lock(&mu_);
+  auto it = users_.find(std::string(user));
+  return it != users_.end() && no_password(it->second);
+}
+
 bool AuthStore::has_root_role(const authpb::User& u) const {
   const auto& roles = u.roles();
   return std::find(roles.begin(), roles.end(), kRootRole) != roles.end();

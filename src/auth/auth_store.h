@@ -121,6 +121,8 @@ class AuthStore {
   Result<etcdserverpb::AuthRoleRevokePermissionResponse> apply_role_revoke_permission(
       const etcdserverpb::AuthRoleRevokePermissionRequest& r, backend::BatchTx& tx);
 
+  // Whether `user` exists with the no_password option.
+  bool is_no_password_user(std::string_view user) const;
   // Whether `user` has `role` (RoleGet of one's own role, as etcd).
   bool has_role(std::string_view user, std::string_view role) const;
   int bcrypt_cost() const { return bcrypt_cost_; }
