@@ -394,6 +394,23 @@ def test_member_changes_need_root(etcd_factory, kind):
                 user="root:root").startswith(f"Member {mid} updated in cluster")
 
 
+def test_permissions_survive_a_restart(m):
+    m.enable()
+    m.setup_test_user()
+    u = "test-user:pass"
+    assert m.ok("put", "foo", "bar", user=u) == "OK\n"
+    m.proc.stop()
+    # (endpoint health, which start() waits for, fails without a user now.)
+    m.proc.start(wait=False)
+    deadline = time.monotonic() + 15
+    while m.ctl("put", "foo", "bar2", "--command-timeout=2s", user=u).returncode != 0:
+        assert time.monotonic() < deadline, m.proc.log_tail()
+        time.sleep(0.2)
+    assert m.fails("put", "other", "x", user=u) == PERMISSION_DENIED
+    assert m.fails("get", "foo") == USER_EMPTY
+    assert m.get("foo", user=u) == "foo\nbar2\n"
+
+
 def test_maintenance_needs_root(m, tmp_path):
     m.ok("put", "foo", "bar")
     m.ok("put", "hoo", "bar")
