@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import subprocess
+import threading
 import time
 
 import grpc
@@ -526,6 +527,35 @@ def test_watch_refusal_is_etcds_cancel_response(rpc_member):
         assert w.header.revision == m.revision()
 
 
+def test_a_watch_outlives_the_revoke_of_its_permission(rpc_member):
+    """etcd checks a watch when it is created only; so do we."""
+    m, c = rpc_member
+    pb = c.pb
+    tok = c.token("test-user", "pass")
+    fn = c.channel.stream_stream("/etcdserverpb.Watch/Watch",
+                                 request_serializer=lambda x: x.SerializeToString(),
+                                 response_deserializer=pb.WatchResponse.FromString)
+    done = threading.Event()
+
+    def requests():
+        yield pb.WatchRequest(create_request=pb.WatchCreateRequest(key=b"foo"))
+        done.wait(20)
+
+    it = fn(requests(), metadata=[("token", tok)], timeout=20)
+    try:
+        created = next(it)
+        assert (created.created, created.canceled) == (True, False)
+        assert m.ok("role", "revoke-permission", "test-role", "foo", user="root:root") == \
+            "Permission of key foo is revoked from role test-role\n"
+        assert m.fails("get", "foo", user="test-user:pass") == PERMISSION_DENIED
+        m.ok("put", "foo", "after", user="root:root")
+        ev = next(it)
+        assert [(e.kv.key, e.kv.value) for e in ev.events] == [(b"foo", b"after")]
+    finally:
+        done.set()
+        it.cancel()
+
+
 def test_nested_txn_ops_are_checked(rpc_member):
     m, c = rpc_member
     pb = c.pb
@@ -625,8 +655,15 @@ def test_jwt_stale_revision_refused(jwt_member):
     assert c.error("KV", "DeleteRange", pb.DeleteRangeRequest(key=b"foo"), token=tok) == old
     assert m.revision() == rev
     # A fresh token works; etcdctl (and our client) refresh on this error.
-    c.put(b"foo", b"v3", c.token("test-user", "pass"))
+    fresh = c.token("test-user", "pass")
+    c.put(b"foo", b"v3", fresh)
     assert m.get("foo") == "foo\nv3\n"
+    # The JWT of a deleted user still verifies, but is older than the store.
+    m.ok("user", "delete", "test-user", user="root:root")
+    rev = m.revision()
+    assert c.error("KV", "Put", pb.PutRequest(key=b"foo", value=b"v4"), token=fresh) == old
+    assert c.error("KV", "Range", pb.RangeRequest(key=b"foo"), token=fresh) == old
+    assert m.revision() == rev
 
 
 def test_jwt_forged_tokens_refused(jwt_member):
