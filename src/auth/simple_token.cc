@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 
 #include "base/assert.h"
 
@@ -23,12 +25,12 @@ void SimpleTokenProvider::disable() {
   tokens_.clear();
 }
 
-std::optional<AuthInfo> SimpleTokenProvider::info(std::string_view token,
-                                                  uint64_t current_revision) {
+std::optional<AuthInfo> SimpleTokenProvider::lookup(const std::string& token,
+                                                    uint64_t current_revision) {
   const TimePoint now = clock_.now();
   MutexLock lock(&mu_);
   if (!enabled_) return std::nullopt;
-  auto it = tokens_.find(std::string(token));
+  auto it = tokens_.find(token);
   if (it == tokens_.end()) return std::nullopt;
   if (it->second.expires <= now) {
     tokens_.erase(it);
@@ -36,6 +38,34 @@ std::optional<AuthInfo> SimpleTokenProvider::info(std::string_view token,
   }
   it->second.expires = now + ttl_;
   return AuthInfo{it->second.username, current_revision};
+}
+
+std::optional<AuthInfo> SimpleTokenProvider::info(std::string_view token,
+                                                  uint64_t current_revision) {
+  const std::string tok(token);
+  if (auto found = lookup(tok, current_revision)) return found;
+  // Unknown: perhaps issued by an Authenticate entry this member has not
+  // applied yet. Wait for its index (named after the last '.'), then look
+  // again, once.
+  const size_t dot = tok.rfind('.');
+  if (dot == std::string::npos || dot + 1 == tok.size()) return std::nullopt;
+  uint64_t index = 0;
+  for (size_t i = dot + 1; i < tok.size(); ++i) {
+    if (tok[i] < '0' || tok[i] > '9' || index > (UINT64_MAX - 9) / 10) return std::nullopt;
+    index = index * 10 + static_cast<uint64_t>(tok[i] - '0');
+  }
+  IndexWaiter waiter;
+  {
+    MutexLock lock(&mu_);
+    waiter = index_waiter_;
+  }
+  if (!waiter || !waiter(index)) return std::nullopt;
+  return lookup(tok, current_revision);
+}
+
+void SimpleTokenProvider::set_index_waiter(IndexWaiter w) {
+  MutexLock lock(&mu_);
+  index_waiter_ = std::move(w);
 }
 
 Result<std::string> SimpleTokenProvider::assign(std::string_view prefix, std::string_view username,

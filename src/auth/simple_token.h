@@ -12,6 +12,8 @@
 #include <absl/base/thread_annotations.h>
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -36,6 +38,7 @@ class SimpleTokenProvider final : public TokenProvider {
                              uint64_t index) override;
   void invalidate_user(std::string_view username) override;
   std::string gen_token_prefix() override;
+  void set_index_waiter(IndexWaiter w) override;
 
   size_t size() const;
 
@@ -46,12 +49,15 @@ class SimpleTokenProvider final : public TokenProvider {
     TimePoint expires;
   };
   void make_room(TimePoint now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<AuthInfo> lookup(const std::string& token, uint64_t current_revision)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   env::Clock& clock_;
   const std::chrono::seconds ttl_;
   const size_t max_tokens_;
   mutable Mutex mu_;
   bool enabled_ ABSL_GUARDED_BY(mu_) = false;
+  IndexWaiter index_waiter_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, Entry> tokens_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,13 @@ class TokenProvider {
   virtual void invalidate_user(std::string_view username) = 0;
   // The random part of a new simple token; empty for JWT.
   virtual std::string gen_token_prefix() = 0;
+
+  // Waits (bounded) until this member applied raft index `index`; false
+  // when it did not get there. Simple tokens name the index of their
+  // Authenticate entry: a member that has not applied it yet waits for it
+  // before calling the token unknown (etcd's indexWaiter).
+  using IndexWaiter = std::function<bool(uint64_t index)>;
+  virtual void set_index_waiter(IndexWaiter) {}
 };
 
 }  // namespace etcd::auth

@@ -69,6 +69,26 @@ TEST(SimpleTokenTest, InvalidateUserDisableAndBound) {
   EXPECT_EQ(p.size(), 0u);
 }
 
+TEST(SimpleTokenTest, UnknownTokenWaitsForItsAuthenticateIndex) {
+  env::ManualClock clock;
+  SimpleTokenProvider p(clock, seconds(100));
+  p.enable();
+  std::vector<uint64_t> waited;
+  // The waiter plays the apply thread: applying index 12 registers the token.
+  p.set_index_waiter([&](uint64_t index) {
+    waited.push_back(index);
+    if (index != 12) return false;
+    return p.assign("abcdefghijklmnop", "dave", 1, 12).is_ok();
+  });
+  auto info = p.info("abcdefghijklmnop.12", 3);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->username, "dave");
+  EXPECT_FALSE(p.info("abcdefghijklmnop.13", 3).has_value());
+  EXPECT_FALSE(p.info("no-index", 3).has_value());
+  EXPECT_FALSE(p.info("x.1a", 3).has_value());
+  EXPECT_EQ(waited, (std::vector<uint64_t>{12, 13}));
+}
+
 // Keys made by openssl in a temporary directory.
 class JwtTest : public ::testing::Test {
  protected:

@@ -88,6 +88,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   lessor_ = std::move(b->lessor);
   alarms_ = std::move(b->alarms);
   membership_ = std::move(b->membership);
+  auth::TokenProvider* token_provider = tokens->get();
   auth_store_ = std::make_unique<auth::AuthStore>(std::move(tokens).value(), bcrypt_cost);
   auth_store_->load(*backend_);
   restarted_ = b->restarted;
@@ -157,6 +158,10 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
                          .conf_state = b->conf_state,
                          .local_id = membership_->local_id()});
 
+  // A simple token issued through another member names an index this one
+  // may not have applied yet: wait for it (bounded by the request timeout).
+  token_provider->set_index_waiter(
+      [this](uint64_t index) { return apply_loop_->wait_applied(index, request_timeout(cfg_)); });
   core_ = std::make_unique<ServerCore>(cfg_, logger_, clock_, *kv_, *membership_, *raft_node_,
                                        *proposer_, *apply_loop_, *quota_, *auth_checks_);
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
