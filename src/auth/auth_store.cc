@@ -142,6 +142,11 @@ bool AuthStore::has_role(std::string_view user, std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
+bool AuthStore::has_user(std::string_view user) const {
+  MutexLock lock(&mu_);
+  return users_.contains(std::string(user));
+}
+
 bool AuthStore::is_no_password_user(std::string_view user) const {
   MutexLock lock(&mu_);
   auto it = users_.find(std::string(user));

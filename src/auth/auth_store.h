@@ -121,6 +121,7 @@ class AuthStore {
   Result<etcdserverpb::AuthRoleRevokePermissionResponse> apply_role_revoke_permission(
       const etcdserverpb::AuthRoleRevokePermissionRequest& r, backend::BatchTx& tx);
 
+  bool has_user(std::string_view user) const;
   // Whether `user` exists with the no_password option.
   bool is_no_password_user(std::string_view user) const;
   // Whether `user` has `role` (RoleGet of one's own role, as etcd).

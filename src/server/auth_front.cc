@@ -66,6 +66,8 @@ Result<etcdserverpb::AuthenticateResponse> AuthFront::authenticate(
 
 Result<etcdserverpb::AuthUserAddResponse> AuthFront::user_add(etcdserverpb::AuthUserAddRequest r,
                                                               const Caller& c) {
+  // The hash is ours to make: a client's hashedPassword is ignored.
+  r.clear_hashedpassword();
   if (!r.options().no_password()) {
     if (r.password().empty()) return auth::errors::empty_password();
     auto hashed = store_.hash_password(r.password());
@@ -100,12 +102,13 @@ Result<etcdserverpb::AuthUserDeleteResponse> AuthFront::user_delete(
 
 Result<etcdserverpb::AuthUserChangePasswordResponse> AuthFront::user_change_password(
     etcdserverpb::AuthUserChangePasswordRequest r, const Caller& c) {
+  r.clear_hashedpassword();  // ours to make, as for UserAdd
   if (!r.password().empty()) {
     auto hashed = store_.hash_password(r.password());
     if (!hashed.is_ok()) return hashed.status();
     r.set_hashedpassword(std::move(*hashed));
     r.clear_password();
-  } else if (r.hashedpassword().empty() && !store_.is_no_password_user(r.name())) {
+  } else if (store_.has_user(r.name()) && !store_.is_no_password_user(r.name())) {
     // etcd would store an empty hash, locking the user out for good.
     return auth::errors::empty_password();
   }

@@ -379,9 +379,31 @@ def test_empty_password_refused_unless_no_password(tmp_path):
                  pb.AuthUserAddRequest(name="u", options={"no_password": True}),
                  pb.AuthUserAddResponse)
         assert api.user_list() == ["u"]
-        # Passwords never reach the log.
-        api.call("Auth", "UserAdd", pb.AuthUserAddRequest(name="v", password="Sup3rSecret"),
+        # Passwords never reach the log. A client's own hashedPassword is
+        # ignored: the server hashes the password it was given.
+        forged = base64.b64encode(b"$2a$04$" + b"x" * 53).decode()
+        api.call("Auth", "UserAdd", pb.AuthUserAddRequest(name="v", password="Sup3rSecret",
+                                                          hashedPassword=forged),
                  pb.AuthUserAddResponse)
+        with pytest.raises(grpc.RpcError) as e:
+            api.call("Auth", "UserChangePassword",
+                     pb.AuthUserChangePasswordRequest(name="v", password=""),
+                     pb.AuthUserChangePasswordResponse)
+        assert "password is empty" in e.value.details()
+        # A no-password user's password change carries nothing and succeeds.
+        api.call("Auth", "UserChangePassword", pb.AuthUserChangePasswordRequest(name="u"),
+                 pb.AuthUserChangePasswordResponse)
+        with pytest.raises(grpc.RpcError) as e:
+            api.call("Auth", "UserChangePassword",
+                     pb.AuthUserChangePasswordRequest(name="ghost", password=""),
+                     pb.AuthUserChangePasswordResponse)
+        assert e.value.details() == "etcdserver: user name not found"
+        api.call("Auth", "UserAdd", pb.AuthUserAddRequest(name="root", password="rootpw"),
+                 pb.AuthUserAddResponse)
+        api.call("Auth", "UserGrantRole", pb.AuthUserGrantRoleRequest(user="root", role="root"),
+                 pb.AuthUserGrantRoleResponse)
+        api.call("Auth", "AuthEnable", pb.AuthEnableRequest(), pb.AuthEnableResponse)
+        assert api.authenticate("v", "Sup3rSecret")
     finally:
         api.close()
         ours.stop()
