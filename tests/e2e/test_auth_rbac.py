@@ -171,7 +171,7 @@ def test_read_only_and_write_only_permissions(m):
     # prev_kv needs read as well as write.
     assert m.fails("put", "w", "3", "--prev-kv", user=u) == PERMISSION_DENIED
     assert m.fails("del", "w", "--prev-kv", user=u) == PERMISSION_DENIED
-    assert m.get("w") if False else m.get("w", user="root:root") == "w\n2\n"
+    assert m.get("w", user="root:root") == "w\n2\n"
     assert m.ok("del", "w", user=u) == "1\n"
 
 
