@@ -412,6 +412,37 @@ def test_permissions_survive_a_restart(m):
     assert m.get("foo", user=u) == "foo\nbar2\n"
 
 
+@pytest.mark.parametrize("cluster_kind", ["ref", "ours"])
+def test_every_member_enforces_alike(tmp_path, cluster_kind):
+    """Writes through followers are checked where they are applied, with the
+    user the follower put in the entry; every member ends at one revision."""
+    from cluster import Cluster
+    c = Cluster(tmp_path / "c", [cluster_kind] * 3).start()
+    try:
+        ms = [Member(p) for p in c.members]
+        leader = c.leader()
+        f1, f2 = c.followers()
+        ms[leader].enable()
+        ms[f1].setup_test_user()
+        u = "test-user:pass"
+        assert ms[f1].ok("put", "foo", "1", user=u) == "OK\n"
+        assert ms[f2].fails("put", "other", "x", user=u) == PERMISSION_DENIED
+        assert ms[f2].fails("get", "other", "--consistency=s", user=u) == PERMISSION_DENIED
+        assert ms[f1].ok("role", "revoke-permission", "test-role", "foo", user="root:root") == \
+            "Permission of key foo is revoked from role test-role\n"
+        for m in ms:
+            assert m.fails("put", "foo", "2", user=u) == PERMISSION_DENIED
+        assert ms[leader].ok("put", "foo", "3", user="root:root") == "OK\n"
+        deadline = time.monotonic() + 10
+        while len({m.revision() for m in ms}) != 1:
+            assert time.monotonic() < deadline, [m.revision() for m in ms]
+            time.sleep(0.1)
+        for m in ms:
+            assert m.ok("get", "foo", "--consistency=s", user="root:root") == "foo\n3\n"
+    finally:
+        c.close()
+
+
 def test_maintenance_needs_root(m, tmp_path):
     m.ok("put", "foo", "bar")
     m.ok("put", "hoo", "bar")
