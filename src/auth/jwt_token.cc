@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "auth/errors.h"
+#include "auth/jwt_pss.h"
 #include "base/assert.h"
 
 namespace etcd::auth {
@@ -25,13 +26,38 @@ const unsigned char* bytes(const std::string& s) {
 }  // namespace
 
 JwtTokenProvider::JwtTokenProvider(env::Clock& clock, JwtKeys keys, std::chrono::nanoseconds ttl)
-    : clock_(clock), keys_(std::move(keys)), alg_(jwt_str_alg(keys_.alg.c_str())), ttl_(ttl) {
-  ASSERT(alg_ != JWT_ALG_INVAL && alg_ != JWT_ALG_NONE, "JWT provider built with a bad algorithm");
+    : clock_(clock),
+      keys_(std::move(keys)),
+      pss_(pss::is_pss(keys_.alg)),
+      alg_(pss_ ? JWT_ALG_NONE : jwt_str_alg(keys_.alg.c_str())),
+      ttl_(ttl) {
+  ASSERT(pss_ || (alg_ != JWT_ALG_INVAL && alg_ != JWT_ALG_NONE),
+         "JWT provider built with a bad algorithm");
   ASSERT(!keys_.verify_key.empty(), "JWT provider built without a verification key");
+}
+
+std::optional<AuthInfo> JwtTokenProvider::info_pss(std::string_view token) {
+  auto claims = pss::verify(keys_.alg, keys_.verify_key, token);
+  if (!claims) return std::nullopt;
+  const auto& c = *claims;
+  if (!c.contains("username") || !c["username"].is_string()) return std::nullopt;
+  if (!c.contains("revision") || !c["revision"].is_number() || c["revision"].get<double>() < 0) {
+    return std::nullopt;
+  }
+  if (c.contains("exp")) {
+    if (!c["exp"].is_number()) return std::nullopt;
+    if (static_cast<double>(clock_.wall_unix_ms() / 1000) >= c["exp"].get<double>()) {
+      return std::nullopt;
+    }
+  } else if (ttl_.count() > 0) {
+    return std::nullopt;
+  }
+  return AuthInfo{c["username"].get<std::string>(), c["revision"].get<uint64_t>()};
 }
 
 std::optional<AuthInfo> JwtTokenProvider::info(std::string_view token, uint64_t) {
   if (token.empty()) return std::nullopt;
+  if (pss_) return info_pss(token);
   const std::string tok(token);
   jwt_t* raw = nullptr;
   const int rc = jwt_decode(&raw, tok.c_str(), bytes(keys_.verify_key),
@@ -59,6 +85,13 @@ std::optional<AuthInfo> JwtTokenProvider::info(std::string_view token, uint64_t)
 Result<std::string> JwtTokenProvider::assign(std::string_view, std::string_view username,
                                              uint64_t revision, uint64_t) {
   if (verify_only()) return errors::verify_only();
+  if (pss_) {
+    const long exp =
+        static_cast<long>(clock_.wall_unix_ms() / 1000 +
+                          std::chrono::duration_cast<std::chrono::seconds>(ttl_).count());
+    return pss::sign(keys_.alg, keys_.sign_key,
+                     {{"username", std::string(username)}, {"revision", revision}, {"exp", exp}});
+  }
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return internal_error("auth: cannot allocate a JWT");
   JwtPtr j(raw);

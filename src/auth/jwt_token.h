@@ -9,8 +9,8 @@
 // sign (assign answers "auth: token signing attempted with verify-only
 // key"), as etcd.
 //
-// Algorithms: RS256/384/512, ES256/384/512, HS256/384/512 (libjwt 1.10
-// has no PS*; those are refused at start, see docs/security.md).
+// Algorithms: RS256/384/512, ES256/384/512, HS256/384/512 through libjwt;
+// PS256/384/512 (which libjwt 1.10 lacks) through jwt_pss.h.
 //
 // Threads: any (immutable after construction).
 #pragma once
@@ -44,9 +44,12 @@ class JwtTokenProvider final : public TokenProvider {
   bool verify_only() const { return keys_.sign_key.empty(); }
 
  private:
+  std::optional<AuthInfo> info_pss(std::string_view token);
+
   env::Clock& clock_;
   const JwtKeys keys_;
-  const int alg_;  // jwt_alg_t
+  const bool pss_;  // PS*: jwt_pss.h, not libjwt
+  const int alg_;   // jwt_alg_t (JWT_ALG_NONE for PS*)
   const std::chrono::nanoseconds ttl_;
 };
 

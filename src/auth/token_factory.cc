@@ -77,7 +77,7 @@ Result<std::string> read_file(const std::string& path) {
 // parse errors.
 Result<JwtKeys> asymmetric_keys(const std::string& alg, const std::string& priv_pem,
                                 const std::string& pub_pem) {
-  const bool rsa = alg[0] == 'R';
+  const bool rsa = alg[0] == 'R' || alg[0] == 'P';
   const int want = rsa ? EVP_PKEY_RSA : EVP_PKEY_EC;
   const std::string kind = rsa ? "RSA" : "ECDSA";
   PkeyPtr priv, pub;
@@ -172,8 +172,8 @@ Result<std::unique_ptr<TokenProvider>> make_token_provider(std::string_view opti
     *out = std::move(*data);
   }
   const std::string alg = opts.contains("sign-method") ? opts["sign-method"] : "";
-  static const std::set<std::string> kAsymmetric = {"RS256", "RS384", "RS512",
-                                                    "ES256", "ES384", "ES512"};
+  static const std::set<std::string> kAsymmetric = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                                    "PS512", "ES256", "ES384", "ES512"};
   static const std::set<std::string> kHmac = {"HS256", "HS384", "HS512"};
   std::vector<std::string> unknown;
   for (const auto& [k, v] : opts) {

@@ -160,6 +160,35 @@ TEST_F(JwtTest, Es256SignVerifyAndPrivateKeyOnly) {
   EXPECT_FALSE((*p)->info(*tok, 2).has_value());
 }
 
+TEST_F(JwtTest, Ps256SignVerifyWrongKeyAndAlgSwap) {
+  auto p = make("jwt,priv-key=" + path("rsa.pem") + ",pub-key=" + path("rsa.pub") +
+                ",sign-method=PS256,ttl=30s");
+  ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+  auto tok = (*p)->assign("", "erin", 6, 1);
+  ASSERT_TRUE(tok.is_ok()) << tok.status().to_string();
+  // The header names PS256: {"alg":"PS256","typ":"JWT"}.
+  EXPECT_EQ(tok->substr(0, tok->find('.')), "eyJhbGciOiJQUzI1NiIsInR5cCI6IkpXVCJ9");
+  auto info = (*p)->info(*tok, 6);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->username, "erin");
+  EXPECT_EQ(info->revision, 6u);
+  // Signed by another key; an RS256 token of the same key; tampered; expired.
+  auto other = make("jwt,priv-key=" + path("rsa2.pem") + ",sign-method=PS256");
+  ASSERT_TRUE(other.is_ok());
+  EXPECT_FALSE((*p)->info(*(*other)->assign("", "erin", 6, 1), 6).has_value());
+  auto rs = make("jwt,priv-key=" + path("rsa.pem") + ",sign-method=RS256");
+  ASSERT_TRUE(rs.is_ok());
+  EXPECT_FALSE((*p)->info(*(*rs)->assign("", "erin", 6, 1), 6).has_value());
+  std::string tampered = *tok;
+  tampered[tampered.find('.') + 3] ^= 1;
+  EXPECT_FALSE((*p)->info(tampered, 6).has_value());
+  clock_.advance(std::chrono::seconds(31));
+  EXPECT_FALSE((*p)->info(*tok, 6).has_value());
+  // A PS256 key that is not RSA is refused at start.
+  EXPECT_EQ(make("jwt,priv-key=" + path("ec.pem") + ",sign-method=PS256").status().message(),
+            "Key is not a valid RSA private key");
+}
+
 TEST_F(JwtTest, VerifyOnlyMemberCannotSign) {
   auto signer = make("jwt,priv-key=" + path("rsa.pem") + ",sign-method=RS256");
   auto verifier = make("jwt,pub-key=" + path("rsa.pub") + ",sign-method=RS256");
