@@ -152,6 +152,17 @@ Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end,
   return id;
 }
 
+void WatchStream::refuse(std::string reason) {
+  MutexLock lock(&store_.mu_);
+  WatchResponse r;
+  r.kind = WatchResponse::Kind::kCreated;
+  r.watch_id = kInvalidWatchId;
+  r.revision = store_.delivered_rev_;
+  r.canceled = true;
+  r.cancel_reason = std::move(reason);
+  push_control(std::move(r));
+}
+
 Status WatchStream::cancel(int64_t id) {
   MutexLock lock(&store_.mu_);
   auto it = watchers_.find(id);

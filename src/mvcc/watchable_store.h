@@ -117,6 +117,10 @@ class WatchStream {
   // only when has_control_room() said so (ASSERTed: the bound).
   Result<int64_t> watch(int64_t id, std::string key, std::string end, MainRev start_rev,
                         const WatchOptions& opts);
+  // Queues the refusal of a create request that never became a watch
+  // (created and canceled, watch id -1, `reason`): a watch the caller may
+  // not read. The same bound as watch() applies.
+  void refuse(std::string reason);
   // Cancels a watch and queues the canceled response; not_found
   // (kErrWatcherNotExist) when it does not exist.
   Status cancel(int64_t id);

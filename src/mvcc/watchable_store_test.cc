@@ -226,6 +226,21 @@ TEST_F(WatchTest, CancelAndErrors) {
   EXPECT_TRUE(events(rs).empty());
 }
 
+TEST_F(WatchTest, ARefusedCreateIsAnsweredAndWatchesNothing) {
+  auto& s = stream();
+  put("a", "0");
+  s.refuse("no read on a");
+  put("a", "1");
+  auto rs = drain(s);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].kind, Kind::kCreated);
+  EXPECT_TRUE(rs[0].canceled);
+  EXPECT_EQ(rs[0].watch_id, -1);
+  EXPECT_EQ(rs[0].cancel_reason, "no read on a");
+  EXPECT_EQ(rs[0].revision, 2);
+  EXPECT_EQ(ws_->counts().synced, 0u);
+}
+
 TEST_F(WatchTest, SlowConsumerBecomesVictimAndLosesNothing) {
   auto& s = stream(/*capacity=*/2);
   ASSERT_TRUE(s.watch(kAutoWatchId, "k", "", MainRev(0), {}).is_ok());

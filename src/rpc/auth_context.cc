@@ -9,7 +9,7 @@ namespace {
 
 // etcd reads the token from metadata "token" (its clients) or
 // "authorization" (the gRPC gateway's swagger field).
-std::optional<std::string> token_of(const grpc::ServerContext& ctx) {
+std::optional<std::string> token_of(const grpc::ServerContextBase& ctx) {
   const auto& md = ctx.client_metadata();
   for (const char* key : {"token", "authorization"}) {
     auto it = md.find(key);
@@ -20,13 +20,13 @@ std::optional<std::string> token_of(const grpc::ServerContext& ctx) {
 
 }  // namespace
 
-Result<auth::AuthInfo> caller(const grpc::ServerContext& ctx, const auth::AuthStore& store) {
+Result<auth::AuthInfo> caller(const grpc::ServerContextBase& ctx, const auth::AuthStore& store) {
   if (auto token = token_of(ctx)) {
     // As etcd: a token is looked up even while auth is disabled, and one
     // that is not valid is refused.
     return store.info_from_token(*token);
   }
-  const std::string cn = client_cert_common_name(ctx);
+  const std::string cn = client_cert_common_name(ctx.peer());
   if (!cn.empty()) return store.info_from_common_name(cn);
   return auth::AuthInfo{};
 }

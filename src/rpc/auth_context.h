@@ -17,6 +17,7 @@ namespace etcd::rpc {
 // valid); without a token, the client certificate's CN when there is one;
 // else an empty AuthInfo (the permission checks then refuse with
 // "etcdserver: user name is empty").
-Result<auth::AuthInfo> caller(const grpc::ServerContext& ctx, const auth::AuthStore& store);
+// (ServerContextBase: the Watch service's callback API has no grpc::ServerContext.)
+Result<auth::AuthInfo> caller(const grpc::ServerContextBase& ctx, const auth::AuthStore& store);
 
 }  // namespace etcd::rpc

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/auth_context.h"
 #include "rpc/auth_service.h"
 #include "rpc/lease_service.h"
 #include "rpc/watch_service.h"
@@ -22,33 +23,58 @@ grpc::Status reply(Result<Resp> r, Resp* out) {
   return grpc::Status::OK;
 }
 
+// Identifies the caller first (a bad token fails the call), then answers
+// with call(caller).
+template <typename Resp, typename Call>
+grpc::Status reply_as(const grpc::ServerContextBase* ctx, server::EtcdServer& s, Resp* out,
+                      Call&& call) {
+  auto who = caller_of(*ctx, s);
+  if (!who.is_ok()) return to_grpc(who.status());
+  return reply(call(*who), out);
+}
+
+// The same for Defragment, Hash, HashKV and Snapshot, whose credential
+// errors etcd passes on unconverted (gRPC Unknown, "auth: ...").
+template <typename Resp, typename Call>
+grpc::Status reply_as_admin(const grpc::ServerContextBase* ctx, server::EtcdServer& s, Resp* out,
+                            Call&& call) {
+  auto who = caller_of(*ctx, s);
+  if (!who.is_ok()) return to_grpc(server::unconverted_auth_error(who.status()));
+  return reply(call(*who), out);
+}
+
 class KvService final : public etcdserverpb::KV::Service {
  public:
   explicit KvService(server::EtcdServer& s) : s_(s) {}
-  grpc::Status Range(grpc::ServerContext*, const etcdserverpb::RangeRequest* req,
+  grpc::Status Range(grpc::ServerContext* ctx, const etcdserverpb::RangeRequest* req,
                      etcdserverpb::RangeResponse* resp) override {
     if (s_.is_learner() && !req->serializable()) return learner_unsupported();
-    return reply(s_.kv().range(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.kv().range(who, *req); });
   }
-  grpc::Status Put(grpc::ServerContext*, const etcdserverpb::PutRequest* req,
+  grpc::Status Put(grpc::ServerContext* ctx, const etcdserverpb::PutRequest* req,
                    etcdserverpb::PutResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.kv().put(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.kv().put(who, *req); });
   }
-  grpc::Status DeleteRange(grpc::ServerContext*, const etcdserverpb::DeleteRangeRequest* req,
+  grpc::Status DeleteRange(grpc::ServerContext* ctx, const etcdserverpb::DeleteRangeRequest* req,
                            etcdserverpb::DeleteRangeResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.kv().delete_range(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.kv().delete_range(who, *req); });
   }
-  grpc::Status Txn(grpc::ServerContext*, const etcdserverpb::TxnRequest* req,
+  grpc::Status Txn(grpc::ServerContext* ctx, const etcdserverpb::TxnRequest* req,
                    etcdserverpb::TxnResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.kv().txn(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.kv().txn(who, *req); });
   }
-  grpc::Status Compact(grpc::ServerContext*, const etcdserverpb::CompactionRequest* req,
+  grpc::Status Compact(grpc::ServerContext* ctx, const etcdserverpb::CompactionRequest* req,
                        etcdserverpb::CompactionResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.kv().compact(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.kv().compact(who, *req); });
   }
 
  private:
@@ -63,25 +89,33 @@ class ClusterService final : public etcdserverpb::Cluster::Service {
     if (s_.is_learner()) return learner_unsupported();
     return reply(s_.cluster().member_list(*req), resp);
   }
-  grpc::Status MemberAdd(grpc::ServerContext*, const etcdserverpb::MemberAddRequest* req,
+  grpc::Status MemberAdd(grpc::ServerContext* ctx, const etcdserverpb::MemberAddRequest* req,
                          etcdserverpb::MemberAddResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.cluster().member_add(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.cluster().member_add(who, *req); });
   }
-  grpc::Status MemberRemove(grpc::ServerContext*, const etcdserverpb::MemberRemoveRequest* req,
+  grpc::Status MemberRemove(grpc::ServerContext* ctx, const etcdserverpb::MemberRemoveRequest* req,
                             etcdserverpb::MemberRemoveResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.cluster().member_remove(*req), resp);
+    return reply_as(ctx, s_, resp, [&](const server::Caller& who) {
+      return s_.cluster().member_remove(who, *req);
+    });
   }
-  grpc::Status MemberUpdate(grpc::ServerContext*, const etcdserverpb::MemberUpdateRequest* req,
+  grpc::Status MemberUpdate(grpc::ServerContext* ctx, const etcdserverpb::MemberUpdateRequest* req,
                             etcdserverpb::MemberUpdateResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.cluster().member_update(*req), resp);
+    return reply_as(ctx, s_, resp, [&](const server::Caller& who) {
+      return s_.cluster().member_update(who, *req);
+    });
   }
-  grpc::Status MemberPromote(grpc::ServerContext*, const etcdserverpb::MemberPromoteRequest* req,
+  grpc::Status MemberPromote(grpc::ServerContext* ctx,
+                             const etcdserverpb::MemberPromoteRequest* req,
                              etcdserverpb::MemberPromoteResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.cluster().member_promote(*req), resp);
+    return reply_as(ctx, s_, resp, [&](const server::Caller& who) {
+      return s_.cluster().member_promote(who, *req);
+    });
   }
 
  private:
@@ -95,30 +129,37 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
                       etcdserverpb::StatusResponse* resp) override {
     return reply(s_.maintenance().status(), resp);
   }
-  grpc::Status Alarm(grpc::ServerContext*, const etcdserverpb::AlarmRequest* req,
+  grpc::Status Alarm(grpc::ServerContext* ctx, const etcdserverpb::AlarmRequest* req,
                      etcdserverpb::AlarmResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.maintenance().alarm(*req), resp);
+    return reply_as(ctx, s_, resp,
+                    [&](const server::Caller& who) { return s_.maintenance().alarm(who, *req); });
   }
-  grpc::Status Defragment(grpc::ServerContext*, const etcdserverpb::DefragmentRequest*,
+  grpc::Status Defragment(grpc::ServerContext* ctx, const etcdserverpb::DefragmentRequest*,
                           etcdserverpb::DefragmentResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.maintenance().defragment(), resp);
+    return reply_as_admin(
+        ctx, s_, resp, [&](const server::Caller& who) { return s_.maintenance().defragment(who); });
   }
-  grpc::Status Hash(grpc::ServerContext*, const etcdserverpb::HashRequest*,
+  grpc::Status Hash(grpc::ServerContext* ctx, const etcdserverpb::HashRequest*,
                     etcdserverpb::HashResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.maintenance().hash(), resp);
+    return reply_as_admin(ctx, s_, resp,
+                          [&](const server::Caller& who) { return s_.maintenance().hash(who); });
   }
-  grpc::Status HashKV(grpc::ServerContext*, const etcdserverpb::HashKVRequest* req,
+  grpc::Status HashKV(grpc::ServerContext* ctx, const etcdserverpb::HashKVRequest* req,
                       etcdserverpb::HashKVResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    return reply(s_.maintenance().hash_kv(*req), resp);
+    return reply_as_admin(ctx, s_, resp, [&](const server::Caller& who) {
+      return s_.maintenance().hash_kv(who, *req);
+    });
   }
   grpc::Status Snapshot(grpc::ServerContext* ctx, const etcdserverpb::SnapshotRequest*,
                         grpc::ServerWriter<etcdserverpb::SnapshotResponse>* writer) override {
     if (s_.is_learner()) return learner_unsupported();
-    return to_grpc(s_.maintenance().snapshot([&](const etcdserverpb::SnapshotResponse& r) {
+    auto who = caller_of(*ctx, s_);
+    if (!who.is_ok()) return to_grpc(server::unconverted_auth_error(who.status()));
+    return to_grpc(s_.maintenance().snapshot(*who, [&](const etcdserverpb::SnapshotResponse& r) {
       if (ctx->IsCancelled() || !writer->Write(r)) {
         return etcd::Status(Code::kCancelled, "context canceled");
       }
@@ -136,6 +177,12 @@ class MaintenanceService final : public etcdserverpb::Maintenance::Service {
 };
 
 }  // namespace
+
+Result<server::Caller> caller_of(const grpc::ServerContextBase& ctx, server::EtcdServer& s) {
+  auto who = caller(ctx, s.auth_store());
+  if (!who.is_ok()) return who.status();
+  return server::Caller::client(std::move(who).value());
+}
 
 grpc::Status to_grpc(const Status& s) {
   if (s.is_ok()) return grpc::Status::OK;

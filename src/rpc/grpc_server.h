@@ -21,6 +21,12 @@ namespace etcd::rpc {
 class WatchServiceBase;
 
 grpc::Status to_grpc(const Status& s);
+
+// The caller of a request: the user of its token (or of its client
+// certificate), or etcd's error for a bad token. Called only by the RPCs
+// for which etcd looks at the credentials: Status, MoveLeader, MemberList,
+// LeaseLeases and LeaseKeepAlive ignore them, as etcd's do.
+Result<server::Caller> caller_of(const grpc::ServerContextBase& ctx, server::EtcdServer& s);
 // etcd's answer to a learner asked for anything but a serializable read or
 // its status.
 inline grpc::Status learner_unsupported() {

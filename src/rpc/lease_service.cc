@@ -11,29 +11,40 @@ class LeaseService final : public etcdserverpb::Lease::Service {
  public:
   explicit LeaseService(server::EtcdServer& s) : s_(s) {}
 
-  grpc::Status LeaseGrant(grpc::ServerContext*, const etcdserverpb::LeaseGrantRequest* req,
+  grpc::Status LeaseGrant(grpc::ServerContext* ctx, const etcdserverpb::LeaseGrantRequest* req,
                           etcdserverpb::LeaseGrantResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    auto r = s_.lease().grant(*req);
+    auto who = caller_of(*ctx, s_);
+    if (!who.is_ok()) return to_grpc(who.status());
+    auto r = s_.lease().grant(*who, *req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
     return grpc::Status::OK;
   }
 
-  grpc::Status LeaseRevoke(grpc::ServerContext*, const etcdserverpb::LeaseRevokeRequest* req,
+  grpc::Status LeaseRevoke(grpc::ServerContext* ctx, const etcdserverpb::LeaseRevokeRequest* req,
                            etcdserverpb::LeaseRevokeResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    auto r = s_.lease().revoke(*req);
+    auto who = caller_of(*ctx, s_);
+    if (!who.is_ok()) return to_grpc(who.status());
+    auto r = s_.lease().revoke(*who, *req);
     if (!r.is_ok()) return to_grpc(r.status());
     *resp = std::move(r).value();
     return grpc::Status::OK;
   }
 
-  grpc::Status LeaseTimeToLive(grpc::ServerContext*,
+  grpc::Status LeaseTimeToLive(grpc::ServerContext* ctx,
                                const etcdserverpb::LeaseTimeToLiveRequest* req,
                                etcdserverpb::LeaseTimeToLiveResponse* resp) override {
     if (s_.is_learner()) return learner_unsupported();
-    auto r = s_.lease().time_to_live(*req);
+    // etcd 3.5 looks at the credentials only when keys are asked for.
+    server::Caller who;
+    if (req->keys()) {
+      auto c = caller_of(*ctx, s_);
+      if (!c.is_ok()) return to_grpc(c.status());
+      who = std::move(c).value();
+    }
+    auto r = s_.lease().time_to_live(who, *req);
     if (r.is_ok()) {
       *resp = std::move(r).value();
       return grpc::Status::OK;

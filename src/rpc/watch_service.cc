@@ -9,10 +9,12 @@
 #include <thread>
 #include <vector>
 
+#include "auth/errors.h"
 #include "base/assert.h"
 #include "base/mutex.h"
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "mvcc/watchable_store.h"
+#include "rpc/grpc_server.h"
 
 namespace etcd::rpc {
 namespace {
@@ -73,8 +75,9 @@ class SenderPool {
 class WatchReactor final
     : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
  public:
-  WatchReactor(server::EtcdServer& server, SenderPool& pool, Registry& registry, uint64_t max_bytes)
-      : server_(server), pool_(pool), registry_(registry), max_bytes_(max_bytes) {
+  WatchReactor(server::EtcdServer& server, const grpc::CallbackServerContext& ctx, SenderPool& pool,
+               Registry& registry, uint64_t max_bytes)
+      : server_(server), ctx_(ctx), pool_(pool), registry_(registry), max_bytes_(max_bytes) {
     stream_ = server_.watchable_store().new_stream([this] { schedule(); });
     registry_.add(this);
     StartRead(&req_);
@@ -223,6 +226,12 @@ class WatchReactor final
         o.prev_kv = c.prev_kv();
         o.progress_notify = c.progress_notify();
         o.fragment = c.fragment();
+        // The caller needs read on the watched range, checked at creation
+        // only (etcd): a watch outlives a later revoke of the permission.
+        if (Status st = permitted(c); !st.is_ok()) {
+          stream_->refuse(refusal_reason(st));
+          break;
+        }
         // The created (or refused) response is queued by the stream.
         (void)stream_->watch(c.watch_id(), c.key(), c.range_end(), MainRev(c.start_revision()), o);
         break;
@@ -236,6 +245,30 @@ class WatchReactor final
       default:
         break;  // etcd ignores what it does not know
     }
+  }
+
+  // The caller's read permission on the range of a create request; the
+  // credentials are looked at for each request, as etcd does.
+  Status permitted(const etcdserverpb::WatchCreateRequest& c) {
+    auto who = caller_of(ctx_, server_);
+    if (!who.is_ok()) return who.status();
+    return server_.auth_checks().watch(who->info, c.key(), c.range_end());
+  }
+
+  // etcd's cancel reason for a refused watch: the Go text of its gRPC
+  // error ("rpc error: code = ... desc = ..."), for a bad token, a stale
+  // auth revision or no user; permission denied for anything else.
+  static std::string refusal_reason(const Status& st) {
+    static const std::pair<Status, const char*> kReasons[] = {
+        {auth::errors::invalid_auth_token(), "Unauthenticated"},
+        {auth::errors::auth_old_revision(), "InvalidArgument"},
+        {auth::errors::user_empty(), "InvalidArgument"},
+    };
+    for (const auto& [known, code] : kReasons) {
+      if (st == known) return "rpc error: code = " + std::string(code) + " desc = " + st.message();
+    }
+    return "rpc error: code = PermissionDenied desc = " +
+           auth::errors::permission_denied().message();
   }
 
   // One store response as gRPC messages (several when fragmented).
@@ -292,6 +325,7 @@ class WatchReactor final
   }
 
   server::EtcdServer& server_;
+  const grpc::CallbackServerContext& ctx_;  // valid until OnDone
   SenderPool& pool_;
   Registry& registry_;
   const uint64_t max_bytes_;
@@ -374,7 +408,7 @@ class WatchService final : public WatchServiceBase {
       : s_(s), max_bytes_(max_request_bytes + kGrpcOverheadBytes) {}
 
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
-      grpc::CallbackServerContext*) override {
+      grpc::CallbackServerContext* ctx) override {
     if (s_.is_learner()) {
       // A learner serves no stream (etcd's stream interceptor).
       class Refused final : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest,
@@ -388,7 +422,7 @@ class WatchService final : public WatchServiceBase {
       };
       return new Refused();
     }
-    return new WatchReactor(s_, pool_, registry_, max_bytes_);
+    return new WatchReactor(s_, *ctx, pool_, registry_, max_bytes_);
   }
 
   void cancel_all() override { registry_.cancel_all(); }

@@ -1,5 +1,6 @@
 // The applier chain, as etcd's (etcdserver/apply.go): each committed
-// request passes corrupt -> capped -> quota -> (auth, later) -> the stores.
+// request passes corrupt -> capped -> quota -> auth -> the stores (the auth
+// link is in auth_applier.h).
 // Each link is a small class that refuses, marks or forwards the request,
 // and every path records the entry's consistent index in the backend, so a
 // refused request is not applied again after a restart.
@@ -10,7 +11,9 @@
 #include "base/log.h"
 #include "lease/lessor.h"
 #include "server/alarm_store.h"
+#include "server/applier_link.h"
 #include "server/apply_result.h"
+#include "server/auth_applier.h"
 #include "server/auth_apply.h"
 #include "server/kv_apply.h"
 #include "server/membership_applier.h"
@@ -19,16 +22,6 @@
 #include "storage/backend/backend.h"
 
 namespace etcd::server {
-
-class Applier {
- public:
-  virtual ~Applier() = default;
-  virtual ApplyResult apply(const serverpb::InternalRaftRequest& req,
-                            backend::ConsistentIndex ci) = 0;
-};
-
-// Records `ci` alone (a request refused before it reached a store).
-void record_consistent_index(backend::Backend& b, backend::ConsistentIndex ci);
 
 // A link that refuses some requests while an alarm is active, recording
 // their consistent index, and passes the rest on.
@@ -107,16 +100,18 @@ class StoreApplier final : public Applier {
 class ApplierChain {
  public:
   ApplierChain(KvApplier& kv, mvcc::KVStore& store, lease::Lessor& lessor, AlarmStore& alarms,
-               AuthRequestApplier& auth, MembershipApplier& membership, const Quota& quota,
-               backend::Backend& backend, log::Logger& logger)
-      : store_(kv, store, lessor, alarms, auth, membership, backend, logger),
-        quota_(store_, quota),
+               AuthRequestApplier& auth_requests, MembershipApplier& membership, const Quota& quota,
+               const AuthChecks& auth, backend::Backend& backend, log::Logger& logger)
+      : store_(kv, store, lessor, alarms, auth_requests, membership, backend, logger),
+        auth_(store_, auth, backend),
+        quota_(auth_, quota),
         capped_(quota_, alarms, backend),
         corrupt_(capped_, alarms, backend) {}
   Applier& head() { return corrupt_; }
 
  private:
   StoreApplier store_;
+  AuthApplier auth_;
   QuotaApplier quota_;
   CappedApplier capped_;
   CorruptApplier corrupt_;

@@ -1,4 +1,4 @@
-// The applier chain (corrupt -> capped -> quota -> stores), the membership
+// The applier chain (corrupt -> capped -> quota -> auth -> stores), the membership
 // applier and the apply loop, over a real backend and KV store.
 #include "server/applier.h"
 
@@ -40,9 +40,12 @@ class ApplierTest : public ::testing::Test {
         auth::kBcryptMinCost);
     auth_->load(*backend_);
     auth_applier_ = std::make_unique<AuthRequestApplier>(*auth_, *backend_, logger_);
+    checks_ = std::make_unique<AuthChecks>(*auth_, *lessor_);
   }
   void TearDown() override {
     chain_.reset();
+    checks_.reset();
+    auth_.reset();
     lessor_.reset();
     kv_.reset();
     backend_->close();
@@ -50,8 +53,9 @@ class ApplierTest : public ::testing::Test {
   }
   void make_chain(int64_t quota_bytes) {
     quota_ = std::make_unique<Quota>(quota_bytes, *backend_, logger_);
-    chain_ = std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, alarms_, *auth_applier_,
-                                            *membership_applier_, *quota_, *backend_, logger_);
+    chain_ =
+        std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, alarms_, *auth_applier_,
+                                       *membership_applier_, *quota_, *checks_, *backend_, logger_);
   }
   backend::ConsistentIndex next_ci() { return {Index(++index_), Term(1)}; }
   static serverpb::InternalRaftRequest put(const std::string& k, const std::string& v) {
@@ -82,6 +86,7 @@ class ApplierTest : public ::testing::Test {
   std::unique_ptr<backend::Backend> backend_;
   std::unique_ptr<mvcc::KVStore> kv_;
   std::unique_ptr<lease::Lessor> lessor_;
+  std::unique_ptr<AuthChecks> checks_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<MembershipApplier> membership_applier_;
@@ -460,6 +465,187 @@ TEST_F(ApplierTest, TheApplyLoopThreadTakesBatchesInOrder) {
   EXPECT_EQ(kv_->rev().value(), 101);
   loop.push(ApplyBatch{{entry(101, put("late", "v"))}, {}});  // dropped after stop
   EXPECT_EQ(loop.applied(), 100u);
+}
+
+// ---- the auth link (etcd's authApplierV3) ----
+
+class AuthApplierTest : public ApplierTest {
+ protected:
+  void SetUp() override {
+    ApplierTest::SetUp();
+    make_chain(0);
+    // Keys written before auth is on; then root, and "u" with role "r"
+    // that may read and write "a" and read "ro".
+    for (const char* k : {"a", "b", "ro"}) {
+      ASSERT_TRUE(chain_->head().apply(put(k, "0"), next_ci()).status.is_ok());
+    }
+    auth_op([&](backend::BatchTx& tx) {
+      etcdserverpb::AuthUserAddRequest u;
+      u.set_name("root");
+      u.mutable_options()->set_no_password(true);
+      ASSERT_TRUE(auth_->apply_user_add(u, tx).is_ok());
+      u.set_name("u");
+      ASSERT_TRUE(auth_->apply_user_add(u, tx).is_ok());
+      etcdserverpb::AuthRoleAddRequest r;
+      r.set_name("r");
+      ASSERT_TRUE(auth_->apply_role_add(r, tx).is_ok());
+      etcdserverpb::AuthUserGrantRoleRequest g;
+      g.set_user("root");
+      g.set_role("root");
+      ASSERT_TRUE(auth_->apply_user_grant_role(g, tx).is_ok());
+      g.set_user("u");
+      g.set_role("r");
+      ASSERT_TRUE(auth_->apply_user_grant_role(g, tx).is_ok());
+    });
+    grant(authpb::Permission::READWRITE, "a");
+    grant(authpb::Permission::READ, "ro");
+    auth_op([&](backend::BatchTx& tx) { ASSERT_TRUE(auth_->apply_auth_enable(tx).is_ok()); });
+  }
+  template <typename F>
+  void auth_op(F f) {
+    backend::BatchTx tx = backend_->batch_tx();
+    f(tx);
+  }
+  void grant(authpb::Permission::Type t, const std::string& key) {
+    auth_op([&](backend::BatchTx& tx) {
+      etcdserverpb::AuthRoleGrantPermissionRequest p;
+      p.set_name("r");
+      p.mutable_perm()->set_permtype(t);
+      p.mutable_perm()->set_key(key);
+      ASSERT_TRUE(auth_->apply_role_grant_permission(p, tx).is_ok());
+    });
+  }
+  // `req` as sent by `user` with a token of the current auth revision.
+  serverpb::InternalRaftRequest as(const std::string& user, serverpb::InternalRaftRequest req) {
+    req.mutable_header()->set_username(user);
+    req.mutable_header()->set_auth_revision(auth_->revision());
+    return req;
+  }
+  Status apply(const serverpb::InternalRaftRequest& req) {
+    ApplyResult r = chain_->head().apply(req, next_ci());
+    EXPECT_EQ(ci(), index_);  // recorded, refused or not
+    return r.status;
+  }
+  static serverpb::InternalRaftRequest txn_putting(const std::string& key, bool nested) {
+    serverpb::InternalRaftRequest r;
+    etcdserverpb::TxnRequest* t = r.mutable_txn();
+    if (nested) t = t->add_success()->mutable_request_txn();
+    t->add_success()->mutable_request_put()->set_key(key);
+    return r;
+  }
+};
+
+TEST_F(AuthApplierTest, WritesAreCheckedWithTheUserInTheHeader) {
+  const int64_t rev = kv_->rev().value();
+  EXPECT_TRUE(apply(as("u", put("a", "1"))).is_ok());
+  EXPECT_EQ(apply(as("u", put("b", "1"))), auth::errors::permission_denied());
+  EXPECT_EQ(apply(as("u", put("ro", "1"))), auth::errors::permission_denied());
+  EXPECT_EQ(apply(as("u", del("b"))), auth::errors::permission_denied());
+  EXPECT_EQ(apply(put("a", "2")), auth::errors::user_empty());  // no user in the header
+  EXPECT_TRUE(apply(as("root", put("b", "1"))).is_ok());
+  EXPECT_EQ(kv_->rev().value(), rev + 2);
+}
+
+TEST_F(AuthApplierTest, PrevKvNeedsReadToo) {
+  grant(authpb::Permission::WRITE, "w");
+  auto p = as("u", put("w", "1"));
+  EXPECT_TRUE(apply(p).is_ok());
+  p.mutable_put()->set_prev_kv(true);
+  EXPECT_EQ(apply(p), auth::errors::permission_denied());
+  auto d = as("u", del("w"));
+  d.mutable_delete_range()->set_prev_kv(true);
+  EXPECT_EQ(apply(d), auth::errors::permission_denied());
+  d.mutable_delete_range()->set_prev_kv(false);
+  EXPECT_TRUE(apply(d).is_ok());
+}
+
+TEST_F(AuthApplierTest, TxnComparesOpsAndNestedTxnsAreChecked) {
+  const int64_t rev = kv_->rev().value();
+  EXPECT_TRUE(apply(as("u", txn_putting("a", false))).is_ok());
+  EXPECT_EQ(apply(as("u", txn_putting("b", false))), auth::errors::permission_denied());
+  EXPECT_EQ(apply(as("u", txn_putting("b", true))), auth::errors::permission_denied());
+  EXPECT_TRUE(apply(as("u", txn_putting("a", true))).is_ok());
+  // A compare on a key the user may not read, even with nothing to do.
+  serverpb::InternalRaftRequest c;
+  auto* cmp = c.mutable_txn()->add_compare();
+  cmp->set_key("b");
+  cmp->set_target(etcdserverpb::Compare::VERSION);
+  EXPECT_EQ(apply(as("u", c)), auth::errors::permission_denied());
+  // An op of the branch that does not run is checked too.
+  serverpb::InternalRaftRequest f = txn_putting("a", false);
+  f.mutable_txn()->add_failure()->mutable_request_delete_range()->set_key("b");
+  EXPECT_EQ(apply(as("u", f)), auth::errors::permission_denied());
+  EXPECT_EQ(kv_->rev().value(), rev + 2);
+}
+
+TEST_F(AuthApplierTest, AChangeBetweenProposeAndApplyIsHonoured) {
+  auto p = as("u", put("a", "1"));        // proposed at this revision
+  grant(authpb::Permission::READ, "zz");  // applied first: the revision moves
+  EXPECT_EQ(apply(p), auth::errors::auth_old_revision());
+  EXPECT_TRUE(apply(as("u", put("a", "1"))).is_ok());
+}
+
+TEST_F(AuthApplierTest, LeaseRevokeNeedsWriteOnEveryAttachedKeyUnlessRoot) {
+  serverpb::InternalRaftRequest g;
+  g.mutable_lease_grant()->set_id(7);
+  g.mutable_lease_grant()->set_ttl(100);
+  ASSERT_TRUE(apply(as("u", g)).is_ok());
+  auto pa = as("u", put("a", "1"));
+  pa.mutable_put()->set_lease(7);
+  ASSERT_TRUE(apply(pa).is_ok());
+  auto pb = as("root", put("b", "1"));
+  pb.mutable_put()->set_lease(7);
+  ASSERT_TRUE(apply(pb).is_ok());
+  // "b" is attached: u may neither attach more keys nor revoke.
+  EXPECT_EQ(apply(pa), auth::errors::permission_denied());
+  serverpb::InternalRaftRequest r;
+  r.mutable_lease_revoke()->set_id(7);
+  EXPECT_EQ(apply(as("u", r)), auth::errors::permission_denied());
+  EXPECT_TRUE(lessor_->exists(LeaseId(7)));
+  EXPECT_TRUE(apply(as("root", r)).is_ok());
+  EXPECT_FALSE(lessor_->exists(LeaseId(7)));
+}
+
+TEST_F(AuthApplierTest, AuthManagementIsRootOnlyButUsersReadThemselves) {
+  AuthApplier link(chain_->head(), *checks_, *backend_);  // check() alone
+  serverpb::InternalRaftRequest add;
+  add.mutable_auth_role_add()->set_name("x");
+  EXPECT_EQ(link.check(as("u", add)), auth::errors::permission_denied());
+  EXPECT_EQ(link.check(add), auth::errors::user_empty());
+  EXPECT_TRUE(link.check(as("root", add)).is_ok());
+  serverpb::InternalRaftRequest ug;
+  ug.mutable_auth_user_get()->set_name("u");
+  EXPECT_TRUE(link.check(as("u", ug)).is_ok());
+  ug.mutable_auth_user_get()->set_name("root");
+  EXPECT_EQ(link.check(as("u", ug)), auth::errors::permission_denied());
+  serverpb::InternalRaftRequest rg;
+  rg.mutable_auth_role_get()->set_role("r");
+  EXPECT_TRUE(link.check(as("u", rg)).is_ok());
+  rg.mutable_auth_role_get()->set_role("root");
+  EXPECT_EQ(link.check(as("u", rg)), auth::errors::permission_denied());
+  // Authenticate, compaction and alarms need nothing.
+  serverpb::InternalRaftRequest other;
+  other.mutable_authenticate()->set_name("u");
+  EXPECT_TRUE(link.check(other).is_ok());
+  other.mutable_compaction()->set_revision(1);
+  EXPECT_TRUE(link.check(other).is_ok());
+}
+
+TEST_F(AuthApplierTest, ReadChecksOfTheFronts) {
+  const auth::AuthInfo u{"u", auth_->revision()};
+  etcdserverpb::RangeRequest r;
+  r.set_key("a");
+  EXPECT_TRUE(checks_->range(u, r).is_ok());
+  r.set_range_end(std::string("a\0", 2));  // [a, a\0): the key alone
+  EXPECT_TRUE(checks_->range(u, r).is_ok());
+  r.set_range_end("b");
+  EXPECT_EQ(checks_->range(u, r), auth::errors::permission_denied());
+  EXPECT_TRUE(checks_->watch(u, "a", "").is_ok());
+  EXPECT_EQ(checks_->watch(u, "a", std::string(1, '\0')), auth::errors::permission_denied());
+  EXPECT_EQ(checks_->watch(auth::AuthInfo{}, "a", ""), auth::errors::user_empty());
+  EXPECT_EQ(unconverted_auth_error(auth::errors::permission_denied()),
+            Status(Code::kUnknown, "auth: permission denied"));
+  EXPECT_EQ(unconverted_auth_error(errors::no_space()), errors::no_space());
 }
 
 }  // namespace

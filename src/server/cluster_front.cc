@@ -133,13 +133,14 @@ Status ClusterFront::change(raftpb::ConfChange cc) {
 }
 
 Result<etcdserverpb::MemberAddResponse> ClusterFront::member_add(
-    const etcdserverpb::MemberAddRequest& r) {
+    const Caller& who, const etcdserverpb::MemberAddRequest& r) {
   Member m;
   for (const auto& u : r.peerurls()) {
     if (!valid_peer_url(u)) return errors::member_bad_urls();
     m.peer_urls.push_back(u);
   }
   if (m.peer_urls.empty()) return errors::member_bad_urls();
+  RETURN_IF_ERROR(core_.check_admin(who));
   std::sort(m.peer_urls.begin(), m.peer_urls.end());
   // etcd: SHA-1 of the URLs and the time, so a re-added member gets a new id.
   m.id = compute_member_id(m.peer_urls, "", core_.clock.wall_unix_ms() / 1000);
@@ -157,7 +158,8 @@ Result<etcdserverpb::MemberAddResponse> ClusterFront::member_add(
 }
 
 Result<etcdserverpb::MemberRemoveResponse> ClusterFront::member_remove(
-    const etcdserverpb::MemberRemoveRequest& r) {
+    const Caller& who, const etcdserverpb::MemberRemoveRequest& r) {
+  RETURN_IF_ERROR(core_.check_admin(who));
   const MemberId id(r.id());
   RETURN_IF_ERROR(may_remove(id));
   raftpb::ConfChange cc;
@@ -170,7 +172,7 @@ Result<etcdserverpb::MemberRemoveResponse> ClusterFront::member_remove(
 }
 
 Result<etcdserverpb::MemberUpdateResponse> ClusterFront::member_update(
-    const etcdserverpb::MemberUpdateRequest& r) {
+    const Caller& who, const etcdserverpb::MemberUpdateRequest& r) {
   Member m;
   m.id = MemberId(r.id());
   for (const auto& u : r.peerurls()) {
@@ -178,6 +180,7 @@ Result<etcdserverpb::MemberUpdateResponse> ClusterFront::member_update(
     m.peer_urls.push_back(u);
   }
   std::sort(m.peer_urls.begin(), m.peer_urls.end());
+  RETURN_IF_ERROR(core_.check_admin(who));
   raftpb::ConfChange cc;
   cc.set_type(raftpb::ConfChangeUpdateNode);
   cc.set_node_id(m.id.value());
@@ -227,7 +230,9 @@ Status ClusterFront::promote_on_leader(MemberId id) {
 }
 
 Result<etcdserverpb::MemberPromoteResponse> ClusterFront::member_promote(
-    const etcdserverpb::MemberPromoteRequest& r) {
+    const Caller& who, const etcdserverpb::MemberPromoteRequest& r) {
+  // Checked by the member the client asked; the leader trusts its peer.
+  RETURN_IF_ERROR(core_.check_admin(who));
   const MemberId id(r.id());
   if (!core_.membership.member(id)) return errors::member_not_found();
   if (core_.raft.is_leader()) {

@@ -19,15 +19,18 @@ class ClusterFront {
   void set_peers(PeerNetwork* peers) { peers_ = peers; }
 
   Result<etcdserverpb::MemberListResponse> member_list(const etcdserverpb::MemberListRequest& r);
-  Result<etcdserverpb::MemberAddResponse> member_add(const etcdserverpb::MemberAddRequest& r);
+  // The changes are root only (etcd's checkMembershipOperationPermission,
+  // checked here, before proposing).
+  Result<etcdserverpb::MemberAddResponse> member_add(const Caller& who,
+                                                     const etcdserverpb::MemberAddRequest& r);
   Result<etcdserverpb::MemberRemoveResponse> member_remove(
-      const etcdserverpb::MemberRemoveRequest& r);
+      const Caller& who, const etcdserverpb::MemberRemoveRequest& r);
   Result<etcdserverpb::MemberUpdateResponse> member_update(
-      const etcdserverpb::MemberUpdateRequest& r);
+      const Caller& who, const etcdserverpb::MemberUpdateRequest& r);
   // On the leader; a follower's promotion is forwarded to it (`forward`,
   // set by the server: the peer port's /members/promote/<id>).
   Result<etcdserverpb::MemberPromoteResponse> member_promote(
-      const etcdserverpb::MemberPromoteRequest& r);
+      const Caller& who, const etcdserverpb::MemberPromoteRequest& r);
   using PromoteForwarder = std::function<Status(MemberId leader, MemberId learner)>;
   void set_promote_forwarder(PromoteForwarder f) { forward_promote_ = std::move(f); }
   // The leader's own checks and the conf change (the peer endpoint calls it).

@@ -20,7 +20,7 @@ class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
   Status compact(MainRev revision) override {
     etcdserverpb::CompactionRequest r;
     r.set_revision(revision.value());
-    return s_.kv_front_->compact(r).status();
+    return s_.kv_front_->compact(Caller::self(), r).status();
   }
   MemberId member_id() override { return s_.id(); }
   // Every other member's HashKV, over the peer port.
@@ -111,8 +111,10 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   quota_ = std::make_unique<Quota>(cfg_.quota_backend_bytes, *backend_, logger_);
   membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
   auth_applier_ = std::make_unique<AuthRequestApplier>(*auth_store_, *backend_, logger_);
+  auth_checks_ = std::make_unique<AuthChecks>(*auth_store_, *lessor_);
   chain_ = std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, *alarms_, *auth_applier_,
-                                          *membership_applier_, *quota_, *backend_, logger_);
+                                          *membership_applier_, *quota_, *auth_checks_, *backend_,
+                                          logger_);
 
   RaftNode::Options ro;
   ro.tick_interval = std::chrono::milliseconds(cfg_.heartbeat_interval_ms);
@@ -161,7 +163,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   token_provider->set_index_waiter(
       [this](uint64_t index) { return apply_loop_->wait_applied(index, request_timeout(cfg_)); });
   core_ = std::make_unique<ServerCore>(cfg_, logger_, clock_, *kv_, *membership_, *raft_node_,
-                                       *proposer_, *apply_loop_, *quota_);
+                                       *proposer_, *apply_loop_, *quota_, *auth_checks_);
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
   lease_front_ = std::make_unique<LeaseFront>(*core_, *lessor_);
   maintenance_front_ = std::make_unique<MaintenanceFront>(*core_, *backend_, *alarms_);
@@ -187,7 +189,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   peer_service_->set_hash_kv([this](int64_t rev) {
     etcdserverpb::HashKVRequest r;
     r.set_revision(rev);
-    return maintenance_front_->hash_kv(r);
+    return maintenance_front_->hash_kv(Caller::self(), r);
   });
   publisher_->set_version_source([this] { return peer_service_->lowest_peer_version(); });
   transport_->set(network_.get());

@@ -33,6 +33,7 @@
 #include "server/applier.h"
 #include "server/apply_loop.h"
 #include "server/auth_apply.h"
+#include "server/auth_checks.h"
 #include "server/auth_front.h"
 #include "server/cluster_front.h"
 #include "server/compactor.h"
@@ -75,6 +76,8 @@ class EtcdServer {
   AuthFront& auth() { return *auth_front_; }
   // Users, roles, tokens and the permission checks (thread-safe reads).
   auth::AuthStore& auth_store() { return *auth_store_; }
+  // The permission checks of requests (fronts, Watch service, AuthApplier).
+  const AuthChecks& auth_checks() const { return *auth_checks_; }
   // The watchers of the KV store (the Watch service's streams).
   mvcc::WatchableStore& watchable_store() { return *watchable_; }
   void fill_header(etcdserverpb::ResponseHeader* h, int64_t revision) const {
@@ -129,6 +132,7 @@ class EtcdServer {
   std::unique_ptr<mvcc::WatchableStore> watchable_;
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Quota> quota_;
+  std::unique_ptr<AuthChecks> auth_checks_;  // over auth_store_ and lessor_
   std::unique_ptr<MembershipApplier> membership_applier_;
   std::unique_ptr<AuthRequestApplier> auth_applier_;
   std::unique_ptr<ApplierChain> chain_;

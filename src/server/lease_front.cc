@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <thread>
 
+#include "auth/errors.h"
 #include "server/errors.h"
 
 namespace etcd::server {
 
-Result<etcdserverpb::LeaseGrantResponse> LeaseFront::grant(etcdserverpb::LeaseGrantRequest r) {
+Result<etcdserverpb::LeaseGrantResponse> LeaseFront::grant(const Caller& who,
+                                                           etcdserverpb::LeaseGrantRequest r) {
   RETURN_IF_ERROR(core_.check_quota(kLeaseOverhead));
   // No id given: one from the request-id generator, kept positive (etcd).
   while (r.id() == 0) {
@@ -15,16 +17,16 @@ Result<etcdserverpb::LeaseGrantResponse> LeaseFront::grant(etcdserverpb::LeaseGr
   }
   serverpb::InternalRaftRequest req;
   *req.mutable_lease_grant() = r;
-  auto resp = core_.propose<etcdserverpb::LeaseGrantResponse>(std::move(req));
+  auto resp = core_.propose<etcdserverpb::LeaseGrantResponse>(who, std::move(req));
   if (resp.is_ok()) core_.fill_header(resp->mutable_header(), resp->header().revision());
   return resp;
 }
 
 Result<etcdserverpb::LeaseRevokeResponse> LeaseFront::revoke(
-    const etcdserverpb::LeaseRevokeRequest& r) {
+    const Caller& who, const etcdserverpb::LeaseRevokeRequest& r) {
   serverpb::InternalRaftRequest req;
   *req.mutable_lease_revoke() = r;
-  auto resp = core_.propose<etcdserverpb::LeaseRevokeResponse>(std::move(req));
+  auto resp = core_.propose<etcdserverpb::LeaseRevokeResponse>(who, std::move(req));
   if (resp.is_ok()) core_.fill_header(resp->mutable_header(), resp->header().revision());
   return resp;
 }
@@ -54,6 +56,19 @@ Result<int64_t> LeaseFront::renew(LeaseId id) {
 }
 
 Result<etcdserverpb::LeaseTimeToLiveResponse> LeaseFront::time_to_live(
+    const Caller& who, const etcdserverpb::LeaseTimeToLiveRequest& r) {
+  const auth::AuthStore& store = core_.auth.store();
+  if (!r.keys() || who.member || !store.enabled()) return lookup_time_to_live(r);
+  const uint64_t rev = store.revision();
+  RETURN_IF_ERROR(core_.auth.lease_keys_readable(who.info, LeaseId(r.id())));
+  auto resp = lookup_time_to_live(r);
+  if (resp.is_ok() && store.enabled() && store.revision() != rev) {
+    return auth::errors::auth_old_revision();
+  }
+  return resp;
+}
+
+Result<etcdserverpb::LeaseTimeToLiveResponse> LeaseFront::lookup_time_to_live(
     const etcdserverpb::LeaseTimeToLiveRequest& r) {
   // Served by the leader, once its apply thread caught up (etcd forwards a
   // follower's request to the leader).
@@ -89,7 +104,7 @@ void LeaseFront::revoke_expired(const std::vector<LeaseId>& ids) {
     if (!core_.started()) return;
     serverpb::InternalRaftRequest req;
     req.mutable_lease_revoke()->set_id(id.value());
-    auto r = core_.process(std::move(req));
+    auto r = core_.process(Caller::self(), std::move(req));
     Status st = r.is_ok() ? r->status : r.status();
     if (!st.is_ok() && st != errors::lease_not_found()) {
       char hex[17];

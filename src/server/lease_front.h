@@ -18,16 +18,23 @@ class LeaseFront {
  public:
   LeaseFront(ServerCore& core, lease::Lessor& lessor) : core_(core), lessor_(lessor) {}
 
-  Result<etcdserverpb::LeaseGrantResponse> grant(etcdserverpb::LeaseGrantRequest r);
-  Result<etcdserverpb::LeaseRevokeResponse> revoke(const etcdserverpb::LeaseRevokeRequest& r);
+  // No permission needed (etcd).
+  Result<etcdserverpb::LeaseGrantResponse> grant(const Caller& who,
+                                                 etcdserverpb::LeaseGrantRequest r);
+  // Checked when applied: root, or write on every attached key.
+  Result<etcdserverpb::LeaseRevokeResponse> revoke(const Caller& who,
+                                                   const etcdserverpb::LeaseRevokeRequest& r);
   // The renewed TTL.
   Result<int64_t> renew(LeaseId id);
   // lease_not_found for an unknown lease (the gRPC layer answers TTL -1).
+  // With keys and auth enabled, the caller needs read on every attached key
+  // (etcd 3.5), and the answer is refused if the auth store changed meanwhile.
   Result<etcdserverpb::LeaseTimeToLiveResponse> time_to_live(
-      const etcdserverpb::LeaseTimeToLiveRequest& r);
+      const Caller& who, const etcdserverpb::LeaseTimeToLiveRequest& r);
   Result<etcdserverpb::LeaseLeasesResponse> leases();
 
-  // The lessor's revoker (its loop thread): LeaseRevoke through Raft.
+  // The lessor's revoker (its loop thread): LeaseRevoke through Raft, as
+  // root when auth is enabled (etcd's WithRoot).
   void revoke_expired(const std::vector<LeaseId>& ids);
   // The lessor's checkpointer: LeaseCheckpoint through Raft.
   void checkpoint(const std::vector<lease::Checkpoint>& cps);
@@ -45,6 +52,9 @@ class LeaseFront {
   }
 
  private:
+  Result<etcdserverpb::LeaseTimeToLiveResponse> lookup_time_to_live(
+      const etcdserverpb::LeaseTimeToLiveRequest& r);
+
   ServerCore& core_;
   lease::Lessor& lessor_;
   RenewForwarder forward_renew_;

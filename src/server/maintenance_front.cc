@@ -25,7 +25,17 @@ Result<etcdserverpb::StatusResponse> MaintenanceFront::status() {
   return resp;
 }
 
-Result<etcdserverpb::DefragmentResponse> MaintenanceFront::defragment() {
+Result<etcdserverpb::AlarmResponse> MaintenanceFront::alarm(const Caller& who,
+                                                            const etcdserverpb::AlarmRequest& r) {
+  serverpb::InternalRaftRequest req;
+  *req.mutable_alarm() = r;
+  auto resp = core_.propose<etcdserverpb::AlarmResponse>(who, std::move(req));
+  if (resp.is_ok()) core_.fill_header(resp->mutable_header(), 0);
+  return resp;
+}
+
+Result<etcdserverpb::DefragmentResponse> MaintenanceFront::defragment(const Caller& who) {
+  RETURN_IF_ERROR(unconverted_auth_error(core_.check_admin(who)));
   log::Logger& logger = core_.logger;
   logger.info("starting defragment");
   const auto start = core_.clock.now();
@@ -56,7 +66,8 @@ Result<etcdserverpb::DefragmentResponse> MaintenanceFront::defragment() {
   return etcdserverpb::DefragmentResponse();  // etcd's has no header
 }
 
-Result<etcdserverpb::HashResponse> MaintenanceFront::hash() {
+Result<etcdserverpb::HashResponse> MaintenanceFront::hash(const Caller& who) {
+  RETURN_IF_ERROR(unconverted_auth_error(core_.check_admin(who)));
   etcdserverpb::HashResponse resp;
   resp.set_hash(backend_.hash());
   core_.fill_header(resp.mutable_header(), core_.kv.rev().value());
@@ -64,7 +75,8 @@ Result<etcdserverpb::HashResponse> MaintenanceFront::hash() {
 }
 
 Result<etcdserverpb::HashKVResponse> MaintenanceFront::hash_kv(
-    const etcdserverpb::HashKVRequest& r) {
+    const Caller& who, const etcdserverpb::HashKVRequest& r) {
+  RETURN_IF_ERROR(unconverted_auth_error(core_.check_admin(who)));
   auto h = core_.kv.hash_by_rev(MainRev(r.revision()));
   if (!h.is_ok()) {
     if (mvcc::is_compacted(h.status())) return errors::compacted();
@@ -80,7 +92,8 @@ Result<etcdserverpb::HashKVResponse> MaintenanceFront::hash_kv(
 }
 
 Status MaintenanceFront::snapshot(
-    const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send) {
+    const Caller& who, const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send) {
+  RETURN_IF_ERROR(unconverted_auth_error(core_.check_admin(who)));
   auto reader = backend_.snapshot();
   if (!reader.is_ok()) return reader.status();
   auto& rd = **reader;

@@ -17,16 +17,20 @@ class MaintenanceFront {
       : core_(core), backend_(backend), alarms_(alarms) {}
 
   Result<etcdserverpb::StatusResponse> status();
-  Result<etcdserverpb::AlarmResponse> alarm(const etcdserverpb::AlarmRequest& r) {
-    return core_.alarm(r);
-  }
-  Result<etcdserverpb::DefragmentResponse> defragment();
-  Result<etcdserverpb::HashResponse> hash();
-  Result<etcdserverpb::HashKVResponse> hash_kv(const etcdserverpb::HashKVRequest& r);
+  // Any caller (etcd checks no permission for alarms, status and
+  // MoveLeader); the caller goes into the entry.
+  Result<etcdserverpb::AlarmResponse> alarm(const Caller& who, const etcdserverpb::AlarmRequest& r);
+  // Root only: defragment, the hashes and the snapshot (etcd's
+  // authMaintenanceServer).
+  Result<etcdserverpb::DefragmentResponse> defragment(const Caller& who);
+  Result<etcdserverpb::HashResponse> hash(const Caller& who);
+  Result<etcdserverpb::HashKVResponse> hash_kv(const Caller& who,
+                                               const etcdserverpb::HashKVRequest& r);
   // Streams the backend snapshot: chunks of the db image with
   // remaining_bytes (the header in the first only), then the image's
   // SHA-256 as the last message, as etcd's Maintenance.Snapshot.
-  Status snapshot(const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send);
+  Status snapshot(const Caller& who,
+                  const std::function<Status(const etcdserverpb::SnapshotResponse&)>& send);
   Result<etcdserverpb::MoveLeaderResponse> move_leader(const etcdserverpb::MoveLeaderRequest& r);
 
  private:

@@ -1,5 +1,6 @@
 #include "server/server_core.h"
 
+#include "auth/errors.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -7,6 +8,26 @@ namespace etcd::server {
 Result<ApplyResult> ServerCore::process(serverpb::InternalRaftRequest req) {
   if (!started()) return errors::stopped();
   return proposer.propose(std::move(req));
+}
+
+Result<ApplyResult> ServerCore::process(const Caller& who, serverpb::InternalRaftRequest req) {
+  auto* h = req.mutable_header();
+  if (who.member) {
+    if (!auth.store().enabled()) return process(std::move(req));
+    h->set_username(std::string(auth::kRootUser));
+    h->set_auth_revision(auth.store().revision());
+  } else if (!who.info.username.empty()) {
+    h->set_username(who.info.username);
+    h->set_auth_revision(who.info.revision);
+  }
+  return process(std::move(req));
+}
+
+Status ServerCore::check_revision_unchanged(const Caller& who) const {
+  if (who.info.revision != 0 && who.info.revision != auth.store().revision()) {
+    return auth::errors::auth_old_revision();
+  }
+  return Status::ok();
 }
 
 Result<ApplyResult> ServerCore::process_v2(etcdserverpb::Request req) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 
 #include "base/log.h"
 #include "env/clock.h"
@@ -14,6 +15,8 @@
 #include "mvcc/kvstore.h"
 #include "server/apply_loop.h"
 #include "server/apply_result.h"
+#include "server/auth_checks.h"
+#include "server/caller.h"
 #include "server/config/config.h"
 #include "server/membership.h"
 #include "server/proposer.h"
@@ -32,7 +35,7 @@ class ServerCore {
  public:
   ServerCore(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock,
              mvcc::KVStore& kv, Membership& membership, RaftNode& raft, Proposer& proposer,
-             ApplyLoop& apply, const Quota& quota)
+             ApplyLoop& apply, const Quota& quota, const AuthChecks& auth)
       : cfg(cfg),
         logger(logger),
         clock(clock),
@@ -41,7 +44,8 @@ class ServerCore {
         raft(raft),
         proposer(proposer),
         apply(apply),
-        quota(quota) {}
+        quota(quota),
+        auth(auth) {}
 
   std::chrono::milliseconds request_timeout() const { return server::request_timeout(cfg); }
   MemberId id() const { return membership.local_id(); }
@@ -58,6 +62,31 @@ class ServerCore {
   template <typename Resp>
   Result<Resp> propose(serverpb::InternalRaftRequest req) {
     return response_of<Resp>(process(std::move(req)));
+  }
+  // A caller's request: its user and auth revision go into the entry's
+  // header (etcd's raftRequest), where the AuthApplier checks them when the
+  // entry is applied. The member's own requests go as root at the current
+  // auth revision (etcd's AuthStore.WithRoot, for the lessor's revokes).
+  Result<ApplyResult> process(const Caller& who, serverpb::InternalRaftRequest req);
+  template <typename Resp>
+  Result<Resp> propose(const Caller& who, serverpb::InternalRaftRequest req) {
+    return response_of<Resp>(process(who, std::move(req)));
+  }
+  // A read served locally (etcd's doSerialize): `check` the caller's
+  // permission, `read`, then refuse the answer with auth_old_revision if
+  // the auth store changed since the caller's token was issued.
+  template <typename Resp>
+  Result<Resp> serve_read(const Caller& who,
+                          const std::function<Status(const auth::AuthInfo&)>& check,
+                          const std::function<Result<Resp>()>& read) {
+    if (!who.member) RETURN_IF_ERROR(check(who.info));
+    auto resp = read();
+    if (!who.member) RETURN_IF_ERROR(check_revision_unchanged(who));
+    return resp;
+  }
+  // Root only (Defragment, Hash, HashKV, Snapshot, member changes).
+  Status check_admin(const Caller& who) const {
+    return who.member ? Status::ok() : auth.admin(who.info);
   }
   // Returns once every write acknowledged before the call is visible to
   // local reads (ReadIndex, then applied >= read index).
@@ -86,8 +115,11 @@ class ServerCore {
   Proposer& proposer;
   ApplyLoop& apply;
   const Quota& quota;
+  const AuthChecks& auth;
 
  private:
+  Status check_revision_unchanged(const Caller& who) const;
+
   std::atomic<bool> started_{false};
 };
 
