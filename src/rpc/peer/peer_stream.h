@@ -32,7 +32,7 @@ class PeerStream {
   PeerStream(boost::asio::ip::tcp::socket sock, std::shared_ptr<boost::asio::ssl::context> ctx);
 
   PeerStream(PeerStream&&) = default;
-  PeerStream& operator=(PeerStream&&) = default;
+  PeerStream& operator=(PeerStream&&) = delete;  // the stream it holds cannot be reassigned
 
   bool is_tls() const { return tls_ != nullptr; }
   boost::beast::tcp_stream& tcp() { return tls_ ? tls_->next_layer() : *plain_; }
