@@ -643,6 +643,9 @@ TEST_F(AuthApplierTest, ReadChecksOfTheFronts) {
   EXPECT_TRUE(checks_->watch(u, "a", "").is_ok());
   EXPECT_EQ(checks_->watch(u, "a", std::string(1, '\0')), auth::errors::permission_denied());
   EXPECT_EQ(checks_->watch(auth::AuthInfo{}, "a", ""), auth::errors::user_empty());
+  // Compaction: any user, but a user.
+  EXPECT_TRUE(checks_->authenticated(u).is_ok());
+  EXPECT_EQ(checks_->authenticated(auth::AuthInfo{}), auth::errors::user_empty());
   EXPECT_EQ(unconverted_auth_error(auth::errors::permission_denied()),
             Status(Code::kUnknown, "auth: permission denied"));
   EXPECT_EQ(unconverted_auth_error(errors::no_space()), errors::no_space());

@@ -20,6 +20,12 @@ Status unconverted_auth_error(const Status& st) {
   return st;
 }
 
+Status AuthChecks::authenticated(const auth::AuthInfo& who) const {
+  if (!store_.enabled()) return Status::ok();
+  if (who.username.empty()) return auth::errors::user_empty();
+  return Status::ok();
+}
+
 Status AuthChecks::range(const auth::AuthInfo& who, const etcdserverpb::RangeRequest& r) const {
   return store_.is_range_permitted(who, r.key(), r.range_end());
 }

@@ -52,6 +52,11 @@ class AuthChecks {
   // key) is checked as that open range; etcd 3.5 checks only `key` then.
   Status watch(const auth::AuthInfo& who, std::string_view key, std::string_view end) const;
   Status admin(const auth::AuthInfo& who) const { return store_.is_admin_permitted(who); }
+  // Compaction: any authenticated user (user_empty without credentials
+  // while auth is on). Stricter than etcd, which lets an anonymous client
+  // compact; not root-only, so Kubernetes' API server, which compacts as an
+  // ordinary user, keeps working.
+  Status authenticated(const auth::AuthInfo& who) const;
 
  private:
   // The ops of one branch; nested txns recurse (their depth is bounded by

@@ -63,6 +63,7 @@ Result<etcdserverpb::TxnResponse> KvFront::txn(const Caller& who,
 
 Result<etcdserverpb::CompactionResponse> KvFront::compact(
     const Caller& who, const etcdserverpb::CompactionRequest& r) {
+  if (!who.member) RETURN_IF_ERROR(core_.auth.authenticated(who.info));
   serverpb::InternalRaftRequest req;
   *req.mutable_compaction() = r;
   auto resp = core_.propose<etcdserverpb::CompactionResponse>(who, std::move(req));

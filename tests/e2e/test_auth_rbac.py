@@ -483,6 +483,23 @@ def test_maintenance_needs_root(m, tmp_path):
     assert m.ok("compact", "2", user=u) == "compacted revision 2\n"
 
 
+def test_compaction_needs_a_user(m, kind):
+    """Any user may compact (Kubernetes' API server compacts as an ordinary
+    user), but with auth on an anonymous client may not: etcd lets it,
+    ours says who is missing."""
+    for i in range(3):
+        m.ok("put", "foo", str(i))
+    m.enable()
+    m.setup_test_user()
+    if kind == "reference":
+        assert m.ok("compact", "2") == "compacted revision 2\n"
+    else:
+        assert m.fails("compact", "2") == "Error: etcdserver: user name is empty"
+        assert m.ok("compact", "2", user="test-user:pass") == "compacted revision 2\n"
+    assert m.fails("compact", "2", user="test-user:pass") == \
+        "Error: etcdserver: mvcc: required revision has been compacted"
+
+
 # ---------------------------------------------------------------------------
 # Raw gRPC: tokens, stale revisions, nested txns, watch refusals
 # ---------------------------------------------------------------------------
