@@ -64,17 +64,19 @@ void AuthStore::load(backend::Backend& b) {
       return true;
     });
   }
-  MutexLock lock(&mu_);
-  users_ = std::move(users);
-  roles_ = std::move(roles);
-  perm_cache_.rebuild(users_, roles_);
   if (revision == 0) {
-    // A new store starts at revision 1, as etcd's NewAuthStore.
+    // A new store starts at revision 1, as etcd's NewAuthStore. (Before
+    // mu_: the apply_* methods take mu_ while their batch holds the
+    // backend's lock, so mu_ is never held while taking it.)
     revision = 1;
     backend::BatchTx tx = b.batch_tx();
     Status st = tx.put(backend::Bucket::kAuth, backend::kAuthRevision, backend::u64_value(1));
     ASSERT(st.is_ok(), "storing the auth revision failed");
   }
+  MutexLock lock(&mu_);
+  users_ = std::move(users);
+  roles_ = std::move(roles);
+  perm_cache_.rebuild(users_, roles_);
   revision_.store(revision, std::memory_order_release);
   enabled_.store(enabled, std::memory_order_release);
   if (enabled) {

@@ -2,11 +2,12 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -45,13 +46,34 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// The log, captured under the sink's own mutex (the listener logs from its
+// I/O thread while the test reads).
+class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    text_.append(buf.data(), buf.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
 class ClientListenerTest : public ::testing::Test {
  protected:
   ClientListenerTest()
       : dir_(fs::temp_directory_path() /
              ("client_listener_test_" + std::to_string(getpid()) + "_" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name())),
-        sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_)),
+        sink_(std::make_shared<CaptureSink>()),
         logger_(log::Level::kInfo, {sink_}, [] { return int64_t{0}; }) {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -119,8 +141,17 @@ class ClientListenerTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::ostringstream log_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+  // The log once it holds `what` (the listener logs a refusal on its own
+  // thread, maybe after the client gave up), or after 5 s.
+  std::string logged_once(const std::string& what) {
+    for (int i = 0; i < 500; ++i) {
+      std::string text = sink_->text();
+      if (text.find(what) != std::string::npos) return text;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return sink_->text();
+  }
+  std::shared_ptr<CaptureSink> sink_;
   log::Logger logger_;
   std::unique_ptr<CertFactory> certs_;
   Issued ca_, server_cert_, client_cert_;
@@ -183,7 +214,7 @@ TEST_F(ClientListenerTest, ARefusedHandshakeIsLoggedAndTheServerGoesOn) {
     etcdserverpb::RangeResponse resp;
     EXPECT_FALSE(kv->Range(&ctx, {}, &resp).ok());
   }
-  std::string logged = log_.str();
+  std::string logged = logged_once("\"msg\":\"rejected connection\"");
   EXPECT_NE(logged.find("\"msg\":\"rejected connection\""), std::string::npos) << logged;
   EXPECT_NE(logged.find("\"remote-addr\":\"127.0.0.1:"), std::string::npos) << logged;
   EXPECT_NE(logged.find("\"server-name\""), std::string::npos) << logged;
