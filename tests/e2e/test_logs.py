@@ -192,12 +192,16 @@ def ts(e: dict) -> datetime.datetime:
 
 
 def test_a_clean_start_warns_about_nothing_and_serves_once_it_leads(logs):
-    """A healthy single member logs no warning (a publish attempt made
-    before the first election is not a failure), and publishes itself right
-    after it becomes leader, not a request timeout (7 s) later."""
-    ours, _, _ = logs
-    for run in ours:
-        warns = [e["msg"] for e in run if e["level"] != "info"]
+    """A healthy single member logs no warning but the ones the reference
+    gives too (with the default --auth-token, etcd warns that simple tokens
+    are not signed; a publish attempt made before the first election is not
+    a failure), and publishes itself right after it becomes leader, not a
+    request timeout (7 s) later."""
+    ours, ref, _ = logs
+    for run, ref_run in zip(ours, ref):
+        theirs = {e["msg"] for e in ref_run if e["level"] != "info"}
+        assert "simple token is not cryptographically signed" in theirs
+        warns = [e["msg"] for e in run if e["level"] != "info" and e["msg"] not in theirs]
         assert not warns, warns
         leader = next(e for e in run if e["msg"].startswith("raft.node: <id> elected leader"))
         published = first(run, "published local member to cluster through raft")
