@@ -7,16 +7,12 @@ daemon: they bind the datagram socket $NOTIFY_SOCKET names (a path, or
 The reference etcd 3.4.23 runs the same scenario: it sends READY=1 at the
 same point and nothing when it stops (etcd 3.5 neither)."""
 
-import json
 import os
 import signal
 import socket
-import time
-
-import pytest
 
 from cluster import OURS, Cluster
-from conftest import START_TIMEOUT_S, STOP_TIMEOUT_S, run_etcdctl
+from conftest import STOP_TIMEOUT_S, run_etcdctl, wait_log
 
 READY_TIMEOUT_S = 30.0
 
@@ -175,3 +171,28 @@ def test_each_cluster_member_notifies_once_it_serves(tmp_path):
         c.close()
         for d in daemons:
             d.close()
+
+
+def test_stop_before_ready_sends_only_stopping(tmp_path):
+    """A member that never became ready (no quorum) and gets SIGTERM tells
+    systemd it is stopping, and never that it is ready."""
+    c = Cluster(tmp_path / "c", [OURS] * 3)
+    m = c.members[0]
+    daemon = InitDaemon(str(tmp_path / "notify.sock"))
+    try:
+        m.env["NOTIFY_SOCKET"] = daemon.address
+        m.bootstrap = ["--initial-advertise-peer-urls", m.peer_url,
+                       "--initial-cluster", c.initial_cluster(),
+                       "--initial-cluster-token", c.token,
+                       "--initial-cluster-state", "new"]
+        m.start(wait=False)
+        wait_log(m, "now serving peer/client/metrics")
+        assert daemon.receive(1.0) is None
+        m.proc.send_signal(signal.SIGTERM)
+        assert m.proc.wait(timeout=STOP_TIMEOUT_S) == -signal.SIGTERM
+        assert daemon.receive(2.0) == "STOPPING=1"
+        assert daemon.receive(0.2) is None
+        assert "notifying init daemon" not in [e["msg"] for e in m.log_entries()]
+    finally:
+        c.close()
+        daemon.close()
