@@ -125,7 +125,8 @@ class JournaledMember:
 def test_environment_file_runs_the_guides_cluster(tmp_path):
     template = parse_env_file(ENV_FILE)
     pki = Pki(tmp_path / "ssl")
-    server = pki.issue("server", "server", cn="etcd", hosts=["127.0.0.1", "localhost"])
+    # server.pem and server-key.pem: the file names the example file uses.
+    pki.issue("server", "server", cn="etcd", hosts=["127.0.0.1", "localhost"])
     client = pki.issue("client", "client", cn="root", algo="rsa", size=2048)
     ports = {i: dict(zip(("peer", "client", "local"), free_ports(3))) for i in (1, 2, 3)}
 
