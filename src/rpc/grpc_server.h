@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "metrics/grpc_metrics.h"
 #include "rpc/client_listener.h"
 #include "rpc/tls/tls.h"
 #include "server/config/config.h"
@@ -52,7 +53,7 @@ class ClientServer {
   static Result<std::unique_ptr<ClientServer>> start(
       server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
       const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger,
-      std::shared_ptr<tls::TlsContext> tls = nullptr);
+      std::shared_ptr<tls::TlsContext> tls = nullptr, bool extensive_metrics = false);
   ~ClientServer();
   void shutdown();
 
@@ -61,7 +62,10 @@ class ClientServer {
   static Result<std::unique_ptr<ClientServer>> listen(
       const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
       uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
-      log::Logger& logger, std::shared_ptr<tls::TlsContext> tls);
+      log::Logger& logger, std::shared_ptr<tls::TlsContext> tls, bool extensive_metrics);
+  // go-grpc-prometheus' series for every call (an interceptor); outlives
+  // server_.
+  std::unique_ptr<metrics::GrpcServerMetrics> grpc_metrics_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ClientTlsListener> tls_listener_;  // hands connections to server_
