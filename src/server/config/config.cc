@@ -305,6 +305,11 @@ FlagSet make_server_flags() {
       "Also store checkpointed remaining TTLs in the lease bucket (needs "
       "--experimental-enable-lease-checkpoint).");
 
+  add("metrics", T::kString, "basic", "Profiling and Monitoring",
+      "How much the metrics tell: 'basic', or 'extensive' to add the gRPC handling-time "
+      "histograms.");
+  add("listen-metrics-urls", T::kStrings, "", "Profiling and Monitoring",
+      "Extra URLs on which to serve /metrics and /health alone.", check_urls);
   add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
   add("log-outputs", T::kStrings, "default", kLogging,
       "Where logs go: 'default' (stderr), 'stderr', 'stdout' or file paths, comma-separated.");
@@ -377,6 +382,8 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.initial_cluster_token = flags.get("initial-cluster-token");
   c.advertise_client_urls = flags.get_strings("advertise-client-urls");
   c.auto_compaction_mode = flags.get("auto-compaction-mode");
+  c.metrics = flags.get("metrics");
+  c.listen_metrics_urls = flags.get_strings("listen-metrics-urls");
   c.auto_compaction_retention = flags.get("auto-compaction-retention");
   c.auto_compaction_revision_interval_ns =
       *parse_go_duration(flags.get("experimental-auto-compaction-revision-interval"));

@@ -24,6 +24,11 @@ struct ServerConfig {
   uint64_t election_timeout_ms = 0;
   std::vector<std::string> listen_peer_urls;
   std::vector<std::string> listen_client_urls;
+  // --listen-metrics-urls: listeners serving only /metrics and /health.
+  std::vector<std::string> listen_metrics_urls;
+  // --metrics: "extensive" adds histograms; any other value is basic (etcd
+  // accepts any value too).
+  std::string metrics = "basic";
   int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
   uint64_t max_txn_ops = 0;
   uint64_t max_request_bytes = 0;
