@@ -183,8 +183,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  for (const auto* urls :
-       {&cfg.listen_peer_urls, &cfg.listen_client_urls, &cfg.listen_metrics_urls}) {
+  for (const auto* urls : {&cfg.listen_peer_urls, &cfg.listen_client_urls,
+                           &cfg.listen_client_http_urls, &cfg.listen_metrics_urls}) {
     for (const auto& url : *urls) {
       if (auto st = etcd::rpc::check_listen(url); !st.is_ok()) {
         lg.fatal("failed to start etcd", {{"error", st.message()}});
@@ -290,10 +290,15 @@ int main(int argc, char** argv) {
     }
   }
   lg.info("ready to serve client requests");
-  auto client =
-      etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes,
-                                     cfg.grpc_keepalive, lg, std::move(client_tls).value(),
-                                     /*extensive_metrics=*/cfg.metrics == "extensive");
+  etcd::rpc::ClientServerOptions client_options;
+  client_options.urls = cfg.listen_client_urls;
+  client_options.http_urls = cfg.listen_client_http_urls;
+  client_options.metrics_urls = cfg.listen_metrics_urls;
+  client_options.max_request_bytes = cfg.max_request_bytes;
+  client_options.keepalive = cfg.grpc_keepalive;
+  client_options.tls = std::move(client_tls).value();
+  client_options.extensive_metrics = cfg.metrics == "extensive";
+  auto client = etcd::rpc::ClientServer::start(**server, client_options, lg);
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});

@@ -253,6 +253,8 @@ TEST(Config, MetricsFlags) {
   EXPECT_EQ(r.config.listen_metrics_urls, std::vector<std::string>{"http://127.0.0.1:9"});
   r = load({"--listen-metrics-urls=127.0.0.1:9"}, {});
   EXPECT_EQ(r.action, Action::kError);
+  r = load({"--metrics=bogus"}, {});
+  EXPECT_EQ(r.action, Action::kError);
 }
 
 }  // namespace
