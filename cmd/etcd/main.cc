@@ -301,6 +301,7 @@ int main(int argc, char** argv) {
   client_options.max_request_bytes = cfg.max_request_bytes;
   client_options.keepalive = cfg.grpc_keepalive;
   client_options.tls = std::move(client_tls).value();
+  client_options.extensive_metrics = cfg.metrics == "extensive";
   auto client = etcd::rpc::ClientServer::start(**server, client_options, lg);
   if (!client.is_ok()) {
     (*server)->stop();

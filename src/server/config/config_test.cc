@@ -265,5 +265,26 @@ TEST(Config, SecurityAndAuthFlagsWithEtcdsDefaultsAndChecks) {
   EXPECT_EQ(c.error, "cipher suites cannot be configured when only TLS1.3 is enabled");
 }
 
+TEST(Config, MetricsFlags) {
+  LoadResult r = load({}, {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "basic");
+  EXPECT_TRUE(r.config.listen_metrics_urls.empty());
+  r = load({"--metrics=extensive", "--listen-metrics-urls=http://127.0.0.1:2381,http://[::1]:2381"},
+           {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "extensive");
+  EXPECT_EQ(r.config.listen_metrics_urls,
+            (std::vector<std::string>{"http://127.0.0.1:2381", "http://[::1]:2381"}));
+  r = load({}, {"ETCD_METRICS=extensive", "ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:9"});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "extensive");
+  EXPECT_EQ(r.config.listen_metrics_urls, std::vector<std::string>{"http://127.0.0.1:9"});
+  r = load({"--listen-metrics-urls=127.0.0.1:9"}, {});
+  EXPECT_EQ(r.action, Action::kError);
+  r = load({"--metrics=bogus"}, {});
+  EXPECT_EQ(r.action, Action::kError);
+}
+
 }  // namespace
 }  // namespace etcd::config
