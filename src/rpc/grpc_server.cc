@@ -10,7 +10,9 @@
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/auth_context.h"
 #include "rpc/auth_service.h"
+#include "rpc/election_service.h"
 #include "rpc/lease_service.h"
+#include "rpc/lock_service.h"
 #include "rpc/watch_service.h"
 
 namespace etcd::rpc {
@@ -342,8 +344,12 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(
   auto watch = make_watch_service(server, max_request_bytes);
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));
+  auto self = std::make_shared<SelfClient>();  // Lock and Election run through it
+  services.push_back(make_lock_service(self));
+  services.push_back(make_election_service(self));
   auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger, std::move(tls));
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
+  if (cs.is_ok()) (*cs)->self_client_ = self->attach_to(*(*cs)->server_);
   return cs;
 }
 
@@ -353,8 +359,9 @@ void ClientServer::shutdown() {
   if (server_) {
     // No new TLS connections; those up keep pumping while calls finish.
     if (tls_listener_) tls_listener_->stop_accepting();
-    // Watch streams never end on their own: end them, then give unary
-    // calls up to 2 s to finish.
+    // Watch streams, locks and elections never end on their own: end them,
+    // then give unary calls up to 2 s to finish.
+    if (self_client_ != nullptr) self_client_->stop();
     if (watch_ != nullptr) watch_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     if (tls_listener_) tls_listener_->stop();

@@ -19,6 +19,7 @@
 namespace etcd::rpc {
 
 class WatchServiceBase;
+class SelfClient;
 
 grpc::Status to_grpc(const Status& s);
 
@@ -66,6 +67,7 @@ class ClientServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ClientTlsListener> tls_listener_;  // hands connections to server_
   WatchServiceBase* watch_ = nullptr;                // in services_
+  std::shared_ptr<SelfClient> self_client_;          // Lock and Election's client
   std::vector<std::string> addresses_;
 };
 
