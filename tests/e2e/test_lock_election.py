@@ -279,6 +279,26 @@ def test_second_locker_waits_for_unlock(server):
     assert c.keys(b"job/") == [second.key]
 
 
+def test_lock_whose_lease_expired_while_it_waited(server):
+    """etcd 3.5's mutex checks its key once the wait is over: gone (its
+    lease expired meanwhile) -> 'mutex: session is expired'. The reference
+    3.4 grants a lock whose key no longer exists."""
+    m, c = server
+    a, b = c.grant(30), c.grant(2)
+    held = c.lock(b"job", a)
+    waiter = c.lock_future(b"job", b)
+    wait_until(lambda: len(c.keys(b"job/")) == 2, what="the waiter's key")
+    wait_until(lambda: c.keys(b"job/") == [held.key], what="the waiter's lease to expire")
+    assert not waiter.done()
+    c.unlock(held.key)
+    got = err(lambda: waiter.result(timeout=WAIT_S))
+    if m.reference:
+        assert got.key == f"job/{b:x}".encode()
+    else:
+        assert got == ("error", "UNKNOWN", "mutex: session is expired")
+    assert c.keys(b"job/") == []
+
+
 def test_locker_gets_the_lock_when_the_holders_lease_is_revoked(server):
     _, c = server
     a, b = c.grant(30), c.grant(30)
