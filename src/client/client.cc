@@ -149,7 +149,8 @@ std::shared_ptr<Connection> make_connection(const std::string& endpoint,
 }
 
 std::unique_ptr<Client> Client::over_channel(std::shared_ptr<grpc::Channel> channel,
-                                             const std::string& name, std::string token) {
+                                             const std::string& name, std::string token,
+                                             Metadata metadata) {
   Options o;
   o.endpoints = {name};
   o.round_robin = false;
@@ -159,6 +160,7 @@ std::unique_ptr<Client> Client::over_channel(std::shared_ptr<grpc::Channel> chan
   client->token_ = std::move(token);
   client->authenticated_ = true;
   client->given_channel_ = true;
+  client->metadata_ = std::move(metadata);
   return client;
 }
 
@@ -234,6 +236,7 @@ void Client::prepare(grpc::ClientContext& ctx, Deadline deadline) {
   if (deadline != Deadline::max()) ctx.set_deadline(deadline);
   const std::string t = token();
   if (!t.empty()) ctx.AddMetadata("token", t);
+  for (const auto& [k, v] : metadata_) ctx.AddMetadata(k, v);
 }
 
 grpc::Status Client::authenticate(Connection& c, Deadline deadline) {

@@ -117,9 +117,12 @@ class Client {
   // channel, for the Lock and Election services it serves on top of its
   // KV, Watch and Lease services): one endpoint named `name`, never
   // dialed anew; `token`, when not empty, goes with every call, and the
-  // client never authenticates on its own.
+  // client never authenticates on its own. `metadata` also goes with every
+  // call.
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
   static std::unique_ptr<Client> over_channel(std::shared_ptr<grpc::Channel> channel,
-                                              const std::string& name, std::string token);
+                                              const std::string& name, std::string token,
+                                              Metadata metadata = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -197,6 +200,7 @@ class Client {
   bool authenticated_ ABSL_GUARDED_BY(mu_) = false;
   // Made by over_channel(): conns_[0] is the only connection, never dialed.
   bool given_channel_ = false;
+  Metadata metadata_;  // set by over_channel(), before the client is shared
 };
 
 }  // namespace etcd::client

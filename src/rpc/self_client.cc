@@ -1,6 +1,10 @@
 #include "rpc/self_client.h"
 
+#include <cstdio>
+#include <random>
 #include <vector>
+
+#include "rpc/client_listener.h"
 
 namespace etcd::rpc {
 namespace {
@@ -17,6 +21,35 @@ std::string token_of(const grpc::ServerContext& ctx) {
 }
 
 }  // namespace
+
+const std::string& self_call_secret() {
+  static const std::string secret = [] {
+    std::random_device rd;  // getrandom(2)
+    std::string s;
+    for (int i = 0; i < 8; ++i) {
+      char buf[9];
+      std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+      s += buf;
+    }
+    return s;
+  }();
+  return secret;
+}
+
+std::optional<std::string> self_caller_cn(const grpc::ServerContextBase& ctx) {
+  const auto& md = ctx.client_metadata();
+  auto cn = md.find(kSelfCallerCnMetadata);
+  auto secret = md.find(kSelfCallSecretMetadata);
+  if (cn == md.end() || secret == md.end()) return std::nullopt;
+  const std::string& want = self_call_secret();
+  if (secret->second.size() != want.size()) return std::nullopt;
+  unsigned char diff = 0;  // constant time: no early exit on a mismatch
+  for (size_t i = 0; i < want.size(); ++i) {
+    diff |= static_cast<unsigned char>(secret->second.data()[i] ^ want[i]);
+  }
+  if (diff != 0) return std::nullopt;
+  return std::string(cn->second.data(), cn->second.size());
+}
 
 SelfCall::~SelfCall() { owner_.end(this); }
 
@@ -68,8 +101,18 @@ Result<std::unique_ptr<SelfCall>> SelfClient::begin(grpc::ServerContext& server_
     }
     channel = channel_;
   }
-  auto client =
-      client::Client::over_channel(std::move(channel), "in-process", token_of(server_ctx));
+  // The caller's credentials: its token, else its certificate's CN.
+  std::string token = token_of(server_ctx);
+  client::Client::Metadata md;
+  if (token.empty()) {
+    std::string cn = client_cert_common_name(server_ctx);
+    if (!cn.empty()) {
+      md.emplace_back(kSelfCallerCnMetadata, std::move(cn));
+      md.emplace_back(kSelfCallSecretMetadata, self_call_secret());
+    }
+  }
+  auto client = client::Client::over_channel(std::move(channel), "in-process", std::move(token),
+                                             std::move(md));
   std::unique_ptr<SelfCall> call(new SelfCall(*this, server_ctx, std::move(client)));
   bool stopped;
   {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -103,6 +104,18 @@ class SelfClient : public std::enable_shared_from_this<SelfClient> {
   std::set<SelfCall*> calls_ ABSL_GUARDED_BY(mu_);
   Worker poller_;
 };
+
+// A caller known by its client certificate (no token) is carried to the
+// inner calls as its CN, in kSelfCallerCnMetadata, with this process's
+// secret (random, made at start, sent only over the in-process channel) in
+// kSelfCallSecretMetadata: rpc::caller believes the CN only with the
+// secret, so no outside client can claim a CN this way.
+inline constexpr const char* kSelfCallerCnMetadata = "etcd-self-caller-cn";
+inline constexpr const char* kSelfCallSecretMetadata = "etcd-self-call-secret";
+const std::string& self_call_secret();
+// The CN `ctx` carries for the caller of one of our own calls, if it is one
+// of them (the secret matches).
+std::optional<std::string> self_caller_cn(const grpc::ServerContextBase& ctx);
 
 // What a recipe's error becomes for the caller: etcd's own server errors
 // ("etcdserver: ...") reach etcd's callers as gRPC Unknown with the same

@@ -22,6 +22,8 @@ class TokenEchoKv final : public etcdserverpb::KV::Service {
     const auto& md = ctx->client_metadata();
     auto it = md.find("token");
     kv->set_value(it == md.end() ? "<none>" : std::string(it->second.data(), it->second.size()));
+    auto cn = self_caller_cn(*ctx);
+    kv->set_key(cn ? *cn : "<no cn>");
     return grpc::Status::OK;
   }
 };
@@ -52,6 +54,8 @@ class WaitingLock final : public v3lockpb::Lock::Service {
         client::Idempotent::kYes);
     if (!s.ok()) return c.result(s);
     resp->set_key(got.kvs(0).value());
+    // The CN the inner call carried (none: no certificate here).
+    resp->mutable_header()->set_cluster_id(got.kvs(0).key() == "<no cn>" ? 0 : 1);
     if (req->lease() == 0) return grpc::Status::OK;  // no wait
     {
       MutexLock l(&mu_);
@@ -97,6 +101,7 @@ class SelfClientTest : public ::testing::Test {
     grpc::ServerBuilder b;
     b.RegisterService(&kv_);
     b.RegisterService(lock_.get());
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     self_->attach_to(*server_);
@@ -117,6 +122,7 @@ class SelfClientTest : public ::testing::Test {
   std::unique_ptr<WaitingLock> lock_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v3lockpb::Lock::Stub> stub_;
+  int port_ = 0;
 };
 
 TEST_F(SelfClientTest, InnerCallsCarryTheCallersToken) {
@@ -134,6 +140,54 @@ TEST_F(SelfClientTest, InnerCallsCarryTheCallersToken) {
   ASSERT_TRUE(lock(without, 0, &resp).ok());
   EXPECT_EQ(resp.key(), "<none>");
   EXPECT_EQ(self_->running(), 0u);
+}
+
+TEST_F(SelfClientTest, AClaimedCnNeedsTheProcessSecret) {
+  start();
+  auto tcp = v3lockpb::Lock::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                                         grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v3lockpb::LockRequest req;
+  v3lockpb::LockResponse resp;
+  ASSERT_TRUE(tcp->Lock(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.header().cluster_id(), 0u);  // no certificate, no CN passed on
+  EXPECT_EQ(self_call_secret().size(), 64u);
+  EXPECT_EQ(self_call_secret(), self_call_secret());
+}
+
+// A KV service answering the CN self_caller_cn() finds in its call.
+class CnEchoKv final : public etcdserverpb::KV::Service {
+ public:
+  grpc::Status Range(grpc::ServerContext* ctx, const etcdserverpb::RangeRequest*,
+                     etcdserverpb::RangeResponse* resp) override {
+    auto cn = self_caller_cn(*ctx);
+    resp->add_kvs()->set_value(cn ? *cn : "<none>");
+    return grpc::Status::OK;
+  }
+};
+
+TEST(SelfCallerCn, BelievedOnlyWithTheSecret) {
+  CnEchoKv kv;
+  grpc::ServerBuilder b;
+  b.RegisterService(&kv);
+  auto server = b.BuildAndStart();
+  auto stub = etcdserverpb::KV::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+  auto ask = [&](std::vector<std::pair<std::string, std::string>> md) {
+    grpc::ClientContext ctx;
+    for (auto& [k, v] : md) ctx.AddMetadata(k, v);
+    etcdserverpb::RangeResponse resp;
+    EXPECT_TRUE(stub->Range(&ctx, etcdserverpb::RangeRequest(), &resp).ok());
+    return resp.kvs(0).value();
+  };
+  EXPECT_EQ(ask({{kSelfCallerCnMetadata, "alice"}, {kSelfCallSecretMetadata, self_call_secret()}}),
+            "alice");
+  EXPECT_EQ(ask({{kSelfCallerCnMetadata, "alice"}}), "<none>");
+  std::string wrong = self_call_secret();
+  wrong[5] = wrong[5] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(ask({{kSelfCallerCnMetadata, "alice"}, {kSelfCallSecretMetadata, wrong}}), "<none>");
+  EXPECT_EQ(ask({{kSelfCallerCnMetadata, "alice"}, {kSelfCallSecretMetadata, "short"}}), "<none>");
+  EXPECT_EQ(ask({}), "<none>");
+  server->Shutdown();
 }
 
 TEST_F(SelfClientTest, ACallEndsWhenItsCallerCancels) {
