@@ -1,5 +1,6 @@
 #include "rpc/election_service.h"
 
+#include "rpc/grpc_server.h"
 #include "v3electionpb/v3election.grpc.pb.h"
 
 namespace etcd::rpc {
@@ -33,10 +34,12 @@ constexpr int64_t kNoSessionLease = -1;
 
 class ElectionService final : public v3electionpb::Election::Service {
  public:
-  explicit ElectionService(std::shared_ptr<SelfClient> self) : self_(std::move(self)) {}
+  ElectionService(server::EtcdServer& server, std::shared_ptr<SelfClient> self)
+      : server_(server), self_(std::move(self)) {}
 
   grpc::Status Campaign(grpc::ServerContext* ctx, const v3electionpb::CampaignRequest* req,
                         v3electionpb::CampaignResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
     auto& c = **call;
@@ -57,6 +60,7 @@ class ElectionService final : public v3electionpb::Election::Service {
 
   grpc::Status Proclaim(grpc::ServerContext* ctx, const v3electionpb::ProclaimRequest* req,
                         v3electionpb::ProclaimResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     if (!req->has_leader()) return missing_leader_key();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
@@ -74,6 +78,7 @@ class ElectionService final : public v3electionpb::Election::Service {
 
   grpc::Status Resign(grpc::ServerContext* ctx, const v3electionpb::ResignRequest* req,
                       v3electionpb::ResignResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     if (!req->has_leader()) return missing_leader_key();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
@@ -91,6 +96,7 @@ class ElectionService final : public v3electionpb::Election::Service {
 
   grpc::Status Leader(grpc::ServerContext* ctx, const v3electionpb::LeaderRequest* req,
                       v3electionpb::LeaderResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
     auto& c = **call;
@@ -106,6 +112,7 @@ class ElectionService final : public v3electionpb::Election::Service {
 
   grpc::Status Observe(grpc::ServerContext* ctx, const v3electionpb::LeaderRequest* req,
                        grpc::ServerWriter<v3electionpb::LeaderResponse>* writer) override {
+    if (server_.is_learner()) return learner_unsupported();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
     auto& c = **call;
@@ -130,13 +137,15 @@ class ElectionService final : public v3electionpb::Election::Service {
   }
 
  private:
+  server::EtcdServer& server_;
   std::shared_ptr<SelfClient> self_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_election_service(std::shared_ptr<SelfClient> self) {
-  return std::make_unique<ElectionService>(std::move(self));
+std::unique_ptr<grpc::Service> make_election_service(server::EtcdServer& server,
+                                                     std::shared_ptr<SelfClient> self) {
+  return std::make_unique<ElectionService>(server, std::move(self));
 }
 
 }  // namespace etcd::rpc

@@ -19,9 +19,12 @@
 #include <memory>
 
 #include "rpc/self_client.h"
+#include "server/etcd_server.h"
 
 namespace etcd::rpc {
 
-std::unique_ptr<grpc::Service> make_election_service(std::shared_ptr<SelfClient> self);
+// A learner refuses every call, as etcd's.
+std::unique_ptr<grpc::Service> make_election_service(server::EtcdServer& server,
+                                                     std::shared_ptr<SelfClient> self);
 
 }  // namespace etcd::rpc

@@ -345,8 +345,8 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(
   WatchServiceBase* watch_ptr = watch.get();
   services.push_back(std::move(watch));
   auto self = std::make_shared<SelfClient>();  // Lock and Election run through it
-  services.push_back(make_lock_service(self));
-  services.push_back(make_election_service(self));
+  services.push_back(make_lock_service(server, self));
+  services.push_back(make_election_service(server, self));
   auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger, std::move(tls));
   if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
   if (cs.is_ok()) (*cs)->self_client_ = self->attach_to(*(*cs)->server_);

@@ -1,5 +1,6 @@
 #include "rpc/lock_service.h"
 
+#include "rpc/grpc_server.h"
 #include "v3lockpb/v3lock.grpc.pb.h"
 
 namespace etcd::rpc {
@@ -13,10 +14,12 @@ grpc::Status begin_error(const Status& s) {
 
 class LockService final : public v3lockpb::Lock::Service {
  public:
-  explicit LockService(std::shared_ptr<SelfClient> self) : self_(std::move(self)) {}
+  LockService(server::EtcdServer& server, std::shared_ptr<SelfClient> self)
+      : server_(server), self_(std::move(self)) {}
 
   grpc::Status Lock(grpc::ServerContext* ctx, const v3lockpb::LockRequest* req,
                     v3lockpb::LockResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
     auto& c = **call;
@@ -36,6 +39,7 @@ class LockService final : public v3lockpb::Lock::Service {
 
   grpc::Status Unlock(grpc::ServerContext* ctx, const v3lockpb::UnlockRequest* req,
                       v3lockpb::UnlockResponse* resp) override {
+    if (server_.is_learner()) return learner_unsupported();
     auto call = self_->begin(*ctx);
     if (!call.is_ok()) return begin_error(call.status());
     auto& c = **call;
@@ -54,13 +58,15 @@ class LockService final : public v3lockpb::Lock::Service {
   }
 
  private:
+  server::EtcdServer& server_;
   std::shared_ptr<SelfClient> self_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_lock_service(std::shared_ptr<SelfClient> self) {
-  return std::make_unique<LockService>(std::move(self));
+std::unique_ptr<grpc::Service> make_lock_service(server::EtcdServer& server,
+                                                 std::shared_ptr<SelfClient> self) {
+  return std::make_unique<LockService>(server, std::move(self));
 }
 
 }  // namespace etcd::rpc

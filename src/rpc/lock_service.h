@@ -14,9 +14,13 @@
 #include <memory>
 
 #include "rpc/self_client.h"
+#include "server/etcd_server.h"
 
 namespace etcd::rpc {
 
-std::unique_ptr<grpc::Service> make_lock_service(std::shared_ptr<SelfClient> self);
+// A learner refuses every call (etcd's interceptor lets only serializable
+// reads and Status through).
+std::unique_ptr<grpc::Service> make_lock_service(server::EtcdServer& server,
+                                                 std::shared_ptr<SelfClient> self);
 
 }  // namespace etcd::rpc

@@ -464,3 +464,32 @@ def test_auth_token_reaches_the_inner_calls(server):
         "error", "UNKNOWN", "etcdserver: permission denied")
     assert c.leader(b"a", token=alice).kv.key == got.key
     m.ok("--user=root:rootpw", "auth", "disable")
+
+
+@pytest.mark.parametrize("kind", ["ours", "ref"])
+def test_a_learner_refuses_every_call(tmp_path, kind):
+    from cluster import OURS, REF, Cluster
+
+    k = OURS if kind == "ours" else REF
+    cl = Cluster(tmp_path / "c", [k])
+    try:
+        cl.start()
+        cl.ok("put", "seen", "1")
+        m, _ = cl.add_member(k, learner=True)
+        cl.wait_key("seen", "1", len(cl.members) - 1)
+        c = Conc(m.endpoint)
+        try:
+            refused = ("error", "UNAVAILABLE", "etcdserver: rpc not supported for learner")
+            assert err(lambda: c.lock(b"l", 1)) == refused
+            assert err(lambda: c.unlock(b"l/1")) == refused
+            assert err(lambda: c.campaign(b"e", 1, b"v")) == refused
+            assert err(lambda: c.leader(b"e")) == refused
+            assert err(lambda: c.proclaim(None, b"v")) == refused
+            assert err(lambda: c.resign(None)) == refused
+            obs = c.observe(b"e")
+            assert obs.next() == ("end", grpc.StatusCode.UNAVAILABLE,
+                                  "etcdserver: rpc not supported for learner")
+        finally:
+            c.close()
+    finally:
+        cl.close()
