@@ -14,14 +14,23 @@ using etcdserverpb::TxnRequest;
 using etcdserverpb::TxnResponse;
 
 void Context::cancel() {
-  std::map<int, std::function<void()>> callbacks;
-  {
-    MutexLock l(&mu_);
-    if (cancelled_) return;
-    cancelled_ = true;
-    callbacks.swap(callbacks_);
+  MutexLock l(&mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  // One callback at a time, outside the lock, marked running so that its
+  // remove() waits for it.
+  while (!callbacks_.empty()) {
+    auto it = callbacks_.begin();
+    const int id = it->first;
+    std::function<void()> fn = std::move(it->second);
+    callbacks_.erase(it);
+    running_ = id;
+    l.unlock();
+    fn();
+    l.lock();
+    running_ = -1;
+    cv_.notify_all();
   }
-  for (auto& [id, fn] : callbacks) fn();
 }
 
 bool Context::cancelled() const {
@@ -44,6 +53,8 @@ int Context::on_cancel(std::function<void()> fn) {
 void Context::remove(int handle) {
   MutexLock l(&mu_);
   callbacks_.erase(handle);
+  if (handle < 0) return;
+  l.wait(cv_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return running_ != handle; });
 }
 
 grpc::Status context_canceled() {

@@ -36,11 +36,16 @@ class Context {
   // Calls `fn` on cancel (at once if already cancelled); returns a handle
   // for remove(). `fn` must not call back into this Context.
   int on_cancel(std::function<void()> fn);
+  // After remove() returns, the callback is not running and never will:
+  // what it touches (a ClientContext, a Watcher on the caller's stack) may
+  // go. It waits while cancel() is running that callback on another thread.
   void remove(int handle);
 
  private:
   mutable etcd::Mutex mu_;
+  std::condition_variable cv_;  // a callback finished
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  int running_ ABSL_GUARDED_BY(mu_) = -1;  // the callback cancel() runs now
   int next_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
 };
