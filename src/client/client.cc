@@ -126,9 +126,17 @@ std::shared_ptr<Connection> Client::connection_at(size_t i) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  auto c =
+      make_connection(addresses_[i], grpc::CreateCustomChannel(addresses_[i], credentials_, args));
+  conns_[i] = c;
+  return c;
+}
+
+std::shared_ptr<Connection> make_connection(const std::string& endpoint,
+                                            std::shared_ptr<grpc::Channel> channel) {
   auto c = std::make_shared<Connection>();
-  c->endpoint = addresses_[i];
-  c->channel = grpc::CreateCustomChannel(addresses_[i], credentials_, args);
+  c->endpoint = endpoint;
+  c->channel = std::move(channel);
   c->kv = etcdserverpb::KV::NewStub(c->channel);
   c->watch = etcdserverpb::Watch::NewStub(c->channel);
   c->lease = etcdserverpb::Lease::NewStub(c->channel);
@@ -137,12 +145,33 @@ std::shared_ptr<Connection> Client::connection_at(size_t i) {
   c->auth = etcdserverpb::Auth::NewStub(c->channel);
   c->lock = v3lockpb::Lock::NewStub(c->channel);
   c->election = v3electionpb::Election::NewStub(c->channel);
-  conns_[i] = c;
   return c;
+}
+
+std::unique_ptr<Client> Client::over_channel(std::shared_ptr<grpc::Channel> channel,
+                                             const std::string& name, std::string token,
+                                             Metadata metadata) {
+  Options o;
+  o.endpoints = {name};
+  o.round_robin = false;
+  auto client = std::make_unique<Client>(std::move(o));
+  MutexLock l(&client->mu_);
+  client->conns_[0] = make_connection(client->addresses_[0], std::move(channel));
+  client->token_ = std::move(token);
+  client->authenticated_ = true;
+  client->given_channel_ = true;
+  client->metadata_ = std::move(metadata);
+  return client;
 }
 
 std::shared_ptr<Connection> Client::connection(Deadline deadline) {
   if (addresses_.empty()) return nullptr;
+  if (given_channel_) {
+    // An in-process channel has no connectivity state to ask (gRPC
+    // asserts): it is always there.
+    MutexLock l(&mu_);
+    return conns_[0];
+  }
   const size_t n_endpoints = addresses_.size();
   size_t start;
   {
@@ -207,6 +236,7 @@ void Client::prepare(grpc::ClientContext& ctx, Deadline deadline) {
   if (deadline != Deadline::max()) ctx.set_deadline(deadline);
   const std::string t = token();
   if (!t.empty()) ctx.AddMetadata("token", t);
+  for (const auto& [k, v] : metadata_) ctx.AddMetadata(k, v);
 }
 
 grpc::Status Client::authenticate(Connection& c, Deadline deadline) {

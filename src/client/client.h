@@ -91,6 +91,10 @@ struct Connection {
   std::unique_ptr<v3electionpb::Election::Stub> election;
 };
 
+// The stubs of every service over `channel`.
+std::shared_ptr<Connection> make_connection(const std::string& endpoint,
+                                            std::shared_ptr<grpc::Channel> channel);
+
 // Strips "http://" / "https://" and a trailing '/'.
 std::string endpoint_address(const std::string& endpoint);
 
@@ -109,6 +113,16 @@ bool is_auth_not_enabled(const grpc::Status& s);
 class Client {
  public:
   explicit Client(Options options);
+  // A client over a channel made elsewhere (the server's own in-process
+  // channel, for the Lock and Election services it serves on top of its
+  // KV, Watch and Lease services): one endpoint named `name`, never
+  // dialed anew; `token`, when not empty, goes with every call, and the
+  // client never authenticates on its own. `metadata` also goes with every
+  // call.
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+  static std::unique_ptr<Client> over_channel(std::shared_ptr<grpc::Channel> channel,
+                                              const std::string& name, std::string token,
+                                              Metadata metadata = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -184,6 +198,9 @@ class Client {
   std::string token_ ABSL_GUARDED_BY(mu_);
   // Authenticate answered (a token, or auth is off on the server).
   bool authenticated_ ABSL_GUARDED_BY(mu_) = false;
+  // Made by over_channel(): conns_[0] is the only connection, never dialed.
+  bool given_channel_ = false;
+  Metadata metadata_;  // set by over_channel(), before the client is shared
 };
 
 }  // namespace etcd::client

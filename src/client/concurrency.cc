@@ -14,14 +14,23 @@ using etcdserverpb::TxnRequest;
 using etcdserverpb::TxnResponse;
 
 void Context::cancel() {
-  std::map<int, std::function<void()>> callbacks;
-  {
-    MutexLock l(&mu_);
-    if (cancelled_) return;
-    cancelled_ = true;
-    callbacks.swap(callbacks_);
+  MutexLock l(&mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  // One callback at a time, outside the lock, marked running so that its
+  // remove() waits for it.
+  while (!callbacks_.empty()) {
+    auto it = callbacks_.begin();
+    const int id = it->first;
+    std::function<void()> fn = std::move(it->second);
+    callbacks_.erase(it);
+    running_ = id;
+    l.unlock();
+    fn();
+    l.lock();
+    running_ = -1;
+    cv_.notify_all();
   }
-  for (auto& [id, fn] : callbacks) fn();
 }
 
 bool Context::cancelled() const {
@@ -44,6 +53,8 @@ int Context::on_cancel(std::function<void()> fn) {
 void Context::remove(int handle) {
   MutexLock l(&mu_);
   callbacks_.erase(handle);
+  if (handle < 0) return;
+  l.wait(cv_, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return running_ != handle; });
 }
 
 grpc::Status context_canceled() {
@@ -200,8 +211,7 @@ grpc::Status wait_deletes(Client& client, Context& ctx, const std::string& prefi
 Session::Session(Client& client, int64_t lease, int ttl)
     : client_(client), lease_(lease), ttl_(ttl), keep_alive_(client, lease) {}
 
-grpc::Status Session::create(Client& client, Context& ctx, int ttl, std::unique_ptr<Session>* out) {
-  if (ttl <= 0) ttl = kDefaultTtl;
+grpc::Status grant_lease(Client& client, Context& ctx, int ttl, int64_t* id) {
   etcdserverpb::LeaseGrantRequest req;
   req.set_ttl(ttl);
   etcdserverpb::LeaseGrantResponse resp;
@@ -213,7 +223,23 @@ grpc::Status Session::create(Client& client, Context& ctx, int ttl, std::unique_
       Idempotent::kNo);
   if (!s.ok()) return s;
   if (!resp.error().empty()) return grpc::Status(grpc::StatusCode::UNKNOWN, resp.error());
-  std::unique_ptr<Session> session(new Session(client, resp.id(), ttl));
+  *id = resp.id();
+  return grpc::Status::OK;
+}
+
+std::unique_ptr<Session> Session::adopt(Client& client, int64_t lease) {
+  std::unique_ptr<Session> session(new Session(client, lease, kDefaultTtl));
+  MutexLock l(&session->mu_);
+  session->done_ = true;
+  return session;
+}
+
+grpc::Status Session::create(Client& client, Context& ctx, int ttl, std::unique_ptr<Session>* out) {
+  if (ttl <= 0) ttl = kDefaultTtl;
+  int64_t id = 0;
+  grpc::Status s = grant_lease(client, ctx, ttl, &id);
+  if (!s.ok()) return s;
+  std::unique_ptr<Session> session(new Session(client, id, ttl));
   Session* self = session.get();
   self->thread_ = std::thread([self] {
     self->keep_alive_.run([](const etcdserverpb::LeaseKeepAliveResponse&) { return true; });
@@ -289,14 +315,26 @@ grpc::Status Mutex::lock(Context& ctx) {
     header_ = resp.header();
     return grpc::Status::OK;
   }
-  ResponseHeader hdr;
-  s = wait_deletes(client, ctx, prefix_, my_rev_ - 1, &hdr);
+  s = wait_deletes(client, ctx, prefix_, my_rev_ - 1, nullptr);
   if (!s.ok()) {
     Context fresh;
     unlock(fresh);
     return s;
   }
-  header_ = hdr;
+  // Still ours? The lease may have expired while we waited.
+  RangeRequest own;
+  own.set_key(my_key_);
+  RangeResponse got;
+  s = range(client, ctx, own, &got);
+  if (!s.ok()) {
+    Context fresh;
+    unlock(fresh);
+    return s;
+  }
+  if (got.kvs().empty()) {
+    return grpc::Status(grpc::StatusCode::UNKNOWN, "mutex: session is expired");
+  }
+  header_ = got.header();
   return grpc::Status::OK;
 }
 
@@ -320,6 +358,21 @@ grpc::Status Mutex::unlock(Context& ctx) {
 
 Election::Election(Session& session, const std::string& prefix)
     : session_(session), prefix_(prefix + "/") {}
+
+Election::Election(Session& session, const std::string& prefix, std::string leader_key,
+                   int64_t leader_rev)
+    : session_(session),
+      prefix_(prefix + "/"),
+      leader_key_(std::move(leader_key)),
+      leader_rev_(leader_rev),
+      leader_(true) {}
+
+grpc::Status Election::leader(Context& ctx, RangeResponse* out) {
+  grpc::Status s = range(session_.client(), ctx, recipe::first_create(prefix_), out);
+  if (!s.ok()) return s;
+  if (out->kvs().empty()) return grpc::Status(grpc::StatusCode::UNKNOWN, "election: no leader");
+  return grpc::Status::OK;
+}
 
 grpc::Status Election::campaign(Context& ctx, const std::string& value) {
   Client& client = session_.client();

@@ -36,11 +36,16 @@ class Context {
   // Calls `fn` on cancel (at once if already cancelled); returns a handle
   // for remove(). `fn` must not call back into this Context.
   int on_cancel(std::function<void()> fn);
+  // After remove() returns, the callback is not running and never will:
+  // what it touches (a ClientContext, a Watcher on the caller's stack) may
+  // go. It waits while cancel() is running that callback on another thread.
   void remove(int handle);
 
  private:
   mutable etcd::Mutex mu_;
+  std::condition_variable cv_;  // a callback finished
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  int running_ ABSL_GUARDED_BY(mu_) = -1;  // the callback cancel() runs now
   int next_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
 };
@@ -68,6 +73,9 @@ grpc::Status wait_delete(Client& client, Context& ctx, const std::string& key, i
 grpc::Status wait_deletes(Client& client, Context& ctx, const std::string& prefix,
                           int64_t max_create_rev, etcdserverpb::ResponseHeader* header);
 
+// Grants a lease of `ttl` seconds (the id chosen by the server).
+grpc::Status grant_lease(Client& client, Context& ctx, int ttl, int64_t* id);
+
 class Session {
  public:
   static constexpr int kDefaultTtl = 60;
@@ -75,6 +83,11 @@ class Session {
   // Grants a lease of `ttl` seconds (kDefaultTtl when <= 0) and keeps it
   // alive until orphan()/close() or until it is lost.
   static grpc::Status create(Client& client, Context& ctx, int ttl, std::unique_ptr<Session>* out);
+  // A session on a lease someone else keeps alive (or lets expire): never
+  // renewed here, done() from the start. The server's Lock and Election
+  // services work on their callers' leases this way (etcd's NewSession
+  // WithLease, then Orphan).
+  static std::unique_ptr<Session> adopt(Client& client, int64_t lease);
   ~Session();
 
   Client& client() { return client_; }
@@ -110,7 +123,9 @@ class Mutex {
   Mutex(Session& session, const std::string& prefix);
 
   // Blocks until this session holds the lock. On failure (cancel included)
-  // the waiter's key is deleted.
+  // the waiter's key is deleted. A key that is gone once the wait is over
+  // (its lease expired meanwhile) is "mutex: session is expired", as etcd
+  // 3.5's mutex says.
   grpc::Status lock(Context& ctx);
   grpc::Status unlock(Context& ctx);
 
@@ -130,6 +145,10 @@ class Mutex {
 class Election {
  public:
   Election(Session& session, const std::string& prefix);
+  // An election whose leader is known (etcd's ResumeElection): `session`'s
+  // lease owns `leader_key`, created at `leader_rev`; proclaim() and
+  // resign() act on it.
+  Election(Session& session, const std::string& prefix, std::string leader_key, int64_t leader_rev);
 
   // Blocks until elected with `value` (put under the session's lease).
   grpc::Status campaign(Context& ctx, const std::string& value);
@@ -137,6 +156,9 @@ class Election {
   grpc::Status proclaim(Context& ctx, const std::string& value);
   // Gives up leadership (deletes the key if it is still ours).
   grpc::Status resign(Context& ctx);
+  // The current leader's key (the oldest under the prefix) in `out`;
+  // "election: no leader" when there is none.
+  grpc::Status leader(Context& ctx, etcdserverpb::RangeResponse* out);
 
   // Each leader's key and value as a RangeResponse, first the current one,
   // then every change of it and each next leader, until `ctx` is cancelled

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 namespace etcd::client::concurrency {
 namespace {
 
@@ -64,6 +68,22 @@ TEST(Context, CallsCallbacksOnceAndAtOnceWhenAlreadyCancelled) {
   ctx.on_cancel([&] { ++c; });
   EXPECT_EQ(c, 1);
   EXPECT_EQ(context_canceled().error_message(), "context canceled");
+}
+
+TEST(Context, RemoveWaitsForItsCallbackRunningOnAnotherThread) {
+  Context ctx;
+  std::atomic<bool> started{false}, finished{false};
+  const int h = ctx.on_cancel([&] {
+    started = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    finished = true;
+  });
+  std::thread canceller([&] { ctx.cancel(); });
+  while (!started) std::this_thread::yield();
+  ctx.remove(h);  // the callback may touch what the caller frees next
+  EXPECT_TRUE(finished);
+  canceller.join();
+  ctx.remove(h);  // again: returns at once
 }
 
 }  // namespace

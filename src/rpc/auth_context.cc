@@ -2,6 +2,7 @@
 
 #include "auth/errors.h"
 #include "rpc/client_listener.h"
+#include "rpc/self_client.h"
 
 namespace etcd::rpc {
 
@@ -26,6 +27,8 @@ Result<auth::AuthInfo> caller(const grpc::ServerContextBase& ctx, const auth::Au
     // that is not valid is refused.
     return store.info_from_token(*token);
   }
+  // The server's own call for a caller known by its certificate.
+  if (auto self_cn = self_caller_cn(ctx)) return store.info_from_common_name(*self_cn);
   const std::string cn = client_cert_common_name(ctx.peer());
   if (!cn.empty()) return store.info_from_common_name(cn);
   return auth::AuthInfo{};

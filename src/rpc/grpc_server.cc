@@ -10,7 +10,9 @@
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/auth_context.h"
 #include "rpc/auth_service.h"
+#include "rpc/election_service.h"
 #include "rpc/lease_service.h"
+#include "rpc/lock_service.h"
 #include "rpc/watch_service.h"
 
 namespace etcd::rpc {
@@ -295,6 +297,9 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   auto watch = make_watch_service(server, options.max_request_bytes);
   cs->watch_ = watch.get();
   cs->services_.push_back(std::move(watch));
+  auto self = std::make_shared<SelfClient>();  // Lock and Election run through it
+  cs->services_.push_back(make_lock_service(server, self));
+  cs->services_.push_back(make_election_service(server, self));
 
   grpc::ServerBuilder builder;
   // etcd allows requests up to --max-request-bytes plus gRPC's framing.
@@ -341,6 +346,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   cs->server_ = builder.BuildAndStart();
   remove_hidden_port(*hidden);
   if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
+  cs->self_client_ = self->attach_to(*cs->server_);
 
   cs->http_ = std::make_unique<ClientHttp>(server, logger);
   cs->metrics_handler_ = std::make_unique<metrics::MetricsHandler>(metrics::Metrics::global());
@@ -396,8 +402,9 @@ void ClientServer::shutdown() {
     for (auto& l : listeners_) l->stop_accepting();
     // Health checks in progress finish; no new ones start.
     if (http_) http_->stop();
-    // Watch streams never end on their own: end them, then give unary
-    // calls up to 2 s to finish.
+    // Watch streams, locks and elections never end on their own: end them,
+    // then give unary calls up to 2 s to finish.
+    if (self_client_ != nullptr) self_client_->stop();
     if (watch_ != nullptr) watch_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     for (auto& l : listeners_) l->stop();

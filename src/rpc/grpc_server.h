@@ -22,6 +22,7 @@
 namespace etcd::rpc {
 
 class WatchServiceBase;
+class SelfClient;
 
 grpc::Status to_grpc(const Status& s);
 
@@ -87,6 +88,7 @@ class ClientServer {
   std::unique_ptr<ClientHttp> http_;                        // its routers outlive the listeners
   std::vector<std::unique_ptr<ClientListener>> listeners_;  // hand connections to server_
   WatchServiceBase* watch_ = nullptr;                       // in services_
+  std::shared_ptr<SelfClient> self_client_;                 // Lock and Election's client
 };
 
 }  // namespace etcd::rpc

@@ -11,7 +11,8 @@ import tempfile
 import grpc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-_PROTOS = ["etcdserverpb/rpc.proto", "mvccpb/kv.proto", "authpb/auth.proto"]
+_PROTOS = ["etcdserverpb/rpc.proto", "mvccpb/kv.proto", "authpb/auth.proto",
+           "v3lockpb/v3lock.proto", "v3electionpb/v3election.proto"]
 _out: pathlib.Path | None = None
 
 
@@ -36,6 +37,18 @@ def kv():
     """The mvccpb.kv_pb2 module."""
     _compile()
     return importlib.import_module("mvccpb.kv_pb2")
+
+
+def lock():
+    """The v3lockpb.v3lock_pb2 module."""
+    _compile()
+    return importlib.import_module("v3lockpb.v3lock_pb2")
+
+
+def election():
+    """The v3electionpb.v3election_pb2 module."""
+    _compile()
+    return importlib.import_module("v3electionpb.v3election_pb2")
 
 
 class Client:
