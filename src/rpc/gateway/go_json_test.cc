@@ -1,0 +1,129 @@
+#include "rpc/gateway/go_json.h"
+
+#include <gtest/gtest.h>
+
+#include "etcdserverpb/rpc.pb.h"
+
+namespace etcd::rpc::gateway {
+namespace {
+
+// The error text decoding `body` into a RangeRequest gives ("" if none).
+std::string range_error(std::string_view body) {
+  etcdserverpb::RangeRequest req;
+  std::string error;
+  DecodeResult r = JsonBodyDecoder(body).next(&req, &error);
+  return r == DecodeResult::kError ? error : "";
+}
+
+// Texts taken from etcd 3.4.23's gateway answers to the same bodies.
+TEST(GoJson, ErrorsAreGoTexts) {
+  EXPECT_EQ(range_error("{\"key\":"), "unexpected EOF");
+  EXPECT_EQ(range_error("{\"key\":1}"),
+            "json: cannot unmarshal number into Go value of type []uint8");
+  EXPECT_EQ(range_error("{\"key\":\"!!\"}"), "illegal base64 data at input byte 0");
+  EXPECT_EQ(range_error("{\"key\":\"Zm9\"}"), "illegal base64 data at input byte 0");
+  EXPECT_EQ(range_error("{\"key\":\"Zm9vY\"}"), "illegal base64 data at input byte 4");
+  EXPECT_EQ(range_error("{\"limit\":\"abc\"}"),
+            "invalid character 'a' looking for beginning of value");
+  EXPECT_EQ(range_error("{\"limit\":5.5}"),
+            "json: cannot unmarshal number 5.5 into Go value of type int64");
+  EXPECT_EQ(range_error("{\"limit\":true}"),
+            "json: cannot unmarshal bool into Go value of type int64");
+  EXPECT_EQ(range_error("{\"limit\":\"\"}"), "unexpected end of JSON input");
+  EXPECT_EQ(range_error("{\"limit\":\"5x\"}"), "invalid character 'x' after top-level value");
+  EXPECT_EQ(range_error("[1]"),
+            "json: cannot unmarshal array into Go value of type map[string]json.RawMessage");
+  EXPECT_EQ(range_error("{\"sort_order\":\"NOPE\"}"),
+            "unknown value \"NOPE\" for enum etcdserverpb.RangeRequest_SortOrder");
+  EXPECT_EQ(range_error("{\"sort_order\":1.5}"),
+            "json: cannot unmarshal number 1.5 into Go value of type "
+            "etcdserverpb.RangeRequest_SortOrder");
+  EXPECT_EQ(range_error("{\"serializable\":1}"),
+            "json: cannot unmarshal number into Go value of type bool");
+  EXPECT_EQ(range_error("{\"key\" 1}"), "invalid character '1' after object key");
+  EXPECT_EQ(range_error("{\"key\":\"Zm9v\" \"x\"}"),
+            "invalid character '\"' after object key:value pair");
+  EXPECT_EQ(range_error("{'key':1}"),
+            "invalid character '\\'' looking for beginning of object key string");
+  EXPECT_EQ(range_error("{\"a\":tru }"), "invalid character ' ' in literal true (expecting 'e')");
+  EXPECT_EQ(range_error("{\"a\":[1 2]}"), "invalid character '2' after array element");
+  EXPECT_EQ(range_error("{\"a\":-x}"), "invalid character 'x' in numeric literal");
+  EXPECT_EQ(range_error("{\"a\":\"\\q\"}"), "invalid character 'q' in string escape code");
+  EXPECT_EQ(range_error("{\"a\":\"\n\"}"), "invalid character '\\n' in string literal");
+  EXPECT_EQ(range_error("x"), "invalid character 'x' looking for beginning of value");
+}
+
+TEST(GoJson, LenientLikeJsonpb) {
+  etcdserverpb::RangeRequest req;
+  std::string error;
+  // Unknown fields ignored, camelCase accepted, numbers as strings, enum by
+  // number, only the first value of the body read.
+  JsonBodyDecoder d(
+      "{\"key\":\"Zm9v\",\"nope\":[1,{}],\"rangeEnd\":\"Zm9w\",\"limit\":\"5\","
+      "\"revision\":7,\"sort_order\":2,\"sort_target\":\"MOD\",\"serializable\":true} trailing");
+  ASSERT_EQ(d.next(&req, &error), DecodeResult::kOk) << error;
+  EXPECT_EQ(req.key(), "foo");
+  EXPECT_EQ(req.range_end(), "fop");
+  EXPECT_EQ(req.limit(), 5);
+  EXPECT_EQ(req.revision(), 7);
+  EXPECT_EQ(req.sort_order(), etcdserverpb::RangeRequest::DESCEND);
+  EXPECT_EQ(req.sort_target(), etcdserverpb::RangeRequest::MOD);
+  EXPECT_TRUE(req.serializable());
+  // An empty body, white space or null: an empty request.
+  for (std::string_view body : {"", "  \n", "null"}) {
+    etcdserverpb::RangeRequest empty;
+    DecodeResult r = JsonBodyDecoder(body).next(&empty, &error);
+    EXPECT_NE(r, DecodeResult::kError) << body;
+    EXPECT_EQ(empty.ByteSizeLong(), 0u) << body;
+  }
+}
+
+TEST(GoJson, SeveralValuesAndOneofs) {
+  JsonBodyDecoder d(
+      "{\"create_request\":{\"key\":\"Zm9v\",\"start_revision\":\"3\",\"filters\":[\"NOPUT\"]}}\n"
+      "{\"cancel_request\":{\"watch_id\":\"2\"}}");
+  std::string error;
+  etcdserverpb::WatchRequest a, b, c;
+  ASSERT_EQ(d.next(&a, &error), DecodeResult::kOk) << error;
+  ASSERT_EQ(d.next(&b, &error), DecodeResult::kOk) << error;
+  EXPECT_EQ(d.next(&c, &error), DecodeResult::kEof);
+  ASSERT_TRUE(a.has_create_request());
+  EXPECT_EQ(a.create_request().key(), "foo");
+  EXPECT_EQ(a.create_request().start_revision(), 3);
+  ASSERT_EQ(a.create_request().filters_size(), 1);
+  EXPECT_EQ(a.create_request().filters(0), etcdserverpb::WatchCreateRequest::NOPUT);
+  ASSERT_TRUE(b.has_cancel_request());
+  EXPECT_EQ(b.cancel_request().watch_id(), 2);
+}
+
+TEST(GoJson, MessagesOutAsJsonpb) {
+  etcdserverpb::RangeResponse resp;
+  resp.mutable_header()->set_cluster_id(14841639068965178418ull);
+  resp.mutable_header()->set_revision(2);
+  auto* kv = resp.add_kvs();
+  kv->set_key("foo");
+  kv->set_value("bar");
+  kv->set_create_revision(2);
+  resp.set_count(1);
+  EXPECT_EQ(message_to_json(resp),
+            "{\"header\":{\"cluster_id\":\"14841639068965178418\",\"revision\":\"2\"},"
+            "\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"2\",\"value\":\"YmFy\"}],"
+            "\"count\":\"1\"}");
+  etcdserverpb::HashResponse h;
+  h.set_hash(1710218381);
+  EXPECT_EQ(message_to_json(h), "{\"hash\":1710218381}");
+  // A set but empty message is written; a oneof member at its default too.
+  etcdserverpb::Compare cmp;
+  cmp.set_target(etcdserverpb::Compare::VALUE);
+  cmp.set_value("");
+  EXPECT_EQ(message_to_json(cmp), "{\"target\":\"VALUE\",\"value\":\"\"}");
+  etcdserverpb::LeaseGrantResponse lg;
+  lg.set_id(7);
+  lg.set_ttl(60);
+  EXPECT_EQ(message_to_json(lg), "{\"ID\":\"7\",\"TTL\":\"60\"}");
+  EXPECT_EQ(go_json_string("a<b>&\"\\\n\x01\xff"),
+            "\"a\\u003cb\\u003e\\u0026\\\"\\\\\\n\\u0001\\ufffd\"");
+}
+
+}  // namespace
+}  // namespace etcd::rpc::gateway
