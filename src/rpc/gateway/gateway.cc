@@ -6,7 +6,12 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/client_callback.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <deque>
+#include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -150,6 +155,19 @@ std::string stream_error(int code, const std::string& message) {
   return body;
 }
 
+// A call's error text; the gateway's own deadline and cancellation read
+// as Go's context errors, as etcd's gateway reports them.
+std::string go_message(const grpc::Status& s) {
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      s.error_message() == "Deadline Exceeded") {
+    return "context deadline exceeded";
+  }
+  if (s.error_code() == grpc::StatusCode::CANCELLED && s.error_message() == "Cancelled") {
+    return "context canceled";
+  }
+  return s.error_message();
+}
+
 // The server's header metadata, as grpc-gateway forwards it.
 http::Headers metadata_headers() { return {{"Grpc-Metadata-Content-Type", "application/grpc"}}; }
 
@@ -175,14 +193,65 @@ std::optional<std::string> buffer_to_json(const grpc::ByteBuffer& buf, const pb:
   return message_to_json(*m);
 }
 
-// The Authorization header is the token, as etcd's gateway passes it.
-void add_token(const http::Request& req, grpc::ClientContext* ctx) {
-  std::string token = req.header("authorization");
-  if (token.empty()) return;
-  for (char c : token) {
-    if (c < 0x20 || c > 0x7e) return;  // not a legal metadata value
+// grpc-gateway's Grpc-Timeout header ("<integer><unit>", unit one of
+// H M S m u n): the call's deadline. nullopt if malformed; 0 is none.
+std::optional<std::chrono::nanoseconds> parse_timeout(const std::string& s) {
+  if (s.size() < 2) return std::nullopt;
+  int64_t unit_ns;
+  switch (s.back()) {
+    case 'H':
+      unit_ns = 3600'000'000'000;
+      break;
+    case 'M':
+      unit_ns = 60'000'000'000;
+      break;
+    case 'S':
+      unit_ns = 1'000'000'000;
+      break;
+    case 'm':
+      unit_ns = 1'000'000;
+      break;
+    case 'u':
+      unit_ns = 1'000;
+      break;
+    case 'n':
+      unit_ns = 1;
+      break;
+    default:
+      return std::nullopt;
   }
-  ctx->AddMetadata("token", token);
+  std::string digits = s.substr(0, s.size() - 1);
+  size_t i = (digits[0] == '+' || digits[0] == '-') ? 1 : 0;
+  if (i == digits.size()) return std::nullopt;
+  for (size_t k = i; k < digits.size(); ++k) {
+    if (digits[k] < '0' || digits[k] > '9') return std::nullopt;
+  }
+  errno = 0;
+  long long n = std::strtoll(digits.c_str(), nullptr, 10);
+  if (errno != 0) return std::nullopt;
+  // Go multiplies in int64 nanoseconds; far deadlines are as good as none.
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  if (n > kMax / unit_ns) n = kMax / unit_ns;
+  if (n < -(kMax / unit_ns)) n = -(kMax / unit_ns);
+  return std::chrono::nanoseconds(n * unit_ns);
+}
+
+// What every call takes from the request's headers: the token (the
+// Authorization header, as etcd's gateway passes it) and the deadline.
+void prepare_context(const http::Request& req, grpc::ClientContext* ctx) {
+  std::string token = req.header("authorization");
+  bool legal = !token.empty();
+  for (char c : token) {
+    if (c < 0x20 || c > 0x7e) legal = false;  // not a legal metadata value
+  }
+  if (legal) ctx->AddMetadata("token", token);
+  std::string tm = req.header("grpc-timeout");
+  if (tm.empty()) return;
+  std::optional<std::chrono::nanoseconds> timeout = parse_timeout(tm);
+  if (timeout && timeout->count() != 0) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::duration_cast<std::chrono::system_clock::duration>(*timeout));
+  }
 }
 
 // Lets Responder::on_cancel cancel a call that may have finished (and its
@@ -283,12 +352,12 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     } else {
       int code = static_cast<int>(s.error_code());
       if (started_) {
-        responder_->write(stream_error(code, s.error_message()));
+        responder_->write(stream_error(code, go_message(s)));
         responder_->finish();
       } else {
         http::Response r;
         r.status = Gateway::http_status(code);
-        r.body = stream_error(code, s.error_message());
+        r.body = stream_error(code, go_message(s));
         responder_->respond(std::move(r));
       }
     }
@@ -375,6 +444,10 @@ void Gateway::handle(http::Request req, std::shared_ptr<http::Responder> respond
   auto it = routes_.find(path);
   if (it == routes_.end()) return responder->respond(plain_error(404));
   if (req.method != "POST") return responder->respond(plain_error(405));
+  std::string tm = req.header("grpc-timeout");
+  if (!tm.empty() && !parse_timeout(tm)) {
+    return responder->respond(error_response(3, "invalid grpc-timeout: " + tm));
+  }
   const pb::MethodDescriptor* m = it->second;
   if (m->client_streaming() || m->server_streaming()) {
     stream(m, std::move(req), std::move(responder));
@@ -396,7 +469,7 @@ void Gateway::unary(const pb::MethodDescriptor* m, http::Request req,
   call->response_type = m->output_type();
   call->responder = responder;
   call->canceller = std::make_shared<Canceller>(&call->ctx);
-  add_token(req, &call->ctx);
+  prepare_context(req, &call->ctx);
   std::weak_ptr<Canceller> weak = call->canceller;
   responder->on_cancel([weak] {
     if (auto c = weak.lock()) c->cancel();
@@ -408,7 +481,7 @@ void Gateway::unary(const pb::MethodDescriptor* m, http::Request req,
         call->canceller->done();
         if (!s.ok()) {
           return call->responder->respond(
-              error_response(static_cast<int>(s.error_code()), s.error_message()));
+              error_response(static_cast<int>(s.error_code()), go_message(s)));
         }
         std::optional<std::string> json = buffer_to_json(call->response, call->response_type);
         if (!json) {
@@ -448,7 +521,7 @@ void Gateway::stream(const pb::MethodDescriptor* m, http::Request req,
     requests.push_back(to_buffer(*msg));
   }
   auto* call = new StreamCall(std::move(requests), m->output_type(), std::move(responder));
-  add_token(req, call->context());
+  prepare_context(req, call->context());
   std::string name = "/" + m->service()->full_name() + "/" + m->name();
   stub_.PrepareBidiStreamingCall(call->context(), name, grpc::StubOptions(), call);
   call->start();

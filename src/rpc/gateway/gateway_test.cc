@@ -244,6 +244,32 @@ TEST_F(GatewayTest, BadRequestsAnsweredWithoutACall) {
   EXPECT_EQ(rec->response.body, "Not Found\n");
 }
 
+TEST_F(GatewayTest, GrpcTimeoutHeader) {
+  auto with_timeout = [&](std::string tm) {
+    http::Request req;
+    req.method = "POST";
+    req.path = "/v3/kv/range";
+    req.body = "{\"key\":\"Zm9v\"}";
+    req.headers.emplace_back("grpc-timeout", tm);
+    auto rec = std::make_shared<Recorder>();
+    gateway_->handle(std::move(req), rec);
+    EXPECT_TRUE(rec->wait_complete());
+    return rec->response;
+  };
+  http::Response r = with_timeout("abc");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            "{\"error\":\"invalid grpc-timeout: abc\",\"message\":\"invalid grpc-timeout: "
+            "abc\",\"code\":3}");
+  r = with_timeout("-1S");
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(r.body,
+            "{\"error\":\"context deadline exceeded\",\"message\":\"context deadline "
+            "exceeded\",\"code\":4}");
+  EXPECT_EQ(with_timeout("5S").status, 200);
+  EXPECT_EQ(with_timeout("0S").status, 200);
+}
+
 TEST_F(GatewayTest, GrpcErrorsMapped) {
   auto rec = post("/v3/kv/deleterange", "{\"key\":\"Zm9v\"}");
   ASSERT_TRUE(rec->wait_complete());
