@@ -12,6 +12,7 @@
 #include <deque>
 #include <limits>
 #include <optional>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -273,13 +274,62 @@ class Canceller {
   grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_);
 };
 
+}  // namespace
+
+// The calls in flight: ~Gateway cancels them and waits until each is gone.
+class LiveCalls {
+ public:
+  void add(Canceller* c) {
+    MutexLock l(&mu_);
+    calls_.insert(c);
+  }
+  void remove(Canceller* c) {
+    MutexLock l(&mu_);
+    calls_.erase(c);
+    if (calls_.empty()) cv_.notify_all();
+  }
+  // True if every call finished within the timeout.
+  bool cancel_and_wait(std::chrono::milliseconds timeout) {
+    MutexLock l(&mu_);
+    for (Canceller* c : calls_) c->cancel();
+    return l.wait_for(cv_, timeout,
+                      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return calls_.empty(); });
+  }
+
+ private:
+  Mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_set<Canceller*> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+// A call's entry in LiveCalls, for its whole life: the first member of a
+// call, so the last destroyed (after its ClientContext).
+class CallSlot {
+ public:
+  CallSlot(std::shared_ptr<LiveCalls> live, grpc::ClientContext* ctx)
+      : live_(std::move(live)), canceller_(std::make_shared<Canceller>(ctx)) {
+    live_->add(canceller_.get());
+  }
+  ~CallSlot() { live_->remove(canceller_.get()); }
+  CallSlot(const CallSlot&) = delete;
+  CallSlot& operator=(const CallSlot&) = delete;
+  const std::shared_ptr<Canceller>& canceller() const { return canceller_; }
+
+ private:
+  std::shared_ptr<LiveCalls> live_;
+  std::shared_ptr<Canceller> canceller_;
+};
+
 struct UnaryCall {
+  explicit UnaryCall(std::shared_ptr<LiveCalls> live) : slot(std::move(live), &ctx) {}
+  CallSlot slot;  // first: destroyed last
   grpc::ClientContext ctx;
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
   const pb::Descriptor* response_type = nullptr;
   std::shared_ptr<http::Responder> responder;
-  std::shared_ptr<Canceller> canceller;
 };
 
 // A streamed call (client, server or both streaming): the decoded requests
@@ -287,12 +337,13 @@ struct UnaryCall {
 // line of the HTTP answer. Deletes itself when the call is done.
 class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  StreamCall(std::deque<grpc::ByteBuffer> requests, const pb::Descriptor* response_type,
-             std::shared_ptr<http::Responder> responder)
-      : requests_(std::move(requests)),
+  StreamCall(std::shared_ptr<LiveCalls> live, std::deque<grpc::ByteBuffer> requests,
+             const pb::Descriptor* response_type, std::shared_ptr<http::Responder> responder)
+      : slot_(std::move(live), &ctx_),
+        canceller_(slot_.canceller()),
+        requests_(std::move(requests)),
         response_type_(response_type),
-        responder_(std::move(responder)),
-        canceller_(std::make_shared<Canceller>(&ctx_)) {}
+        responder_(std::move(responder)) {}
 
   grpc::ClientContext* context() { return &ctx_; }
 
@@ -365,19 +416,20 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   }
 
  private:
+  CallSlot slot_;  // first: destroyed last
+  std::shared_ptr<Canceller> canceller_;
   grpc::ClientContext ctx_;
   std::deque<grpc::ByteBuffer> requests_;
   grpc::ByteBuffer read_;
   const pb::Descriptor* response_type_;
   std::shared_ptr<http::Responder> responder_;
-  std::shared_ptr<Canceller> canceller_;
   bool started_ = false;  // only OnReadDone and then OnDone touch it
 };
 
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(channel_) {
+    : channel_(std::move(channel)), stub_(channel_), live_(std::make_shared<LiveCalls>()) {
   // Referencing one message of each file links its descriptors in.
   const pb::FileDescriptor* files[] = {
       etcdserverpb::RangeRequest::descriptor()->file(),
@@ -393,7 +445,12 @@ Gateway::Gateway(std::shared_ptr<grpc::Channel> channel)
   }
 }
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+  // Calls finish on gRPC's threads; none may outlive the gateway's users.
+  constexpr std::chrono::seconds kDrain{10};
+  bool drained = live_->cancel_and_wait(kDrain);
+  ASSERT(drained);
+}
 
 int Gateway::http_status(int grpc_code) {
   switch (grpc_code) {
@@ -464,13 +521,12 @@ void Gateway::unary(const pb::MethodDescriptor* m, http::Request req,
   if (JsonBodyDecoder(req.body).next(msg.get(), &error) == DecodeResult::kError) {
     return responder->respond(error_response(3, error));
   }
-  auto call = std::make_shared<UnaryCall>();
+  auto call = std::make_shared<UnaryCall>(live_);
   call->request = to_buffer(*msg);
   call->response_type = m->output_type();
   call->responder = responder;
-  call->canceller = std::make_shared<Canceller>(&call->ctx);
   prepare_context(req, &call->ctx);
-  std::weak_ptr<Canceller> weak = call->canceller;
+  std::weak_ptr<Canceller> weak = call->slot.canceller();
   responder->on_cancel([weak] {
     if (auto c = weak.lock()) c->cancel();
   });
@@ -478,7 +534,7 @@ void Gateway::unary(const pb::MethodDescriptor* m, http::Request req,
   stub_.UnaryCall(
       &call->ctx, name, grpc::StubOptions(), &call->request, &call->response,
       [call](grpc::Status s) {
-        call->canceller->done();
+        call->slot.canceller()->done();
         if (!s.ok()) {
           return call->responder->respond(
               error_response(static_cast<int>(s.error_code()), go_message(s)));
@@ -520,7 +576,7 @@ void Gateway::stream(const pb::MethodDescriptor* m, http::Request req,
     }
     requests.push_back(to_buffer(*msg));
   }
-  auto* call = new StreamCall(std::move(requests), m->output_type(), std::move(responder));
+  auto* call = new StreamCall(live_, std::move(requests), m->output_type(), std::move(responder));
   prepare_context(req, call->context());
   std::string name = "/" + m->service()->full_name() + "/" + m->name();
   stub_.PrepareBidiStreamingCall(call->context(), name, grpc::StubOptions(), call);

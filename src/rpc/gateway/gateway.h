@@ -30,9 +30,12 @@ class MethodDescriptor;
 
 namespace etcd::rpc::gateway {
 
+class LiveCalls;
+
 class Gateway : public http::Handler {
  public:
   explicit Gateway(std::shared_ptr<grpc::Channel> channel);
+  // Cancels the calls still in flight and waits until they are gone.
   ~Gateway() override;
 
   // Serves paths under /v3/ and /v3beta/ (the same API).
@@ -51,6 +54,7 @@ class Gateway : public http::Handler {
   grpc::GenericStub stub_;
   // "/v3/kv/range" -> etcdserverpb.KV.Range
   std::unordered_map<std::string, const google::protobuf::MethodDescriptor*> routes_;
+  std::shared_ptr<LiveCalls> live_;
 };
 
 }  // namespace etcd::rpc::gateway

@@ -311,6 +311,15 @@ TEST_F(GatewayTest, WatchStreamsLinesUntilTheClientGoes) {
   EXPECT_TRUE(watch_.cancelled);
 }
 
+TEST_F(GatewayTest, DestroyingTheGatewayCancelsItsCalls) {
+  auto rec = post("/v3/watch", "{\"create_request\":{\"key\":\"YQ==\"}}");
+  ASSERT_TRUE(rec->wait_chunks(2));
+  gateway_.reset();  // returns once the call is gone
+  ASSERT_TRUE(watch_.wait_done());
+  EXPECT_TRUE(watch_.cancelled);
+  EXPECT_TRUE(rec->complete);
+}
+
 TEST_F(GatewayTest, SlowStreamReaderCancelsTheCall) {
   auto rec = std::make_shared<Recorder>();
   rec->accept_writes = false;
