@@ -250,13 +250,20 @@ std::optional<std::string> check_valid(std::string_view s) {
 // ---------------------------------------------------------------------------
 // A parsed (already valid) JSON value.
 
+struct Member;
+
 struct Value {
   enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
   std::string_view raw;  // the value's text as sent
   bool boolean = false;
   std::string str;  // a string, unescaped
   std::vector<Value> elems;
-  std::vector<std::pair<std::string, Value>> members;
+  std::vector<Member> members;  // an object's, in order
+};
+
+struct Member {
+  std::string key;  // unescaped
+  Value value;
 };
 
 const char* kind_name(Value::Kind k) {
@@ -433,7 +440,8 @@ class Parser {
           std::string key = string_body();
           skip();
           ++pos_;  // ':'
-          v.members.emplace_back(std::move(key), value());
+          Value member = value();
+          v.members.push_back(Member{std::move(key), std::move(member)});
           skip();
           if (s_[pos_++] == '}') break;  // else ','
         }
