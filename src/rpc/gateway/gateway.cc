@@ -428,8 +428,11 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
 }  // namespace
 
-Gateway::Gateway(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(channel_), live_(std::make_shared<LiveCalls>()) {
+Gateway::Gateway(std::shared_ptr<grpc::Channel> channel, std::function<bool()> refuse_cn)
+    : channel_(std::move(channel)),
+      refuse_cn_(std::move(refuse_cn)),
+      stub_(channel_),
+      live_(std::make_shared<LiveCalls>()) {
   // Referencing one message of each file links its descriptors in.
   const pb::FileDescriptor* files[] = {
       etcdserverpb::RangeRequest::descriptor()->file(),
@@ -498,6 +501,13 @@ void Gateway::handle(http::Request req, std::shared_ptr<http::Responder> respond
   // etcd rewrites /v3beta/ to /v3/ before its gateway sees the request.
   constexpr std::string_view kBeta = "/v3beta/";
   if (path.rfind(kBeta, 0) == 0) path = "/v3/" + path.substr(kBeta.size());
+  if (req.tls && !req.cn.empty() && refuse_cn_ && path.rfind("/v3/", 0) == 0 && refuse_cn_()) {
+    http::Response r = plain_error(400);
+    r.body =
+        "CommonName of client sending a request against gateway will be ignored and not used as "
+        "expected\n";
+    return responder->respond(std::move(r));
+  }
   auto it = routes_.find(path);
   if (it == routes_.end()) return responder->respond(plain_error(404));
   if (req.method != "POST") return responder->respond(plain_error(405));

@@ -18,6 +18,7 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/generic/generic_stub.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -34,7 +35,12 @@ class LiveCalls;
 
 class Gateway : public http::Handler {
  public:
-  explicit Gateway(std::shared_ptr<grpc::Channel> channel);
+  // refuse_cn, if set, says whether a request whose TLS client certificate
+  // has a CommonName must be refused: etcd does so when client certificate
+  // auth and auth are both on, since the gateway's calls cannot carry the
+  // CN as the caller.
+  explicit Gateway(std::shared_ptr<grpc::Channel> channel,
+                   std::function<bool()> refuse_cn = nullptr);
   // Cancels the calls still in flight and waits until they are gone.
   ~Gateway() override;
 
@@ -51,6 +57,7 @@ class Gateway : public http::Handler {
               std::shared_ptr<http::Responder> responder);
 
   std::shared_ptr<grpc::Channel> channel_;
+  std::function<bool()> refuse_cn_;
   grpc::GenericStub stub_;
   // "/v3/kv/range" -> etcdserverpb.KV.Range
   std::unordered_map<std::string, const google::protobuf::MethodDescriptor*> routes_;

@@ -244,6 +244,32 @@ TEST_F(GatewayTest, BadRequestsAnsweredWithoutACall) {
   EXPECT_EQ(rec->response.body, "Not Found\n");
 }
 
+TEST_F(GatewayTest, CommonNameRefusedWhenAsked) {
+  bool refuse = true;
+  Gateway g(server_->InProcessChannel(grpc::ChannelArguments()), [&] { return refuse; });
+  auto send = [&](bool tls, std::string cn) {
+    http::Request req;
+    req.method = "POST";
+    req.path = "/v3beta/kv/range";
+    req.body = "{\"key\":\"Zm9v\"}";
+    req.tls = tls;
+    req.cn = std::move(cn);
+    auto rec = std::make_shared<Recorder>();
+    g.handle(std::move(req), rec);
+    EXPECT_TRUE(rec->wait_complete());
+    return rec->response;
+  };
+  http::Response r = send(true, "client1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            "CommonName of client sending a request against gateway will be ignored and not used "
+            "as expected\n");
+  EXPECT_EQ(send(true, "").status, 200);
+  EXPECT_EQ(send(false, "").status, 200);
+  refuse = false;
+  EXPECT_EQ(send(true, "client1").status, 200);
+}
+
 TEST_F(GatewayTest, GrpcTimeoutHeader) {
   auto with_timeout = [&](std::string tm) {
     http::Request req;
