@@ -87,7 +87,7 @@ void log_starting(etcd::log::Logger& lg, const etcd::config::ServerConfig& cfg) 
        {"listen-peer-urls", cfg.listen_peer_urls},
        {"advertise-client-urls", cfg.advertise_client_urls},
        {"listen-client-urls", cfg.listen_client_urls},
-       {"listen-metrics-urls", std::vector<std::string>{}},
+       {"listen-metrics-urls", cfg.listen_metrics_urls},
        // etcd reads these only to bootstrap: a restarted member logs them empty.
        {"initial-cluster", initialized ? "" : cfg.initial_cluster},
        {"initial-cluster-state", cfg.initial_cluster_state},
@@ -183,7 +183,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  for (const auto* urls : {&cfg.listen_peer_urls, &cfg.listen_client_urls}) {
+  for (const auto* urls : {&cfg.listen_peer_urls, &cfg.listen_client_urls,
+                           &cfg.listen_client_http_urls, &cfg.listen_metrics_urls}) {
     for (const auto& url : *urls) {
       if (auto st = etcd::rpc::check_listen(url); !st.is_ok()) {
         lg.fatal("failed to start etcd", {{"error", st.message()}});
@@ -273,7 +274,7 @@ int main(int argc, char** argv) {
            {"listen-peer-urls", cfg.listen_peer_urls},
            {"advertise-client-urls", cfg.advertise_client_urls},
            {"listen-client-urls", cfg.listen_client_urls},
-           {"listen-metrics-urls", std::vector<std::string>{}}});
+           {"listen-metrics-urls", cfg.listen_metrics_urls}});
   // As etcd, clients are served once this member has published itself
   // through Raft; a stop signal meanwhile still stops it.
   int sig = 0;
@@ -289,9 +290,14 @@ int main(int argc, char** argv) {
     }
   }
   lg.info("ready to serve client requests");
-  auto client =
-      etcd::rpc::ClientServer::start(**server, cfg.listen_client_urls, cfg.max_request_bytes,
-                                     cfg.grpc_keepalive, lg, std::move(client_tls).value());
+  etcd::rpc::ClientServerOptions client_options;
+  client_options.urls = cfg.listen_client_urls;
+  client_options.http_urls = cfg.listen_client_http_urls;
+  client_options.metrics_urls = cfg.listen_metrics_urls;
+  client_options.max_request_bytes = cfg.max_request_bytes;
+  client_options.keepalive = cfg.grpc_keepalive;
+  client_options.tls = std::move(client_tls).value();
+  auto client = etcd::rpc::ClientServer::start(**server, client_options, lg);
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});

@@ -1,23 +1,22 @@
-// The TLS side of the client port: our own acceptors for the https:// and
-// unixs:// listen URLs. Each connection is a TLS handshake (the TlsContext
-// of the client port, so renewed certificates apply to new connections),
-// the client-certificate rules (check_peer), then its plaintext is handed
-// to the gRPC server over a socket pair (grpc::AddInsecureChannelFromFd)
-// and bytes are pumped both ways between the TLS stream and our end of the
-// pair. http:// URLs stay on gRPC's own listener.
+// The client port's listeners: our own acceptors for every client, HTTP
+// and metrics URL (http, https, unix, unixs). Each connection:
 //
-//   client ──TLS──▶ acceptor ─▶ Connection: handshake, check_peer
-//                                   │ plaintext
-//                                   ▼
-//                      socketpair ──▶ gRPC (fd channel "fd:<n>")
+//   client ──[TLS: handshake, check_peer]──▶ first bytes?
+//      "PRI * HTTP/2.0" (gRPC) ──▶ the gRPC server, as an fd channel
+//                                   (plain: the socket itself; TLS: its
+//                                   plaintext over a socket pair)
+//      anything else (HTTP/1.1) ──▶ http::Session ──▶ the Router
 //
-// The step between "plaintext" and "gRPC" is Connection::serve_plaintext:
-// the HTTP/1.1 issue puts its protocol sniffer there (HTTP/2 preface to
-// gRPC, the rest to the HTTP server), on the same Connection.
+// A plain connection is sniffed with MSG_PEEK, so gRPC gets the socket
+// with nothing consumed and no copy; a TLS connection's plaintext is
+// pumped between the TLS stream and our end of a socket pair
+// (grpc::AddInsecureChannelFromFd). Renewed certificates apply to new
+// connections (the TlsContext of the port).
 //
 // Threads: one I/O thread runs every acceptor and connection of a
 // listener; connection state is touched only there. Memory per connection
-// is bounded: two buffers of Options::buffer_bytes plus OpenSSL's state.
+// is bounded: two buffers of Options::buffer_bytes plus OpenSSL's state
+// for TLS to gRPC; SessionLimits for HTTP.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -29,6 +28,8 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "rpc/http/http.h"
+#include "rpc/http/http_session.h"
 #include "rpc/tls/tls.h"
 
 namespace etcd::rpc {
@@ -51,26 +52,37 @@ std::string client_cert_common_name(const std::string& grpc_peer);
 Result<std::string> add_hidden_port(grpc::ServerBuilder& builder);
 void remove_hidden_port(const std::string& dir);
 
-class ClientTlsListener {
+class ClientListener {
  public:
+  // What a listener's connections may speak.
+  enum class Serve {
+    kGrpcAndHttp,  // the client port: the first bytes choose
+    kGrpcOnly,     // client URLs when --listen-client-http-urls is given
+    kHttpOnly,     // --listen-client-http-urls, --listen-metrics-urls
+  };
   struct Options {
-    std::vector<std::string> urls;  // https://host:port or unixs://path
-    std::shared_ptr<tls::TlsContext> tls;
-    grpc::Server* server = nullptr;  // outlives the listener's connections
+    std::vector<std::string> urls;  // http(s)://host:port or unix(s)://path
+    Serve serve = Serve::kGrpcAndHttp;
+    std::shared_ptr<tls::TlsContext> tls;  // required for https:// and unixs://
+    grpc::Server* server = nullptr;        // unless kHttpOnly; outlives the connections
+    http::Handler* http = nullptr;         // unless kGrpcOnly; outlives the listener
+    http::SessionLimits http_limits;
     log::Logger* logger = nullptr;
-    size_t buffer_bytes = 16 * 1024;  // per direction, per connection
+    size_t buffer_bytes = 16 * 1024;  // per direction, per TLS connection to gRPC
+    // A TLS handshake, or the first bytes of a connection, must come within.
     std::chrono::milliseconds handshake_timeout{10000};
   };
 
   // Binds every URL (fails, naming it, if one cannot be bound) and starts
   // the I/O thread.
-  static Result<std::unique_ptr<ClientTlsListener>> start(Options options);
-  ~ClientTlsListener();
+  static Result<std::unique_ptr<ClientListener>> start(Options options);
+  ~ClientListener();
 
   // The bound addresses, in the URLs' order ("127.0.0.1:2379", or the
   // socket path).
   const std::vector<std::string>& addresses() const { return addresses_; }
-  // Connections open now (for tests).
+  // Connections open now that the listener still serves: TLS connections
+  // and HTTP sessions (a plain gRPC connection is gRPC's once sniffed).
   size_t connection_count() const;
 
   // Closes the acceptors; connections already up go on.
@@ -80,7 +92,7 @@ class ClientTlsListener {
 
  private:
   class Impl;
-  explicit ClientTlsListener(std::unique_ptr<Impl> impl);
+  explicit ClientListener(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> addresses_;
 };

@@ -6,10 +6,15 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include <atomic>
 
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/tls/test_certs.h"
@@ -91,7 +96,8 @@ class ClientListenerTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void start(bool client_cert_auth, std::string url = "https://127.0.0.1:0") {
+  void start(bool client_cert_auth, std::string url = "https://127.0.0.1:0",
+             ClientListener::Serve serve = ClientListener::Serve::kGrpcAndHttp) {
     tls::TlsOptions o;
     o.cert_file = server_cert_.cert_file;
     o.key_file = server_cert_.key_file;
@@ -107,13 +113,17 @@ class ClientListenerTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     remove_hidden_port(*hidden);
     EXPECT_FALSE(fs::exists(*hidden));
-    ClientTlsListener::Options lo;
+    ClientListener::Options lo;
     lo.urls = {url};
+    lo.serve = serve;
     lo.tls = *ctx;
     lo.server = server_.get();
+    lo.http = &router_;
+    lo.http_limits.max_body_bytes = 1024 * 1024;
+    lo.http_limits.max_queued_bytes = 64 * 1024;
     lo.logger = &logger_;
     lo.buffer_bytes = 4096;  // smaller than a TLS record
-    auto l = ClientTlsListener::start(std::move(lo));
+    auto l = ClientListener::start(std::move(lo));
     ASSERT_TRUE(l.is_ok()) << l.status().to_string();
     listener_ = std::move(l).value();
   }
@@ -156,9 +166,168 @@ class ClientListenerTest : public ::testing::Test {
   std::unique_ptr<CertFactory> certs_;
   Issued ca_, server_cert_, client_cert_;
   EchoKv service_;
+  // HTTP: /echo answers "<method> <target> <cn> <body>"; /stream sends
+  // three chunks and stays open until the client goes.
+  std::atomic<bool> stream_cancelled_{false};
+  http::FunctionHandler echo_{[](http::Request req, std::shared_ptr<http::Responder> r) {
+    http::Response resp;
+    resp.content_type = "text/plain";
+    resp.body = req.method + " " + req.target + " " + req.cn + " " + req.body;
+    r->respond(std::move(resp));
+  }};
+  http::FunctionHandler stream_{[this](http::Request, std::shared_ptr<http::Responder> r) {
+    r->on_cancel([this] { stream_cancelled_ = true; });
+    r->start_stream(200, "application/json");
+    // From another thread, as a gRPC stream's handler would.
+    std::thread([r] {
+      for (int i = 0; i < 3; ++i) r->write("{\"n\":" + std::to_string(i) + "}\n");
+    }).detach();
+  }};
+  http::Router router_ = [this] {
+    http::Router router;
+    router.add_exact("/echo", &echo_);
+    router.add_exact("/stream", &stream_);
+    return router;
+  }();
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<ClientTlsListener> listener_;
+  std::unique_ptr<ClientListener> listener_;
 };
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+boost::asio::ip::tcp::endpoint endpoint_of(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  return {boost::asio::ip::make_address(addr.substr(0, colon)),
+          static_cast<uint16_t>(std::stoi(addr.substr(colon + 1)))};
+}
+
+template <typename Stream>
+bhttp::response<bhttp::string_body> http_call(Stream& s, bhttp::verb verb,
+                                              const std::string& target,
+                                              const std::string& body = "",
+                                              bool expect_continue = false) {
+  bhttp::request<bhttp::string_body> req(verb, target, 11);
+  req.set(bhttp::field::host, "localhost");
+  if (expect_continue) req.set(bhttp::field::expect, "100-continue");
+  req.body() = body;
+  req.prepare_payload();
+  bhttp::write(s, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> resp;
+  bhttp::read(s, buf, resp);
+  if (resp.result() == bhttp::status::continue_) {
+    resp = {};
+    bhttp::read(s, buf, resp);
+  }
+  return resp;
+}
+
+TEST_F(ClientListenerTest, APlainPortServesGrpcAndHttp) {
+  start(false, "http://127.0.0.1:0");
+  auto channel = grpc::CreateChannel(listener_->addresses()[0], grpc::InsecureChannelCredentials());
+  auto kv = etcdserverpb::KV::NewStub(channel);
+  grpc::ClientContext ctx;
+  etcdserverpb::RangeResponse resp;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Status st = kv->Range(&ctx, {}, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.kvs(0).key().rfind("fd:", 0), 0u) << resp.kvs(0).key();
+  EXPECT_EQ(resp.kvs(0).value(), "");  // a plain connection has no CN
+
+  // HTTP/1.1 on the same port, two requests on one kept-alive connection.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect(endpoint_of(listener_->addresses()[0]));
+  auto r1 = http_call(sock, bhttp::verb::get, "/echo?x=1");
+  EXPECT_EQ(r1.result_int(), 200);
+  EXPECT_EQ(r1.body(), "GET /echo?x=1  ");
+  EXPECT_FALSE(r1[bhttp::field::date].empty());
+  auto r2 = http_call(sock, bhttp::verb::post, "/echo", "payload");
+  EXPECT_EQ(r2.body(), "POST /echo  payload");
+  auto r3 = http_call(sock, bhttp::verb::get, "/nowhere");
+  EXPECT_EQ(r3.result_int(), 404);
+  EXPECT_EQ(r3.body(), "404 page not found\n");
+  // curl's Expect: 100-continue for bodies over 1 KiB.
+  auto r4 = http_call(sock, bhttp::verb::post, "/echo", std::string(5000, 'b'), true);
+  EXPECT_EQ(r4.result_int(), 200);
+  EXPECT_EQ(r4.body().size(), std::string("POST /echo  ").size() + 5000);
+  // A body over the bound: 413, and the connection ends.
+  auto r5 = http_call(sock, bhttp::verb::post, "/echo", std::string(2 * 1024 * 1024, 'c'));
+  EXPECT_EQ(r5.result_int(), 413);
+}
+
+TEST_F(ClientListenerTest, ATlsPortServesHttpWithTheClientCn) {
+  start(true);
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  ctx.load_verify_file(ca_.cert_file);
+  ctx.use_certificate_chain_file(client_cert_.cert_file);
+  ctx.use_private_key_file(client_cert_.key_file, boost::asio::ssl::context::pem);
+  ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+  boost::asio::io_context io;
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s(io, ctx);
+  s.lowest_layer().connect(endpoint_of(listener_->addresses()[0]));
+  s.handshake(boost::asio::ssl::stream_base::client);
+  auto r = http_call(s, bhttp::verb::post, "/echo", "hi");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "POST /echo alice hi");
+  auto r2 = http_call(s, bhttp::verb::get, "/echo");
+  EXPECT_EQ(r2.body(), "GET /echo alice ");
+  // gRPC still works on the same TLS port.
+  auto kv = stub(true);
+  grpc::ClientContext gctx;
+  etcdserverpb::RangeResponse resp;
+  ASSERT_TRUE(kv->Range(&gctx, {}, &resp).ok());
+  EXPECT_EQ(resp.kvs(0).value(), "alice");
+}
+
+TEST_F(ClientListenerTest, AStreamIsChunkedAndCancelledWhenTheClientGoes) {
+  start(false, "http://127.0.0.1:0");
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket sock(io);
+    sock.connect(endpoint_of(listener_->addresses()[0]));
+    bhttp::request<bhttp::string_body> req(bhttp::verb::post, "/stream", 11);
+    req.prepare_payload();
+    bhttp::write(sock, req);
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    bhttp::read_header(sock, buf, parser);
+    EXPECT_EQ(parser.get().result_int(), 200);
+    EXPECT_TRUE(parser.get().chunked());
+    EXPECT_FALSE(parser.get().keep_alive());
+    // Read until the three chunks are in (the header's read may have
+    // taken some or all of them already).
+    std::string got(static_cast<const char*>(buf.data().data()), buf.size());
+    for (int i = 0; i < 50 && got.find("{\"n\":2}") == std::string::npos; ++i) {
+      char b[256];
+      size_t n = sock.read_some(boost::asio::buffer(b));
+      got.append(b, n);
+    }
+    EXPECT_NE(got.find("{\"n\":0}"), std::string::npos) << got;
+    EXPECT_NE(got.find("{\"n\":2}"), std::string::npos) << got;
+    EXPECT_FALSE(stream_cancelled_.load());
+  }
+  for (int i = 0; i < 250 && !stream_cancelled_.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(stream_cancelled_.load());
+  EXPECT_TRUE(wait_connections(0));
+}
+
+TEST_F(ClientListenerTest, AGrpcOnlyPortDoesNotServeHttp) {
+  start(false, "http://127.0.0.1:0", ClientListener::Serve::kGrpcOnly);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect(endpoint_of(listener_->addresses()[0]));
+  bhttp::request<bhttp::string_body> req(bhttp::verb::get, "/echo", 11);
+  bhttp::write(sock, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> resp;
+  boost::system::error_code ec;
+  bhttp::read(sock, buf, resp, ec);
+  EXPECT_TRUE(ec);  // gRPC does not answer HTTP/1.1
+}
 
 TEST_F(ClientListenerTest, CallsOverTlsCarryThePeerFdAndTheClientCn) {
   start(/*client_cert_auth=*/true);
@@ -285,12 +454,13 @@ TEST_F(ClientListenerTest, ABusyPortFailsAtStart) {
   o.key_file = server_cert_.key_file;
   auto ctx = tls::TlsContext::create(tls::TlsContext::Role::kServer, o, logger_);
   ASSERT_TRUE(ctx.is_ok());
-  ClientTlsListener::Options lo;
+  ClientListener::Options lo;
   lo.urls = {"https://" + listener_->addresses()[0]};
+  lo.serve = ClientListener::Serve::kGrpcOnly;
   lo.tls = *ctx;
   lo.server = server_.get();
   lo.logger = &logger_;
-  auto l = ClientTlsListener::start(std::move(lo));
+  auto l = ClientListener::start(std::move(lo));
   ASSERT_FALSE(l.is_ok());
   EXPECT_NE(l.status().message().find("address already in use"), std::string::npos)
       << l.status().message();

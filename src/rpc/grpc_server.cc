@@ -245,31 +245,60 @@ Status check_listen(const std::string& url) {
   return result;
 }
 
-Result<std::unique_ptr<ClientServer>> ClientServer::listen(
-    const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-    uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
-    log::Logger& logger, std::shared_ptr<tls::TlsContext> tls) {
+namespace {
+
+// The log line etcd writes for each client listener.
+void log_serving(log::Logger& logger, const std::string& url, const std::string& address,
+                 bool metrics) {
+  if (metrics) {
+    logger.info("serving metrics", {{"address", url}});
+  } else if (is_secure_url(url)) {
+    logger.info("serving client traffic securely", {{"address", address}});
+  } else {
+    logger.info("serving client traffic insecurely; this is strongly discouraged!",
+                {{"address", address}});
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& server,
+                                                          const ClientServerOptions& options,
+                                                          log::Logger& logger) {
+  for (const auto* urls : {&options.urls, &options.http_urls, &options.metrics_urls}) {
+    for (const auto& url : *urls) {
+      if (is_secure_url(url) && options.tls == nullptr) {
+        return invalid_argument(
+            "TLS key/cert (--cert-file, --key-file) must be provided for client url " + url +
+            " with HTTPS scheme");
+      }
+    }
+  }
+  for (const auto& url : options.http_urls) {
+    for (const auto& u : options.urls) {
+      auto a = listen_address(u);
+      auto b = listen_address(url);
+      if (a.is_ok() && b.is_ok() && *a == *b) {
+        return invalid_argument(
+            "cannot bind both --client-listen-urls and --client-listen-http-urls on the same "
+            "url " +
+            url);
+      }
+    }
+  }
   std::unique_ptr<ClientServer> cs(new ClientServer());
+  cs->services_.push_back(std::make_unique<KvService>(server));
+  cs->services_.push_back(std::make_unique<ClusterService>(server));
+  cs->services_.push_back(std::make_unique<MaintenanceService>(server));
+  cs->services_.push_back(make_lease_service(server));
+  cs->services_.push_back(make_auth_service(server));
+  auto watch = make_watch_service(server, options.max_request_bytes);
+  cs->watch_ = watch.get();
+  cs->services_.push_back(std::move(watch));
+
   grpc::ServerBuilder builder;
-  std::vector<std::string> plain_urls, secure_urls;
-  for (const auto& url : urls) (is_secure_url(url) ? secure_urls : plain_urls).push_back(url);
-  if (!secure_urls.empty() && tls == nullptr) {
-    return invalid_argument(
-        "TLS key/cert (--cert-file, --key-file) must be provided for client url " +
-        secure_urls.front() + " with HTTPS scheme");
-  }
-  std::vector<int> ports(plain_urls.size(), 0);
-  for (size_t i = 0; i < plain_urls.size(); ++i) {
-    auto addr = listen_address(plain_urls[i]);
-    if (!addr.is_ok()) return addr.status();
-    builder.AddListeningPort(*addr, grpc::InsecureServerCredentials(), &ports[i]);
-    cs->addresses_.push_back(*addr);
-  }
   // etcd allows requests up to --max-request-bytes plus gRPC's framing.
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_request_bytes + 512 * 1024));
-  // gRPC enables SO_REUSEPORT by default, which would let a second member
-  // share this port silently.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_request_bytes + 512 * 1024));
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
   // etcd's keepalive policy (--grpc-keepalive-*): pings closer together than
   // min_time count as abuse (gRPC sends GOAWAY after a few), none are
@@ -277,6 +306,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
   auto ms = [](int64_t ns) {
     return static_cast<int>(std::min<int64_t>(ns / 1000000, std::numeric_limits<int>::max()));
   };
+  const auto& keepalive = options.keepalive;
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              ms(keepalive.min_time_ns));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
@@ -290,75 +320,73 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(
   // instead of letting gRPC create and retire one per burst of requests.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 8);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
-  cs->services_ = std::move(services);
   for (auto& s : cs->services_) builder.RegisterService(s.get());
-  std::string hidden;  // see add_hidden_port
-  if (plain_urls.empty()) {
-    auto dir = add_hidden_port(builder);
-    if (!dir.is_ok()) return dir.status();
-    hidden = *dir;
-  }
+  // Every connection reaches gRPC through our listeners (see
+  // add_hidden_port).
+  auto hidden = add_hidden_port(builder);
+  if (!hidden.is_ok()) return hidden.status();
   cs->server_ = builder.BuildAndStart();
-  if (!hidden.empty()) remove_hidden_port(hidden);
+  remove_hidden_port(*hidden);
   if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
-  for (size_t i = 0; i < plain_urls.size(); ++i) {
-    if (ports[i] == 0) {
-      cs->server_->Shutdown();
-      return Status(Code::kUnavailable, "listen " + plain_urls[i] + ": address already in use");
-    }
-    // etcd warns about a plain client listener.
-    logger.info("serving client traffic insecurely; this is strongly discouraged!",
-                {{"address", cs->addresses_[i]}});
-  }
-  if (!secure_urls.empty()) {
-    ClientTlsListener::Options o;
-    o.urls = secure_urls;
-    o.tls = std::move(tls);
+
+  cs->http_ = std::make_unique<ClientHttp>(server, logger);
+
+  struct Group {
+    const std::vector<std::string>* urls;
+    ClientListener::Serve serve;
+    http::Router* router;
+    bool metrics;
+  };
+  const Group groups[] = {
+      {&options.urls,
+       options.http_urls.empty() ? ClientListener::Serve::kGrpcAndHttp
+                                 : ClientListener::Serve::kGrpcOnly,
+       &cs->http_->client_router(), false},
+      {&options.http_urls, ClientListener::Serve::kHttpOnly, &cs->http_->client_router(), false},
+      {&options.metrics_urls, ClientListener::Serve::kHttpOnly, &cs->http_->metrics_router(), true},
+  };
+  for (const auto& g : groups) {
+    if (g.urls->empty()) continue;
+    ClientListener::Options o;
+    o.urls = *g.urls;
+    o.serve = g.serve;
+    o.tls = options.tls;
     o.server = cs->server_.get();
+    o.http = g.router;
+    o.http_limits.max_body_bytes = options.max_request_bytes + 512 * 1024;
     o.logger = &logger;
-    auto l = ClientTlsListener::start(std::move(o));
+    auto l = ClientListener::start(std::move(o));
     if (!l.is_ok()) {
-      cs->server_->Shutdown();
+      cs->shutdown();
       return l.status();
     }
-    cs->tls_listener_ = std::move(l).value();
-    for (const auto& addr : cs->tls_listener_->addresses()) {
-      logger.info("serving client traffic securely", {{"address", addr}});
+    for (size_t i = 0; i < g.urls->size(); ++i) {
+      log_serving(logger, (*g.urls)[i], (*l)->addresses()[i], g.metrics);
     }
+    cs->listeners_.push_back(std::move(l).value());
   }
   return cs;
 }
 
-Result<std::unique_ptr<ClientServer>> ClientServer::start(
-    server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
-    const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger,
-    std::shared_ptr<tls::TlsContext> tls) {
-  std::vector<std::unique_ptr<grpc::Service>> services;
-  services.push_back(std::make_unique<KvService>(server));
-  services.push_back(std::make_unique<ClusterService>(server));
-  services.push_back(std::make_unique<MaintenanceService>(server));
-  services.push_back(make_lease_service(server));
-  services.push_back(make_auth_service(server));
-  auto watch = make_watch_service(server, max_request_bytes);
-  WatchServiceBase* watch_ptr = watch.get();
-  services.push_back(std::move(watch));
-  auto cs = listen(urls, std::move(services), max_request_bytes, keepalive, logger, std::move(tls));
-  if (cs.is_ok()) (*cs)->watch_ = watch_ptr;
-  return cs;
+std::vector<std::string> ClientServer::client_addresses() const {
+  return listeners_.empty() ? std::vector<std::string>{} : listeners_.front()->addresses();
 }
 
 ClientServer::~ClientServer() { shutdown(); }
 
 void ClientServer::shutdown() {
   if (server_) {
-    // No new TLS connections; those up keep pumping while calls finish.
-    if (tls_listener_) tls_listener_->stop_accepting();
+    // No new connections; those up keep pumping while calls finish.
+    for (auto& l : listeners_) l->stop_accepting();
+    // Health checks in progress finish; no new ones start.
+    if (http_) http_->stop();
     // Watch streams never end on their own: end them, then give unary
     // calls up to 2 s to finish.
     if (watch_ != nullptr) watch_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    if (tls_listener_) tls_listener_->stop();
-    tls_listener_.reset();
+    for (auto& l : listeners_) l->stop();
+    listeners_.clear();
+    http_.reset();
     server_.reset();
   }
 }

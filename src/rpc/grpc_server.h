@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "rpc/client_http.h"
 #include "rpc/client_listener.h"
 #include "rpc/tls/tls.h"
 #include "server/config/config.h"
@@ -44,29 +45,39 @@ bool is_secure_url(const std::string& url);
 // bind: address already in use"), before the data dir is touched.
 Status check_listen(const std::string& url);
 
+// The client side of a member: the gRPC services and the HTTP endpoints,
+// on the client URLs (both protocols on each, the first bytes choosing),
+// the --listen-client-http-urls (HTTP only; the client URLs then serve
+// gRPC only) and the --listen-metrics-urls (/metrics and /health).
+struct ClientServerOptions {
+  std::vector<std::string> urls;          // --listen-client-urls
+  std::vector<std::string> http_urls;     // --listen-client-http-urls
+  std::vector<std::string> metrics_urls;  // --listen-metrics-urls
+  uint64_t max_request_bytes = 1572864;
+  config::ServerConfig::GrpcKeepalive keepalive;
+  // The client TLS context: required when any URL is https:// or unixs://.
+  std::shared_ptr<tls::TlsContext> tls;
+};
+
 class ClientServer {
  public:
-  // Binds every URL; fails if any cannot be bound. http:// and unix://
-  // URLs are gRPC's own listeners; https:// and unixs:// URLs go through
-  // a ClientTlsListener with `tls` (required when there are any).
-  static Result<std::unique_ptr<ClientServer>> start(
-      server::EtcdServer& server, const std::vector<std::string>& urls, uint64_t max_request_bytes,
-      const config::ServerConfig::GrpcKeepalive& keepalive, log::Logger& logger,
-      std::shared_ptr<tls::TlsContext> tls = nullptr);
+  // Binds every URL; fails if any cannot be bound.
+  static Result<std::unique_ptr<ClientServer>> start(server::EtcdServer& server,
+                                                     const ClientServerOptions& options,
+                                                     log::Logger& logger);
   ~ClientServer();
   void shutdown();
 
+  // The bound addresses of the client URLs, in their order (tests).
+  std::vector<std::string> client_addresses() const;
+
  private:
   ClientServer() = default;
-  static Result<std::unique_ptr<ClientServer>> listen(
-      const std::vector<std::string>& urls, std::vector<std::unique_ptr<grpc::Service>> services,
-      uint64_t max_request_bytes, const config::ServerConfig::GrpcKeepalive& keepalive,
-      log::Logger& logger, std::shared_ptr<tls::TlsContext> tls);
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<ClientTlsListener> tls_listener_;  // hands connections to server_
-  WatchServiceBase* watch_ = nullptr;                // in services_
-  std::vector<std::string> addresses_;
+  std::unique_ptr<ClientHttp> http_;                        // its routers outlive the listeners
+  std::vector<std::unique_ptr<ClientListener>> listeners_;  // hand connections to server_
+  WatchServiceBase* watch_ = nullptr;                       // in services_
 };
 
 }  // namespace etcd::rpc

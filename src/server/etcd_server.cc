@@ -131,7 +131,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
                                           clock_, logger_, ro);
   proposer_ =
       std::make_unique<Proposer>(*raft_node_, membership_->local_id(), clock_, logger_,
-                                 Proposer::Options{.request_timeout = request_timeout(cfg_),
+                                 Proposer::Options{.request_timeout = server::request_timeout(cfg_),
                                                    .max_request_bytes = cfg_.max_request_bytes});
 
   ApplyLoop::Hooks hooks;
@@ -160,8 +160,9 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
 
   // A simple token issued through another member names an index this one
   // may not have applied yet: wait for it (bounded by the request timeout).
-  token_provider->set_index_waiter(
-      [this](uint64_t index) { return apply_loop_->wait_applied(index, request_timeout(cfg_)); });
+  token_provider->set_index_waiter([this](uint64_t index) {
+    return apply_loop_->wait_applied(index, server::request_timeout(cfg_));
+  });
   core_ = std::make_unique<ServerCore>(cfg_, logger_, clock_, *kv_, *membership_, *raft_node_,
                                        *proposer_, *apply_loop_, *quota_, *auth_checks_);
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
@@ -272,7 +273,7 @@ void EtcdServer::log_starting() const {
                {{"local-member-id", to_hex(id())},
                 {"local-server-version", kEtcdVersion},
                 {"cluster-id", to_hex(MemberId(cluster_id()))},
-                {"cluster-version", v.empty() ? "to_be_decided" : cluster_version(v)}});
+                {"cluster-version", v.empty() ? "to_be_decided" : server::cluster_version(v)}});
   // RaftNode advances all but one election tick at start: a lone voter
   // need not wait a whole election timeout for a leader (etcd does too).
   const uint64_t election_ticks = cfg_.election_timeout_ms / cfg_.heartbeat_interval_ms;
@@ -395,5 +396,13 @@ void EtcdServer::transfer_leadership_on_stop() {
   logger_.warn("leadership transfer failed",
                {{"local-member-id", to_hex(id())}, {"transferee-member-id", to_hex(to)}});
 }
+
+MemberId EtcdServer::leader() const { return core_->raft.lead(); }
+
+std::vector<etcdserverpb::AlarmMember> EtcdServer::alarms() const {
+  return alarms_->get(etcdserverpb::AlarmType::NONE);
+}
+
+std::chrono::milliseconds EtcdServer::request_timeout() const { return core_->request_timeout(); }
 
 }  // namespace etcd::server

@@ -101,6 +101,11 @@ class EtcdServer {
   }
   MemberId id() const { return membership_->local_id(); }
   uint64_t cluster_id() const { return membership_->cluster_id(); }
+  // For /health, /readyz and /version (any thread).
+  MemberId leader() const;
+  std::vector<etcdserverpb::AlarmMember> alarms() const;
+  std::string cluster_version() const { return membership_->version(); }  // "" until decided
+  std::chrono::milliseconds request_timeout() const;
 
  private:
   EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);

@@ -46,6 +46,17 @@ std::optional<std::string> check_urls(std::string_view list) {
   return std::nullopt;
 }
 
+// An optional list (default ''): empty, or URLs.
+std::optional<std::string> check_optional_urls(std::string_view list) {
+  if (split_list(list).empty()) return std::nullopt;
+  return check_urls(list);
+}
+
+std::optional<std::string> check_metrics(std::string_view v) {
+  if (v == "basic" || v == "extensive") return std::nullopt;
+  return "invalid value \"" + std::string(v) + "\" (basic or extensive)";
+}
+
 std::optional<std::string> check_initial_cluster(std::string_view v) {
   for (const auto& item : split_list(v)) {
     auto eq = item.find('=');
@@ -192,7 +203,13 @@ FlagSet make_server_flags() {
   add("listen-peer-urls", T::kStrings, "http://localhost:2380", kMember,
       "URLs to listen on for traffic from other members.", check_urls);
   add("listen-client-urls", T::kStrings, "http://localhost:2379", kMember,
-      "URLs to listen on for client traffic.", check_urls);
+      "List of URLs to listen on for client grpc traffic and http as long as "
+      "--listen-client-http-urls is not specified.",
+      check_urls);
+  add("listen-client-http-urls", T::kStrings, "", kMember,
+      "List of URLs to listen on for http only client traffic. Enabling this flag removes http "
+      "services from --listen-client-urls.",
+      check_optional_urls);
   add("max-snapshots", T::kUint, "5", kMember, "Snapshot files to keep (0 keeps all).");
   add("max-wals", T::kUint, "5", kMember, "WAL segment files to keep (0 keeps all).");
   add("quota-backend-bytes", T::kInt, "0", kMember,
@@ -305,6 +322,13 @@ FlagSet make_server_flags() {
       "Also store checkpointed remaining TTLs in the lease bucket (needs "
       "--experimental-enable-lease-checkpoint).");
 
+  add("metrics", T::kString, "basic", "Profiling and Monitoring",
+      "Set level of detail for exported metrics, specify 'extensive' to include server side grpc "
+      "histogram metrics.",
+      check_metrics);
+  add("listen-metrics-urls", T::kStrings, "", "Profiling and Monitoring",
+      "List of URLs to listen on for the metrics and health endpoints.", check_optional_urls);
+
   add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
   add("log-outputs", T::kStrings, "default", kLogging,
       "Where logs go: 'default' (stderr), 'stderr', 'stdout' or file paths, comma-separated.");
@@ -366,6 +390,9 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.election_timeout_ms = flags.get_uint("election-timeout");
   c.listen_peer_urls = flags.get_strings("listen-peer-urls");
   c.listen_client_urls = flags.get_strings("listen-client-urls");
+  c.listen_client_http_urls = flags.get_strings("listen-client-http-urls");
+  c.listen_metrics_urls = flags.get_strings("listen-metrics-urls");
+  c.metrics = flags.get("metrics");
   c.quota_backend_bytes = flags.get_int("quota-backend-bytes");
   c.max_txn_ops = flags.get_uint("max-txn-ops");
   c.max_request_bytes = flags.get_uint("max-request-bytes");

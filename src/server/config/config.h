@@ -24,6 +24,12 @@ struct ServerConfig {
   uint64_t election_timeout_ms = 0;
   std::vector<std::string> listen_peer_urls;
   std::vector<std::string> listen_client_urls;
+  // --listen-client-http-urls (3.5): HTTP only; when given, the client
+  // URLs serve gRPC only.
+  std::vector<std::string> listen_client_http_urls;
+  // --listen-metrics-urls: /metrics and /health on listeners of their own.
+  std::vector<std::string> listen_metrics_urls;
+  std::string metrics = "basic";    // --metrics: basic or extensive
   int64_t quota_backend_bytes = 0;  // 0 means the default quota (2 GiB)
   uint64_t max_txn_ops = 0;
   uint64_t max_request_bytes = 0;
