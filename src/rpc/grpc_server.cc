@@ -10,6 +10,7 @@
 #include "etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/auth_context.h"
 #include "rpc/auth_service.h"
+#include "rpc/gateway/gateway.h"
 #include "rpc/lease_service.h"
 #include "rpc/watch_service.h"
 
@@ -330,6 +331,19 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   if (!cs->server_) return Status(Code::kUnavailable, "failed to start the gRPC server");
 
   cs->http_ = std::make_unique<ClientHttp>(server, logger);
+  // The JSON gateway calls the services through the server's in-process
+  // channel: auth, errors and interceptors as for gRPC clients.
+  grpc::ChannelArguments gateway_args;
+  gateway_args.SetMaxReceiveMessageSize(-1);
+  bool client_cert_auth = options.tls != nullptr && options.tls->options().client_cert_auth;
+  cs->gateway_ = std::make_unique<gateway::Gateway>(
+      cs->server_->InProcessChannel(gateway_args), [&server, client_cert_auth] {
+        // etcd refuses a client certificate's CN on the gateway when it
+        // would be the caller (client certificate auth with auth on).
+        return client_cert_auth && server.auth_store().enabled();
+      });
+  cs->http_->client_router().add_prefix("/v3/", cs->gateway_.get());
+  cs->http_->client_router().add_prefix("/v3beta/", cs->gateway_.get());
 
   struct Group {
     const std::vector<std::string>* urls;
@@ -383,9 +397,11 @@ void ClientServer::shutdown() {
     // Watch streams never end on their own: end them, then give unary
     // calls up to 2 s to finish.
     if (watch_ != nullptr) watch_->cancel_all();
+    if (gateway_) gateway_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     for (auto& l : listeners_) l->stop();
     listeners_.clear();
+    gateway_.reset();
     http_.reset();
     server_.reset();
   }

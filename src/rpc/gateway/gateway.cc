@@ -288,6 +288,10 @@ class LiveCalls {
     calls_.erase(c);
     if (calls_.empty()) cv_.notify_all();
   }
+  void cancel_all() {
+    MutexLock l(&mu_);
+    for (Canceller* c : calls_) c->cancel();
+  }
   // True if every call finished within the timeout.
   bool cancel_and_wait(std::chrono::milliseconds timeout) {
     MutexLock l(&mu_);
@@ -454,6 +458,8 @@ Gateway::~Gateway() {
   bool drained = live_->cancel_and_wait(kDrain);
   ASSERT(drained);
 }
+
+void Gateway::cancel_all() { live_->cancel_all(); }
 
 int Gateway::http_status(int grpc_code) {
   switch (grpc_code) {

@@ -47,6 +47,9 @@ class Gateway : public http::Handler {
   // Serves paths under /v3/ and /v3beta/ (the same API).
   void handle(http::Request req, std::shared_ptr<http::Responder> responder) override;
 
+  // Cancels the calls in flight (at shutdown: streams never end alone).
+  void cancel_all();
+
   // HTTP status grpc-gateway answers for a gRPC code.
   static int http_status(int grpc_code);
 
