@@ -22,6 +22,7 @@
 #include "rpc/peer/transport.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
+#include "server/systemd_notify.h"
 
 namespace {
 
@@ -275,6 +276,8 @@ int main(int argc, char** argv) {
            {"advertise-client-urls", cfg.advertise_client_urls},
            {"listen-client-urls", cfg.listen_client_urls},
            {"listen-metrics-urls", cfg.listen_metrics_urls}});
+  // READY=1 / STOPPING=1 for systemd's Type=notify units.
+  etcd::server::SystemdNotifier notifier(lg);
   // As etcd, clients are served once this member has published itself
   // through Raft; a stop signal meanwhile still stops it.
   int sig = 0;
@@ -283,6 +286,7 @@ int main(int argc, char** argv) {
     sig = sigtimedwait(&stop_signals, nullptr, &poll);
     if (sig == SIGINT || sig == SIGTERM) {
       lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
+      notifier.stopping();
       log_closing("closing etcd server");
       (*server)->stop();
       log_closing("closed etcd server");
@@ -297,11 +301,14 @@ int main(int argc, char** argv) {
   client_options.max_request_bytes = cfg.max_request_bytes;
   client_options.keepalive = cfg.grpc_keepalive;
   client_options.tls = std::move(client_tls).value();
+  client_options.extensive_metrics = cfg.metrics == "extensive";
   auto client = etcd::rpc::ClientServer::start(**server, client_options, lg);
   if (!client.is_ok()) {
     (*server)->stop();
     lg.fatal("failed to serve client requests", {{"error", client.status().message()}});
   }
+  // As etcd 3.5: once the member has joined and its client port serves.
+  notifier.ready();
 
   // A signal, or this member's removal from the cluster, stops it.
   timespec tick{0, 100 * 1000 * 1000};
@@ -309,6 +316,7 @@ int main(int argc, char** argv) {
     sig = sigtimedwait(&stop_signals, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) break;
     if ((*server)->removed()) {
+      notifier.stopping();
       // Give the leader a moment to hear that this member applied it.
       std::this_thread::sleep_for(std::chrono::seconds(1));
       log_closing("closing etcd server");
@@ -320,6 +328,7 @@ int main(int argc, char** argv) {
     }
   }
   lg.info("received signal; shutting down", {{"signal", signal_name(sig)}});
+  notifier.stopping();
   // etcd's order: clients first, then the member (a leader hands over its
   // leadership), then the peer listeners.
   log_closing("closing etcd server");

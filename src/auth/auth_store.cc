@@ -5,6 +5,7 @@
 #include "auth/errors.h"
 #include "auth/password.h"
 #include "base/assert.h"
+#include "metrics/metrics.h"
 #include "storage/backend/schema.h"
 
 namespace etcd::auth {
@@ -188,11 +189,13 @@ Result<uint64_t> AuthStore::check_password(std::string_view name, std::string_vi
     // whether the user exists.
     (void)bcrypt_check(dummy_hash(), password);
     auth_failures_.fetch_add(1, std::memory_order_relaxed);
+    metrics::Metrics::global().auth_failures->Increment();
     return errors::auth_failed();
   }
   // bcrypt outside the lock: it takes tens of milliseconds by design.
   if (!bcrypt_check(hash, password)) {
     auth_failures_.fetch_add(1, std::memory_order_relaxed);
+    metrics::Metrics::global().auth_failures->Increment();
     return errors::auth_failed();
   }
   return rev;

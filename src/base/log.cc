@@ -1,11 +1,14 @@
 #include "base/log.h"
 
+#include "base/journal_sink.h"
+
 #include <spdlog/logger.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -112,7 +115,27 @@ Result<std::unique_ptr<Logger>> Logger::create(Level level, const std::vector<st
   if (outputs.size() > 1 && std::find(outputs.begin(), outputs.end(), "default") != outputs.end()) {
     return invalid_argument("multi logoutput for \"default\" is not supported yet");
   }
+  if (std::find(outputs.begin(), outputs.end(), kJournalOutput) != outputs.end()) {
+    // etcd's check: the journal cannot be combined with another output
+    // (its message speaks of 'default' whatever the other one is).
+    if (outputs.size() > 1) {
+      std::string listed = "[";
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        listed += (i > 0 ? " " : "") + nlohmann::json(outputs[i]).dump();
+      }
+      listed += "]";
+      return invalid_argument("running with systemd/journal but other '--log-outputs' values (" +
+                              listed +
+                              ") are configured with 'default'; override 'default' value with "
+                              "something else");
+    }
+    if (auto st = check_journal(); !st.is_ok()) return st;
+    sinks.push_back(std::make_shared<JournalSink>(send_to_journal,
+                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+                                                  program_invocation_short_name));
+  }
   for (const std::string& o : outputs) {
+    if (o == kJournalOutput) continue;
     if (o == "default" || o == "stderr") {
       sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
     } else if (o == "stdout") {

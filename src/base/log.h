@@ -65,7 +65,9 @@ class Logger {
   Logger& operator=(const Logger&) = delete;
 
   // Builds the sinks for etcd's --log-outputs: "default" (stderr), "stderr",
-  // "stdout" or file paths (appended to). "default" cannot be combined.
+  // "stdout", "systemd/journal" (journald; see journal_sink.h) or file
+  // paths (appended to). "default" and "systemd/journal" cannot be combined
+  // with others; etcd's errors, and its error when journald is not there.
   static Result<std::unique_ptr<Logger>> create(Level level,
                                                 const std::vector<std::string>& outputs,
                                                 WallClock clock);

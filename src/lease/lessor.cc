@@ -5,6 +5,7 @@
 
 #include "base/assert.h"
 #include "leasepb/lease.pb.h"
+#include "metrics/metrics.h"
 
 namespace etcd::lease {
 namespace {
@@ -169,6 +170,7 @@ Result<LeaseView> Lessor::grant(LeaseId id, int64_t ttl_s, backend::ConsistentIn
     set_expiry(l, clock_.now() + seconds(l.effective_ttl()));
     schedule_checkpoint(l);
   }
+  metrics::Metrics::global().lease_granted->Increment();
   return LeaseView{id, l.ttl_s, l.ttl_s, {}};
 }
 
@@ -204,6 +206,7 @@ Status Lessor::revoke(LeaseId id, backend::ConsistentIndex ci) {
   txn->set_consistent_index(ci);
   txn->end();  // the observer detaches the deleted keys
   changed_cv_.notify_all();
+  metrics::Metrics::global().lease_revoked->Increment();
   return Status::ok();
 }
 
@@ -323,6 +326,7 @@ Result<int64_t> Lessor::renew(LeaseId id, std::chrono::milliseconds wait) {
   auto it = leases_.find(id);
   if (it == leases_.end()) return err_lease_not_found();
   set_expiry(it->second, clock_.now() + seconds(it->second.effective_ttl()));
+  metrics::Metrics::global().lease_renewed->Increment();
   return it->second.ttl_s;
 }
 

@@ -3,6 +3,7 @@
 #include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/encoding.h"
+#include "metrics/metrics.h"
 
 namespace etcd::mvcc {
 namespace {
@@ -84,6 +85,9 @@ Status KVStore::restore(LeasedKeys* leased_keys) {
   cur = std::max(cur, std::max(finished, scheduled));
   current_rev_.store(cur, std::memory_order_release);
   compact_main_rev_.store(finished, std::memory_order_release);
+  live_keys_.store(
+      index_.count_revisions(KeyRange{std::string_view("", 0), std::string_view("\0", 1)}, cur),
+      std::memory_order_relaxed);
   if (scheduled > finished) return compact(MainRev(scheduled));
   if (finished > 0) index_.compact(finished);
   return Status::ok();
@@ -104,6 +108,7 @@ std::vector<mvccpb::KeyValue> KVStore::fetch(const backend::ReadTx* rtx, backend
 }
 
 Result<RangeResult> KVStore::range(KeyRange r, const RangeOptions& ro) const {
+  metrics::Metrics::global().range_total->Increment();
   // Fix the revision before opening the view: every write up to it is then
   // visible in the view.
   int64_t cur = rev().value();
@@ -134,6 +139,12 @@ KVStore::WriteTxn::~WriteTxn() { end(); }
 void KVStore::WriteTxn::end() {
   if (ended_) return;
   ended_ = true;
+  // etcd's counting: each call once, and a transaction of several calls.
+  auto& m = metrics::Metrics::global();
+  if (ranges_ + puts_ + deletes_ > 1) m.txn_total->Increment();
+  if (ranges_ > 0) m.range_total->Increment(ranges_);
+  if (puts_ > 0) m.put_total->Increment(puts_);
+  if (deletes_ > 0) m.delete_total->Increment(deletes_);
   if (!changes_.empty()) {
     for (const auto& fn : store_.observers_) fn(*this);
   }
@@ -143,6 +154,7 @@ void KVStore::WriteTxn::end() {
 }
 
 Result<RangeResult> KVStore::WriteTxn::range(KeyRange r, const RangeOptions& ro) {
+  ++ranges_;
   return range_at(r, ro, changes_.empty() ? begin_rev_ : begin_rev_ + 1);
 }
 
@@ -166,9 +178,12 @@ void KVStore::WriteTxn::put(std::string_view key, std::string_view value, int64_
   int64_t rev = begin_rev_ + 1;
   int64_t created = rev;
   int64_t version = 1;
+  ++puts_;
   if (auto at = store_.index_.get(key, rev)) {
     created = at->created.main;
     version = at->version + 1;
+  } else {
+    store_.live_keys_.fetch_add(1, std::memory_order_relaxed);
   }
   Revision idx{rev, static_cast<int64_t>(changes_.size())};
   mvccpb::KeyValue kv;
@@ -188,6 +203,8 @@ void KVStore::WriteTxn::put(std::string_view key, std::string_view value, int64_
 int64_t KVStore::WriteTxn::delete_range(KeyRange r) {
   int64_t at = changes_.empty() ? begin_rev_ : begin_rev_ + 1;
   std::vector<std::string> keys = store_.index_.range_keys(r, at);
+  ++deletes_;
+  store_.live_keys_.fetch_sub(static_cast<int64_t>(keys.size()), std::memory_order_relaxed);
   for (const std::string& key : keys) {
     Revision idx{begin_rev_ + 1, static_cast<int64_t>(changes_.size())};
     mvccpb::KeyValue kv;

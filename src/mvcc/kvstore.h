@@ -116,6 +116,7 @@ class KVStore {
     std::vector<mvccpb::KeyValue> changes_;
     std::vector<bool> is_delete_;
     bool ended_ = false;
+    int ranges_ = 0, puts_ = 0, deletes_ = 0;  // calls, for the metrics
   };
   std::unique_ptr<WriteTxn> write();
 
@@ -143,6 +144,8 @@ class KVStore {
   Result<KvHash> hash_by_rev(MainRev rev) const;
 
   TreeIndex& index() { return index_; }
+  // Keys live at the current revision (etcd_debugging_mvcc_keys_total).
+  int64_t live_keys() const { return live_keys_.load(std::memory_order_relaxed); }
   backend::Backend& backend() { return backend_; }
 
  private:
@@ -157,6 +160,7 @@ class KVStore {
   // Written by the apply thread; read anywhere.
   std::atomic<int64_t> current_rev_{1};
   std::atomic<int64_t> compact_main_rev_{-1};
+  std::atomic<int64_t> live_keys_{0};
   // Held exclusively while a compaction moves the compacted revision and
   // compacts the index; shared by hash_by_rev, which needs both (and its
   // backend view) at one compaction.

@@ -6,6 +6,7 @@
 
 #include "base/crc32c.h"
 #include "env/clock.h"
+#include "metrics/metrics.h"
 
 namespace etcd::mvcc {
 namespace {
@@ -294,6 +295,34 @@ TEST_F(KVStoreTest, HashByRevFollowsEtcdsAlgorithm) {
   EXPECT_EQ(store_->hash_by_rev(MainRev(4))->hash, after->hash);
   EXPECT_EQ(store_->hash_by_rev(MainRev(0))->hash, at5);
   EXPECT_EQ(store_->hash_by_rev(MainRev(0))->compact_rev.value(), 3);
+}
+
+// etcd's MVCC counters: every put, delete and range call once; a write
+// transaction of more than one call is a txn; live keys follow puts and
+// deletes and survive a restart.
+TEST_F(KVStoreTest, MetricsCountCallsAndLiveKeys) {
+  auto& m = metrics::Metrics::global();
+  const double puts = m.put_total->Value(), deletes = m.delete_total->Value(),
+               ranges = m.range_total->Value(), txns = m.txn_total->Value();
+  put("a", "1");
+  put("b", "2");
+  put("a", "3");  // not a new key
+  EXPECT_EQ(store_->live_keys(), 2);
+  {
+    auto txn = store_->write();
+    txn->put("c", "4", 0);
+    EXPECT_EQ(txn->delete_range(KeyRange{"a", kAll}), 3);  // a, b, c
+    (void)txn->range(KeyRange{"a", ""}, RangeOptions{});
+  }
+  EXPECT_EQ(store_->live_keys(), 0);
+  put("d", "5");
+  (void)keys_at(KeyRange{"a", kAll});
+  EXPECT_EQ(m.put_total->Value() - puts, 5);
+  EXPECT_EQ(m.delete_total->Value() - deletes, 1);
+  EXPECT_EQ(m.range_total->Value() - ranges, 2);
+  EXPECT_EQ(m.txn_total->Value() - txns, 1);
+  reopen();
+  EXPECT_EQ(store_->live_keys(), 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/assert.h"
+#include "metrics/metrics.h"
 #include "storage/backend/schema.h"
 
 namespace etcd::mvcc {
@@ -149,6 +150,7 @@ Result<int64_t> WatchStream::watch(int64_t id, std::string key, std::string end,
     next_progress_ = store_.clock_.now() + store_.jittered_interval();
   }
   watchers_[id] = std::move(w);
+  metrics::Metrics::global().watcher_total->Increment();
   return id;
 }
 
@@ -332,6 +334,7 @@ std::unique_ptr<WatchStream> WatchableStore::new_stream(std::function<void()> no
 }
 
 void WatchableStore::remove_watcher(Watcher* w) {
+  metrics::Metrics::global().watcher_total->Decrement();
   switch (w->state) {
     case Watcher::State::kSynced:
       synced_.remove(w);

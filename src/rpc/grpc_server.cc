@@ -322,6 +322,19 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 8);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   for (auto& s : cs->services_) builder.RegisterService(s.get());
+  // etcd's gRPC metrics: every method of the services served starts at
+  // zero; --metrics extensive adds the handling-time histogram.
+  cs->grpc_metrics_ = std::make_unique<metrics::GrpcServerMetrics>(
+      metrics::Metrics::global(),
+      std::vector<std::string>{"etcdserverpb.KV", "etcdserverpb.Watch", "etcdserverpb.Lease",
+                               "etcdserverpb.Cluster", "etcdserverpb.Maintenance",
+                               "etcdserverpb.Auth"},
+      options.extensive_metrics);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    f.push_back(cs->grpc_metrics_->factory());
+    builder.experimental().SetInterceptorCreators(std::move(f));
+  }
   // Every connection reaches gRPC through our listeners (see
   // add_hidden_port).
   auto hidden = add_hidden_port(builder);
@@ -344,6 +357,9 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
       });
   cs->http_->client_router().add_prefix("/v3/", cs->gateway_.get());
   cs->http_->client_router().add_prefix("/v3beta/", cs->gateway_.get());
+  cs->metrics_handler_ = std::make_unique<metrics::MetricsHandler>(metrics::Metrics::global());
+  cs->http_->client_router().add_exact("/metrics", cs->metrics_handler_.get());
+  cs->http_->metrics_router().add_exact("/metrics", cs->metrics_handler_.get());
 
   struct Group {
     const std::vector<std::string>* urls;

@@ -11,6 +11,8 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "metrics/grpc_metrics.h"
+#include "metrics/metrics_handler.h"
 #include "rpc/client_http.h"
 #include "rpc/client_listener.h"
 #include "rpc/tls/tls.h"
@@ -61,6 +63,8 @@ struct ClientServerOptions {
   config::ServerConfig::GrpcKeepalive keepalive;
   // The client TLS context: required when any URL is https:// or unixs://.
   std::shared_ptr<tls::TlsContext> tls;
+  // --metrics extensive: gRPC handling-time histograms.
+  bool extensive_metrics = false;
 };
 
 class ClientServer {
@@ -77,6 +81,11 @@ class ClientServer {
 
  private:
   ClientServer() = default;
+  // go-grpc-prometheus' series for every call (an interceptor), and GET
+  // /metrics on the client and metrics routers: both outlive server_ and
+  // the listeners.
+  std::unique_ptr<metrics::GrpcServerMetrics> grpc_metrics_;
+  std::unique_ptr<metrics::MetricsHandler> metrics_handler_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ClientHttp> http_;                        // its routers outlive the listeners

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "base/duration.h"
+#include "metrics/metrics.h"
 #include "server/raft_entry.h"
 #include "serverpb/raft_internal.pb.h"
 
@@ -85,6 +87,8 @@ void ApplyLoop::apply_batch(const ApplyBatch& batch) {
     applied_.store(batch.snapshot.metadata().index(), std::memory_order_release);
   }
   for (const auto& e : batch.entries) apply_entry(e);
+  metrics::Metrics::global().proposals_applied->Set(
+      static_cast<double>(applied_.load(std::memory_order_relaxed)));
   // applied_ is atomic; passing through the waiters' mutex orders this
   // notify after any waiter's check of it, so no wake-up is lost.
   { MutexLock lock(&applied_mu_); }
@@ -107,7 +111,20 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
         record_consistent_index(backend_, ci);
         break;
       }
-      apply_normal(e.data(), ci);
+      {
+        // etcd counts an apply slower than 100 ms as slow (and says so).
+        const auto start = std::chrono::steady_clock::now();
+        apply_normal(e.data(), ci);
+        const auto took = std::chrono::steady_clock::now() - start;
+        if (took > kSlowApply) {
+          metrics::Metrics::global().slow_apply->Increment();
+          logger_.warn(
+              "apply request took too long",
+              {{"took", format_go_duration(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(took).count())},
+               {"expected-duration", "100ms"}});
+        }
+      }
       break;
     }
     case raftpb::EntryConfChange: {

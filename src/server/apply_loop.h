@@ -35,6 +35,8 @@ namespace etcd::server {
 // Entries the raft log keeps behind a snapshot so slow followers can catch
 // up without one (etcd's snapshotCatchUpEntries).
 inline constexpr uint64_t kSnapshotCatchUpEntries = 5000;
+// etcd's warnApplyDuration: an entry applied slower than this is slow.
+inline constexpr std::chrono::milliseconds kSlowApply{100};
 // As `catch_up`: a snapshot that compacts nothing.
 inline constexpr uint64_t kKeepWholeLog = UINT64_MAX;
 

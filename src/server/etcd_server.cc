@@ -326,6 +326,31 @@ void EtcdServer::start() {
     corruption_->run(std::chrono::nanoseconds(cfg_.corrupt_check_time_ns));
   }
   publisher_->start();
+  start_metrics();
+}
+
+void EtcdServer::start_metrics() {
+  auto& m = metrics::Metrics::global();
+  m.set_server_id(to_hex(id()));
+  m.set_server_version(kEtcdVersion);
+  m.quota_backend_bytes->Set(static_cast<double>(quota_->bytes()));
+  metrics_hook_ = m.add_collect_hook([this, &m] {
+    m.db_total_size->Set(static_cast<double>(backend_->size()));
+    // Never waits for a commit or a defrag: the last value stays meanwhile.
+    if (auto n = backend_->try_size_in_use()) last_size_in_use_ = *n;
+    m.db_total_size_in_use->Set(static_cast<double>(last_size_in_use_));
+    m.keys_total->Set(static_cast<double>(kv_->live_keys()));
+    m.current_revision->Set(static_cast<double>(kv_->rev().value()));
+    m.compact_revision->Set(static_cast<double>(kv_->compact_rev().value()));
+    m.is_learner->Set(is_learner() ? 1 : 0);
+    // etcd labels the cluster version as major.minor ("3.5"), once known.
+    std::string v = membership_->version();
+    if (!v.empty()) {
+      auto dot = v.find('.');
+      if (dot != std::string::npos) dot = v.find('.', dot + 1);
+      m.set_cluster_version(v.substr(0, dot));
+    }
+  });
 }
 
 void EtcdServer::stop() {
@@ -336,6 +361,7 @@ void EtcdServer::stop() {
   // etcd hands leadership over before stopping; a lone voter has no one
   // to hand it to.
   transfer_leadership_on_stop();
+  metrics_hook_.reset();
   // The apply thread first: the raft thread may be waiting to hand it a
   // batch. Entries not applied now are in the WAL and applied at restart.
   apply_loop_->stop();

@@ -27,6 +27,7 @@
 #include "env/clock.h"
 #include "env/file_system.h"
 #include "lease/lessor.h"
+#include "metrics/metrics.h"
 #include "mvcc/kvstore.h"
 #include "mvcc/watchable_store.h"
 #include "server/alarm_store.h"
@@ -116,6 +117,8 @@ class EtcdServer {
   // transport received, and every store reloads from it (apply thread).
   void recover_from_snapshot(const raftpb::Snapshot& snap);
   void transfer_leadership_on_stop();
+  // Info gauges and the collect hook (start()).
+  void start_metrics();
   void log_starting() const;
 
   const config::ServerConfig cfg_;
@@ -163,6 +166,10 @@ class EtcdServer {
   std::unique_ptr<PeerService> peer_service_;
   std::unique_ptr<PeerNetwork> network_;
   std::atomic<bool> removed_{false};
+  // Sets the state gauges (db size, keys, revisions, versions) at each
+  // scrape while the member runs; reset in stop() before the parts go.
+  metrics::CollectHook metrics_hook_;
+  int64_t last_size_in_use_ = 0;  // under the hook (scrapes are serialised)
 };
 
 }  // namespace etcd::server

@@ -2,6 +2,7 @@
 
 #include "base/duration.h"
 #include "base/encoding.h"
+#include "metrics/metrics.h"
 #include "server/errors.h"
 
 namespace etcd::server {
@@ -40,6 +41,18 @@ Result<ApplyResult> Proposer::propose_conf_change(raftpb::ConfChange cc) {
 }
 
 Result<ApplyResult> Proposer::submit_and_wait(uint64_t id, const std::function<Status()>& submit) {
+  // etcd's pending and failed proposals: a failure is one that never got an
+  // apply result (dropped, timed out, server stopped).
+  auto& m = metrics::Metrics::global();
+  m.proposals_pending->Increment();
+  auto r = submit_and_wait_once(id, submit);
+  m.proposals_pending->Decrement();
+  if (!r.is_ok()) m.proposals_failed->Increment();
+  return r;
+}
+
+Result<ApplyResult> Proposer::submit_and_wait_once(uint64_t id,
+                                                   const std::function<Status()>& submit) {
   auto promise = std::make_shared<std::promise<ApplyResult>>();
   auto future = promise->get_future();
   {

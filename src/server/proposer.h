@@ -114,6 +114,7 @@ class Proposer {
  private:
   // Registers a waiter for `id`, hands `data` to Raft with `submit`, waits.
   Result<ApplyResult> submit_and_wait(uint64_t id, const std::function<Status()>& submit);
+  Result<ApplyResult> submit_and_wait_once(uint64_t id, const std::function<Status()>& submit);
 
   struct Round {
     std::string ctx;

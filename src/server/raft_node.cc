@@ -2,6 +2,9 @@
 
 #include <future>
 
+#include "base/duration.h"
+#include "metrics/metrics.h"
+
 namespace etcd::server {
 
 RaftNode::RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Transport& transport,
@@ -13,6 +16,7 @@ RaftNode::RaftNode(RaftStorage storage, std::unique_ptr<raft::RawNode> node, Tra
   hooks.on_persisted = [this](const raftpb::HardState& hs) {
     term_.store(hs.term(), std::memory_order_release);
     commit_.store(hs.commit(), std::memory_order_release);
+    metrics::Metrics::global().proposals_committed->Set(static_cast<double>(hs.commit()));
   };
   hooks.apply = [this](ApplyBatch b) { apply_(std::move(b)); };
   term_ = node->raft().term();
@@ -147,12 +151,19 @@ void RaftNode::loop() {
 }
 
 void RaftNode::observe(const raft::Ready& rd) {
+  if (leader_.load(std::memory_order_relaxed)) check_heartbeats(rd);
   if (!rd.soft_state) return;
   const uint64_t was = lead_.load(std::memory_order_relaxed);
   const uint64_t now = rd.soft_state->lead;
+  const bool leading = rd.soft_state->raft_state == raft::StateType::kLeader;
   lead_.store(now, std::memory_order_release);
-  leader_.store(rd.soft_state->raft_state == raft::StateType::kLeader, std::memory_order_release);
+  leader_.store(leading, std::memory_order_release);
+  last_heartbeat_.clear();
+  auto& m = metrics::Metrics::global();
+  m.has_leader->Set(now != raft::kNone ? 1 : 0);
+  m.is_leader->Set(leading ? 1 : 0);
   if (now == was) return;
+  if (now != raft::kNone) m.leader_changes->Increment();
   // As etcd, only a new leader fails the ReadIndex round in flight.
   if (now != raft::kNone && on_leader_change_) on_leader_change_();
   // etcd raft's node-level lines, worded as etcd's.
@@ -168,6 +179,27 @@ void RaftNode::observe(const raft::Ready& rd) {
   } else {
     logger_.info("raft.node: " + self + " changed leader from " + to_hex(MemberId(was)) + " to " +
                  to_hex(MemberId(now)) + " at term " + term);
+  }
+}
+
+void RaftNode::check_heartbeats(const raft::Ready& rd) {
+  const auto now = clock_.now();
+  const auto max_gap = 2 * options_.tick_interval;
+  for (const auto& msg : rd.messages) {
+    if (msg.type() != raftpb::MsgHeartbeat) continue;
+    auto [it, first] = last_heartbeat_.try_emplace(msg.to(), now);
+    if (first) continue;
+    const auto gap = now - it->second;
+    it->second = now;
+    if (gap <= max_gap) continue;
+    metrics::Metrics::global().heartbeat_send_failures->Increment();
+    logger_.warn(
+        "leader failed to send out heartbeat on time; took too long, leader is overloaded likely "
+        "from slow disk",
+        {{"to", to_hex(MemberId(msg.to()))},
+         {"heartbeat-interval", format_go_duration(options_.tick_interval)},
+         {"expected-duration", format_go_duration(max_gap)},
+         {"exceeded-duration", format_go_duration(gap - max_gap)}});
   }
 }
 

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -105,6 +106,11 @@ class RaftNode final : public RaftPort {
   std::atomic<uint64_t> term_{0};
   std::atomic<uint64_t> commit_{0};
   std::atomic<bool> leader_{false};
+  // Raft thread: when this leader last sent each peer a heartbeat (etcd's
+  // timeout detector: a gap over two heartbeat intervals is a failure to
+  // send on time).
+  std::map<uint64_t, std::chrono::steady_clock::time_point> last_heartbeat_;
+  void check_heartbeats(const raft::Ready& rd);
 };
 
 }  // namespace etcd::server

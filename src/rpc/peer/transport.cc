@@ -11,6 +11,7 @@
 
 #include "base/encoding.h"
 #include "base/version.h"
+#include "metrics/metrics.h"
 #include "rpc/peer/codec.h"
 #include "rpc/peer/http_client.h"
 #include "rpc/peer/peer_stream.h"
@@ -61,6 +62,7 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
   bool writing = false;
   bool closed = false;
   bool wrote_since_tick = false;
+  prometheus::Counter* sent_bytes = nullptr;  // the peer's, once handed over
   asio::steady_timer heartbeat;
   std::function<void()> on_close;
 
@@ -87,17 +89,21 @@ struct PeerTransport::OutStream : std::enable_shared_from_this<OutStream> {
     wrote_since_tick = true;
     stream.expires_after(kConnTimeout);
     auto self = shared_from_this();
-    asio::async_write(stream, http::make_chunk(asio::buffer(queue.front())),
-                      [self](beast::error_code ec, size_t) {
-                        // close() empties the queue while a write is in
-                        // flight: nothing is left to pop then.
-                        if (ec || self->closed) {
-                          self->close();
-                          return;
-                        }
-                        self->queue.pop_front();
-                        self->write_next();
-                      });
+    asio::async_write(
+        stream, http::make_chunk(asio::buffer(queue.front())),
+        [self](beast::error_code ec, size_t) {
+          // close() empties the queue while a write is in
+          // flight: nothing is left to pop then.
+          if (ec || self->closed) {
+            self->close();
+            return;
+          }
+          if (self->sent_bytes != nullptr) {
+            self->sent_bytes->Increment(static_cast<double>(self->queue.front().size()));
+          }
+          self->queue.pop_front();
+          self->write_next();
+        });
   }
 
   void tick() {
@@ -144,6 +150,7 @@ struct PeerTransport::Peer {
   bool pipelining = false;
   std::string last_error;
   int64_t rtt_ns = 0;
+  metrics::PeerMetrics m;  // this peer's series (labels To/From = hex)
 
   const std::string& url() { return urls[url_next % urls.size()]; }
 };
@@ -260,6 +267,7 @@ void PeerTransport::add_peer(MemberId id, const std::vector<std::string>& urls) 
     auto p = std::make_shared<Peer>();
     p->id = id.value();
     p->hex = to_hex(id);
+    p->m = metrics::Metrics::global().peer(p->hex);
     p->urls = urls;
     peers_[p->id] = p;
     logger_.info(
@@ -375,6 +383,7 @@ void PeerTransport::dispatch(raftpb::Message m) {
     queued_full = true;
   }
   if (!sent) {
+    p.m.sent_failures->Increment();
     if (queued_full) {
       logger_.debug("dropped internal Raft message since sending buffer is full",
                     {{"message-type", raftpb::MessageType_Name(m.type())},
@@ -545,6 +554,7 @@ awaitable<void> PeerTransport::serve(tcp::socket sock, bool tls) {
           if (ec || stopped_ || !p->alive) co_return;
           stream.expires_never();
           auto out = std::make_shared<OutStream>(std::move(stream), app);
+          out->sent_bytes = p->m.sent_bytes;
           const int slot = app ? 1 : 0;
           if (auto old = p->writer[slot]) old->close();
           p->writer[slot] = out;
@@ -658,6 +668,9 @@ awaitable<void> PeerTransport::serve(tcp::socket sock, bool tls) {
         } else if (host_.is_removed(MemberId(m.from()))) {
           fail(http::status::forbidden, "the member has been permanently removed from the cluster");
         } else {
+          metrics::Metrics::global()
+              .peer(to_hex(MemberId(m.from())))
+              .received_bytes->Increment(static_cast<double>(body.get().body().size()));
           if (!partitioned()) host_.process(std::move(m));
           res.result(http::status::no_content);
         }
@@ -786,6 +799,8 @@ awaitable<void> PeerTransport::read_stream(std::shared_ptr<Peer> p, bool msgapp)
                                            asio::redirect_error(use_awaitable, ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) break;
+            p->m.received_bytes->Increment(
+                static_cast<double>(sizeof(chunk) - parser.get().body().size));
             pending.append(chunk, sizeof(chunk) - parser.get().body().size);
             std::string_view in(pending);
             bool bad = false;
@@ -869,6 +884,7 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
       host_.removed_from_cluster();
     }
     if (ec || res.result_int() != 204) {
+      p->m.sent_failures->Increment();
       host_.report_unreachable(MemberId(p->id));
       if (ec) ++p->url_next;
       if (stream) stream->close();
@@ -882,8 +898,9 @@ awaitable<void> PeerTransport::run_pipeline(std::shared_ptr<Peer> p) {
         }
         p->pipeline.clear();
       }
-    } else if (!res.keep_alive()) {
-      stream.reset();
+    } else {
+      p->m.sent_bytes->Increment(static_cast<double>(m.ByteSizeLong()));
+      if (!res.keep_alive()) stream.reset();
     }
   }
   p->pipelining = false;
@@ -925,6 +942,7 @@ awaitable<void> PeerTransport::probe(std::shared_ptr<Peer> p) {
       p->rtt_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
+      p->m.round_trip_time->Observe(static_cast<double>(p->rtt_ns) / 1e9);
       continue;
     }
     // Periodically, for as long as the peer cannot be reached (etcd's
@@ -1020,9 +1038,12 @@ void PeerTransport::send_snapshot(raftpb::Message m, std::vector<std::string> ur
       if (ec) error = ec.message();
       if (!ok && error.empty()) error = stopping_ ? "stopped" : "snapshot not sent";
     }
+    auto pm = metrics::Metrics::global().peer(to_s);
     if (ok) {
+      pm.sent_bytes->Increment(static_cast<double>(sent));
       logger_.info("sent database snapshot to writer", {{"bytes", sent}, {"remote-peer-id", to_s}});
     } else {
+      pm.sent_failures->Increment();
       logger_.warn("failed to send database snapshot",
                    {{"remote-peer-id", to_s}, {"error", error}});
       host_.report_unreachable(to);

@@ -331,7 +331,8 @@ FlagSet make_server_flags() {
 
   add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
   add("log-outputs", T::kStrings, "default", kLogging,
-      "Where logs go: 'default' (stderr), 'stderr', 'stdout' or file paths, comma-separated.");
+      "Where logs go: 'default' (stderr), 'stderr', 'stdout', 'systemd/journal' (journald, "
+      "alone) or file paths, comma-separated.");
   add("log-level", T::kString, "info", kLogging,
       "Lowest level logged: debug, info, warn, error, panic or fatal.");
   return f;

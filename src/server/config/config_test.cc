@@ -119,6 +119,35 @@ TEST(Config, VerificationErrors) {
   }
 }
 
+TEST(Config, LogFlags) {
+  // systemd/journal is an output like the others at this stage; the logger
+  // checks that it stands alone and that journald is there.
+  LoadResult r = load({"--log-outputs=systemd/journal"}, {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.log_outputs, std::vector<std::string>{"systemd/journal"});
+  // From the environment (an EnvironmentFile=): a sorted set, as etcd's.
+  r = load({}, {"ETCD_LOG_OUTPUTS=stdout,/var/log/etcd.log,stdout", "ETCD_LOG_LEVEL=WARN",
+                "ETCD_LOGGER=zap"});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.log_outputs, (std::vector<std::string>{"/var/log/etcd.log", "stdout"}));
+  EXPECT_EQ(r.config.log_level, log::Level::kWarn);
+  EXPECT_EQ(r.config.logger, "zap");
+  const std::vector<std::pair<std::string, log::Level>> levels = {
+      {"debug", log::Level::kDebug}, {"info", log::Level::kInfo},   {"warn", log::Level::kWarn},
+      {"error", log::Level::kError}, {"panic", log::Level::kPanic}, {"fatal", log::Level::kFatal}};
+  for (const auto& [text, level] : levels) {
+    r = load({"--log-level", text}, {});
+    ASSERT_EQ(r.action, Action::kRun) << text << ": " << r.error;
+    EXPECT_EQ(r.config.log_level, level) << text;
+  }
+  std::string path =
+      write_file("journal.yml", "log-outputs: [systemd/journal]\nlog-level: error\n");
+  r = load({"--config-file", path}, {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.log_outputs, std::vector<std::string>{"systemd/journal"});
+  EXPECT_EQ(r.config.log_level, log::Level::kError);
+}
+
 TEST(Config, HelpAndVersion) {
   EXPECT_EQ(load({"--help"}, {}).action, Action::kHelp);
   EXPECT_EQ(load({"-h"}, {}).action, Action::kHelp);
@@ -234,6 +263,27 @@ TEST(Config, SecurityAndAuthFlagsWithEtcdsDefaultsAndChecks) {
   EXPECT_EQ(m.error, "min version (TLS1.3) is greater than max version (TLS1.2)");
   LoadResult c = load({"--tls-min-version=TLS1.3", "--cipher-suites=TLS_AES_128_GCM_SHA256"}, {});
   EXPECT_EQ(c.error, "cipher suites cannot be configured when only TLS1.3 is enabled");
+}
+
+TEST(Config, MetricsFlags) {
+  LoadResult r = load({}, {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "basic");
+  EXPECT_TRUE(r.config.listen_metrics_urls.empty());
+  r = load({"--metrics=extensive", "--listen-metrics-urls=http://127.0.0.1:2381,http://[::1]:2381"},
+           {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "extensive");
+  EXPECT_EQ(r.config.listen_metrics_urls,
+            (std::vector<std::string>{"http://127.0.0.1:2381", "http://[::1]:2381"}));
+  r = load({}, {"ETCD_METRICS=extensive", "ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:9"});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_EQ(r.config.metrics, "extensive");
+  EXPECT_EQ(r.config.listen_metrics_urls, std::vector<std::string>{"http://127.0.0.1:9"});
+  r = load({"--listen-metrics-urls=127.0.0.1:9"}, {});
+  EXPECT_EQ(r.action, Action::kError);
+  r = load({"--metrics=bogus"}, {});
+  EXPECT_EQ(r.action, Action::kError);
 }
 
 }  // namespace

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <utility>
 
 #include "base/crc32c.h"
+#include "metrics/metrics.h"
 #include "storage/backend/buffer.h"
 #include "storage/backend/fs_util.h"
 #include "storage/backend/snapshot.h"
@@ -621,8 +623,12 @@ void Backend::commit_generation(Generation& gen) {
         MutexLock lock(&state_mu_);
         gen.commit_txnid = mdb_txn_id(txn);
       }
+      auto start = std::chrono::steady_clock::now();
       rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
-      if (rc == 0) return;
+      if (rc == 0) {
+        metrics::Metrics::global().backend_commit_seconds->Observe(metrics::seconds_since(start));
+        return;
+      }
       MutexLock lock(&state_mu_);
       gen.commit_txnid = 0;
     } else {
@@ -717,6 +723,13 @@ int64_t Backend::size_in_use() {
   return size_in_use_locked();
 }
 
+std::optional<int64_t> Backend::try_size_in_use() {
+  if (!commit_mu_.try_lock()) return std::nullopt;
+  int64_t n = env_ != nullptr ? size_in_use_locked() : 0;
+  commit_mu_.unlock();
+  return n;
+}
+
 int64_t Backend::size_in_use_locked() {
   // Holding commit_mu_ keeps the read transaction and mdb_env_info on the
   // same committed state. The free-page database maps a transaction id to
@@ -787,6 +800,7 @@ Result<DefragResult> Backend::defrag() {
   // scope is half-published; then writers go on while the copy runs: their
   // batches wait in frozen_ (readers see them) for commit_mu_, which the
   // copy and the swap hold.
+  auto start = std::chrono::steady_clock::now();
   writer_mu_.lock();
   commit_all(/*sync=*/false);
   commit_mu_.lock();
@@ -806,6 +820,7 @@ Result<DefragResult> Backend::defrag() {
   // The batches written meanwhile go to the new file now (or with the
   // committer thread, which was waiting for commit_mu_).
   if (!options_.background_commit) commit_frozen(/*sync=*/false);
+  metrics::Metrics::global().backend_defrag_seconds->Observe(metrics::seconds_since(start));
   return r;
 }
 
@@ -874,7 +889,9 @@ Status Backend::replace_with(const std::string& image) {
 
 Result<std::unique_ptr<SnapshotReader>> Backend::snapshot() {
   // Acknowledged writes must be in the image: commit them (no fsync needed,
-  // the copy reads the page cache).
+  // the copy reads the page cache). etcd's snapshot histogram times its
+  // copy; ours is this compacting copy into a temporary file.
+  auto start = std::chrono::steady_clock::now();
   commit_all(/*sync=*/false);
   Result<int> fd = fs::open_anonymous_temp(fs::dir_of(path_));
   if (!fd.is_ok()) return fd.status();
@@ -887,6 +904,7 @@ Result<std::unique_ptr<SnapshotReader>> Backend::snapshot() {
     ::close(*fd);
     return internal_error(std::string("snapshot: compacting copy: ") + mdb_strerror(rc));
   }
+  metrics::Metrics::global().backend_snapshot_seconds->Observe(metrics::seconds_since(start));
   return SnapshotReader::from_fd(*fd);
 }
 

@@ -250,6 +250,9 @@ class Backend {
   // pages) * page size, free pages counted from LMDB's free-page database
   // (etcd's dbSizeInUse).
   int64_t size_in_use();
+  // The same, or nullopt instead of waiting while a commit or a defrag
+  // holds the database (for metrics scrapes, which must not block).
+  std::optional<int64_t> try_size_in_use();
 
   Stats stats();
   const std::string& path() const { return path_; }

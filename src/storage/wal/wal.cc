@@ -1,8 +1,10 @@
 #include "storage/wal/wal.h"
 
 #include "base/encoding.h"
+#include "metrics/metrics.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace etcd::wal {
@@ -305,7 +307,11 @@ Status Wal::sync() {
   return Status::ok();
 }
 
-void Wal::sync_tail() { sync_or_panic(*tail_); }
+void Wal::sync_tail() {
+  auto start = std::chrono::steady_clock::now();
+  sync_or_panic(*tail_);
+  metrics::Metrics::global().wal_fsync_seconds->Observe(metrics::seconds_since(start));
+}
 
 Status Wal::ensure_allocated(uint64_t end) {
   if (end <= allocated_) return Status::ok();
@@ -345,6 +351,7 @@ Status Wal::flush(bool page_aligned) {
     return s;
   }
   file_offset_ += n;
+  metrics::Metrics::global().wal_write_bytes->Increment(static_cast<double>(n));
   buf_.erase(0, n);
   return Status::ok();
 }
