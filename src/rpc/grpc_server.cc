@@ -11,6 +11,7 @@
 #include "rpc/auth_context.h"
 #include "rpc/auth_service.h"
 #include "rpc/election_service.h"
+#include "rpc/gateway/gateway.h"
 #include "rpc/lease_service.h"
 #include "rpc/lock_service.h"
 #include "rpc/watch_service.h"
@@ -349,6 +350,19 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   cs->self_client_ = self->attach_to(*cs->server_);
 
   cs->http_ = std::make_unique<ClientHttp>(server, logger);
+  // The JSON gateway calls the services through the server's in-process
+  // channel: auth, errors and interceptors as for gRPC clients.
+  grpc::ChannelArguments gateway_args;
+  gateway_args.SetMaxReceiveMessageSize(-1);
+  bool client_cert_auth = options.tls != nullptr && options.tls->options().client_cert_auth;
+  cs->gateway_ = std::make_unique<gateway::Gateway>(
+      cs->server_->InProcessChannel(gateway_args), [&server, client_cert_auth] {
+        // etcd refuses a client certificate's CN on the gateway when it
+        // would be the caller (client certificate auth with auth on).
+        return client_cert_auth && server.auth_store().enabled();
+      });
+  cs->http_->client_router().add_prefix("/v3/", cs->gateway_.get());
+  cs->http_->client_router().add_prefix("/v3beta/", cs->gateway_.get());
   cs->metrics_handler_ = std::make_unique<metrics::MetricsHandler>(metrics::Metrics::global());
   cs->http_->client_router().add_exact("/metrics", cs->metrics_handler_.get());
   cs->http_->metrics_router().add_exact("/metrics", cs->metrics_handler_.get());
@@ -406,9 +420,11 @@ void ClientServer::shutdown() {
     // then give unary calls up to 2 s to finish.
     if (self_client_ != nullptr) self_client_->stop();
     if (watch_ != nullptr) watch_->cancel_all();
+    if (gateway_) gateway_->cancel_all();
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     for (auto& l : listeners_) l->stop();
     listeners_.clear();
+    gateway_.reset();
     http_.reset();
     server_.reset();
   }

@@ -21,6 +21,10 @@
 
 namespace etcd::rpc {
 
+namespace gateway {
+class Gateway;
+}
+
 class WatchServiceBase;
 class SelfClient;
 
@@ -86,6 +90,7 @@ class ClientServer {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ClientHttp> http_;                        // its routers outlive the listeners
+  std::unique_ptr<gateway::Gateway> gateway_;               // in http_'s client router
   std::vector<std::unique_ptr<ClientListener>> listeners_;  // hand connections to server_
   WatchServiceBase* watch_ = nullptr;                       // in services_
   std::shared_ptr<SelfClient> self_client_;                 // Lock and Election's client
