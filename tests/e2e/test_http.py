@@ -212,3 +212,46 @@ def test_http_and_grpc_share_a_tls_port(etcd_factory, tmp_path):
                         "--key", str(client.key), "put", "x", "y"],
                        capture_output=True, timeout=30)
     assert (r.returncode, r.stdout) == (0, b"OK\n"), r.stderr
+
+
+def b64(s: str) -> str:
+    import base64
+    return base64.b64encode(s.encode()).decode()
+
+
+def post_json(port: int, path: str, body: dict, timeout: float = 15.0) -> tuple[int, dict]:
+    status, _, text = get(port, path, method="POST", body=json.dumps(body).encode(),
+                          timeout=timeout)
+    return status, json.loads(text)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["ours", "reference"])
+def test_lock_and_election_through_the_gateway(etcd_factory, reference):
+    m = etcd_factory(reference=reference).start()
+    port = m.client_port
+    status, lease = post_json(port, "/v3/lease/grant", {"TTL": 30})
+    assert status == 200
+    lease_id = lease["ID"]
+    status, locked = post_json(port, "/v3/lock/lock", {"name": b64("gwlock"), "lease": lease_id})
+    assert status == 200 and set(locked) == {"header", "key"}
+    import base64
+    key = base64.b64decode(locked["key"]).decode()
+    assert key == "gwlock/" + format(int(lease_id), "x")
+    status, unlocked = post_json(port, "/v3/lock/unlock", {"key": locked["key"]})
+    assert status == 200 and set(unlocked) == {"header"}
+
+    status, won = post_json(port, "/v3/election/campaign",
+                            {"name": b64("gwel"), "lease": lease_id, "value": b64("v1")})
+    assert status == 200
+    leader = won["leader"]
+    assert base64.b64decode(leader["name"]) == b"gwel" and leader["lease"] == lease_id
+    status, now = post_json(port, "/v3/election/leader", {"name": b64("gwel")})
+    assert status == 200 and base64.b64decode(now["kv"]["value"]) == b"v1"
+    status, _ = post_json(port, "/v3/election/proclaim", {"leader": leader, "value": b64("v2")})
+    assert status == 200
+    status, now = post_json(port, "/v3/election/leader", {"name": b64("gwel")})
+    assert base64.b64decode(now["kv"]["value"]) == b"v2"
+    status, _ = post_json(port, "/v3/election/resign", {"leader": leader})
+    assert status == 200
+    status, err = post_json(port, "/v3/election/leader", {"name": b64("gwel")})
+    assert status != 200 and err["message"] == "election: no leader", err
