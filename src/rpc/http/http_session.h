@@ -117,9 +117,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         tls_(tls),
         cn_(std::move(cn)),
         keep_(std::move(keep)) {
-    auto b = buf_.prepare(initial.size());
-    std::memcpy(b.data(), initial.data(), initial.size());
-    buf_.commit(initial.size());
+    if (!initial.empty()) {
+      auto b = buf_.prepare(initial.size());
+      std::memcpy(b.data(), initial.data(), initial.size());
+      buf_.commit(initial.size());
+    }
   }
 
   void start() {
