@@ -60,7 +60,7 @@ ClientHttp::ClientHttp(server::EtcdServer& server, log::Logger& logger)
     const std::string t = type;
     const std::vector<std::string>* all = names;
     client_.add_exact("/" + t,
-                      add([this, t, all](http::Request q, std::shared_ptr<http::Responder> r) {
+                      add([this, all](http::Request q, std::shared_ptr<http::Responder> r) {
                         // The root runs every check but those excluded.
                         std::set<std::string> excluded = query_set(q, "exclude");
                         std::vector<std::string> run;
@@ -74,13 +74,13 @@ ClientHttp::ClientHttp(server::EtcdServer& server, log::Logger& logger)
                           logger_.warn("some health checks cannot be excluded",
                                        {{"missing-health-checks", missing}});
                         }
-                        checks(t, run, std::move(q), std::move(r));
+                        checks(run, std::move(q), std::move(r));
                       }));
     for (const auto& n : *all) {
       const std::string name = n;
       client_.add_exact("/" + t + "/" + name,
-                        add([this, t, name](http::Request q, std::shared_ptr<http::Responder> r) {
-                          checks(t, {name}, std::move(q), std::move(r));
+                        add([this, name](http::Request q, std::shared_ptr<http::Responder> r) {
+                          checks({name}, std::move(q), std::move(r));
                         }));
     }
   }
@@ -119,9 +119,8 @@ void ClientHttp::health(http::Request req, std::shared_ptr<http::Responder> r) {
   });
 }
 
-void ClientHttp::checks(const std::string& type, const std::vector<std::string>& names,
-                        http::Request req, std::shared_ptr<http::Responder> r) {
-  const std::string path = "/" + type;
+void ClientHttp::checks(const std::vector<std::string>& names, http::Request req,
+                        std::shared_ptr<http::Responder> r) {
   if (!only_get(req, r)) {
     logger_.warn("Health request error", {{"path", req.path}, {"status-code", 405}});
     return;

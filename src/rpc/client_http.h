@@ -34,7 +34,7 @@ class ClientHttp {
 
  private:
   void health(http::Request req, std::shared_ptr<http::Responder> r);
-  void checks(const std::string& type, const std::vector<std::string>& names, http::Request req,
+  void checks(const std::vector<std::string>& names, http::Request req,
               std::shared_ptr<http::Responder> r);
   void version(http::Request req, std::shared_ptr<http::Responder> r);
   // Runs `fn` on the pool, or answers 503 when it is full.
