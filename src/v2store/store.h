@@ -60,6 +60,11 @@ struct Event {
   std::optional<NodeExtern> node;
   std::optional<NodeExtern> prev_node;
   uint64_t etcd_index = 0;  // the store index when it happened (not in JSON)
+  // A write that only refreshed a TTL (TTLOptions::refresh): kept in the
+  // history but given to no watcher; in JSON as "refresh":true. Not
+  // carried by trim_prefix (etcd's Event.Clone drops it too), so the API's
+  // answers never show it.
+  bool refresh = false;
 
   // Go's encoding of the event: {"action":..,"node":{..},"prevNode":{..}}
   // with etcd's field names and omitempty rules, the expiration in
@@ -111,11 +116,10 @@ class Store {
   StoreResult<Event> get(std::string_view path, bool recursive, bool sorted);
   StoreResult<Event> set(std::string_view path, bool dir, std::string_view value,
                          const TTLOptions& ttl);
-  StoreResult<Event> update(std::string_view path, std::string_view value,
-                            const TTLOptions& ttl);
+  StoreResult<Event> update(std::string_view path, std::string_view value, const TTLOptions& ttl);
   // unique: an in-order key under `path` named by the new index (%020d).
-  StoreResult<Event> create(std::string_view path, bool dir, std::string_view value,
-                            bool unique, const TTLOptions& ttl);
+  StoreResult<Event> create(std::string_view path, bool dir, std::string_view value, bool unique,
+                            const TTLOptions& ttl);
   StoreResult<Event> compare_and_swap(std::string_view path, std::string_view prev_value,
                                       uint64_t prev_index, std::string_view value,
                                       const TTLOptions& ttl);
