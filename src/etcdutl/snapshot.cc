@@ -17,7 +17,9 @@
 #include "server/cluster_ids.h"
 #include "server/config/config.h"
 #include "server/membership.h"
+#include "server/membership_mirror.h"
 #include "server/raft_storage.h"
+#include "server/v2_api.h"
 #include "storage/backend/backend.h"
 #include "storage/backend/schema.h"
 #include "storage/backend/snapshot.h"
@@ -162,8 +164,9 @@ Status rewrite_db(const std::string& db, const RestoreOptions& o,
 
 // The member's WAL and raft snapshot file: one ConfChangeAddNode entry per
 // member (term 1, indexes 1..n, ascending ids), committed, and a raft
-// snapshot at n whose ConfState names every member as a voter (etcd's
-// saveWALAndSnap). A restart opens the log at that snapshot.
+// snapshot at n whose ConfState names every member as a voter and whose
+// Data is a v2 store holding the members (etcd's saveWALAndSnap). A
+// restart opens the log at that snapshot.
 Status write_raft_state(const std::string& wal_dir, const std::string& snap_dir,
                         const std::map<MemberId, server::Member>& members, MemberId local,
                         uint64_t cluster_id) {
@@ -187,6 +190,9 @@ Status write_raft_state(const std::string& wal_dir, const std::string& snap_dir,
     cs.add_voters(id.value());
   }
   const uint64_t commit = entries.size();
+  v2store::Store store({std::string(server::kV2ClusterPrefix), std::string(server::kV2KeysPrefix)});
+  server::MembershipMirror mirror(store);
+  for (const auto& [id, m] : members) mirror.added(id, m.peer_urls, m.is_learner);
   raftpb::HardState hs;
   hs.set_term(1);
   hs.set_vote(members.begin()->first.value());
@@ -196,6 +202,7 @@ Status write_raft_state(const std::string& wal_dir, const std::string& snap_dir,
   snap.mutable_metadata()->set_index(commit);
   snap.mutable_metadata()->set_term(1);
   *snap.mutable_metadata()->mutable_conf_state() = cs;
+  snap.set_data(store.save());
   RETURN_IF_ERROR(rs.snapshotter->save(snap));
   RETURN_IF_ERROR(rs.wal->save_snapshot(wal::WalSnapshot{Index(commit), Term(1)}));
   return rs.wal->close();

@@ -35,6 +35,7 @@ class ApplierTest : public ::testing::Test {
         *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
     membership_ = std::make_unique<Membership>(MemberId(1), 99);
     membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
+    membership_applier_->set_mirror(&mirror_);
     auth_ = std::make_unique<auth::AuthStore>(
         std::make_unique<auth::SimpleTokenProvider>(clock_, std::chrono::seconds(300)),
         auth::kBcryptMinCost);
@@ -58,6 +59,12 @@ class ApplierTest : public ::testing::Test {
                                        *membership_applier_, *quota_, *checks_, *backend_, logger_);
   }
   backend::ConsistentIndex next_ci() { return {Index(++index_), Term(1)}; }
+  // The value of a v2 key, "" when absent.
+  std::string stored(const std::string& path) {
+    auto r = v2_.get(path, false, false);
+    auto* ev = std::get_if<v2store::Event>(&r);
+    return ev != nullptr && ev->node && ev->node->value ? *ev->node->value : "";
+  }
   static serverpb::InternalRaftRequest put(const std::string& k, const std::string& v) {
     serverpb::InternalRaftRequest r;
     r.mutable_put()->set_key(k);
@@ -90,6 +97,8 @@ class ApplierTest : public ::testing::Test {
   std::unique_ptr<KvApplier> kv_applier_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<MembershipApplier> membership_applier_;
+  v2store::Store v2_{{"/0", "/1"}};
+  MembershipMirror mirror_{v2_};
   AlarmStore alarms_;
   std::unique_ptr<auth::AuthStore> auth_;
   std::unique_ptr<AuthRequestApplier> auth_applier_;
@@ -314,7 +323,7 @@ TEST_F(ApplierTest, TheApplyLoopAppliesEtcdsV2AndMembershipRequests) {
   hooks.complete = [&](uint64_t id, ApplyResult r) { completed.emplace_back(id, std::move(r)); };
   ApplyLoop::Options options;
   options.local_id = MemberId(1);
-  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, v2_, logger_, std::move(hooks),
                  options);
   const MemberId peer(0x8e9e05c52164694d);
   auto attrs = publish_request_v2(peer, "infra1", {"http://127.0.0.1:2379"});
@@ -338,8 +347,21 @@ TEST_F(ApplierTest, TheApplyLoopAppliesEtcdsV2AndMembershipRequests) {
   EXPECT_EQ(m->name, "infra1");
   EXPECT_EQ(m->client_urls, std::vector<std::string>{"http://127.0.0.1:2379"});
   EXPECT_EQ(membership_->version(), "3.4.0");
-  EXPECT_EQ(kv_->rev().value(), 1);  // no v2 store: user keys are not applied
+  EXPECT_EQ(kv_->rev().value(), 1);  // v2 keys are not v3 keys
   EXPECT_TRUE(membership_->member(peer).has_value());
+  // The v2 store: the user's key, and the membership facts etcd mirrors
+  // there; a DELETE of the member's directory without dir=true is refused
+  // by the store (etcd's "Not a file"), as a result, not a failed apply.
+  auto foo = std::get<V2ApplyResponse>(completed[3].second.response);
+  ASSERT_TRUE(std::holds_alternative<v2store::Event>(foo.result));
+  EXPECT_EQ(std::get<v2store::Event>(foo.result).action, "set");
+  auto del = std::get<V2ApplyResponse>(completed[4].second.response);
+  ASSERT_TRUE(std::holds_alternative<v2store::Error>(del.result));
+  EXPECT_EQ(std::get<v2store::Error>(del.result).code, v2store::kNotFile);
+  EXPECT_EQ(stored("/1/foo"), "bar");
+  EXPECT_EQ(stored("/0/version"), "3.4.0");
+  EXPECT_EQ(stored("/0/members/8e9e05c52164694d/attributes"),
+            R"({"name":"infra1","clientURLs":["http://127.0.0.1:2379"]})");
 
   // A v2 request inside an InternalRaftRequest completes by its own id;
   // the 3.5 forms go through the chain.
@@ -365,6 +387,9 @@ TEST_F(ApplierTest, TheApplyLoopAppliesEtcdsV2AndMembershipRequests) {
   EXPECT_EQ(membership_->member(peer)->name, "renamed");
   EXPECT_EQ(membership_->version(), "3.6.0");
   EXPECT_EQ(ci(), 9u);
+  EXPECT_EQ(stored("/0/version"), "3.6.0");
+  EXPECT_EQ(stored("/0/members/8e9e05c52164694d/attributes"),
+            R"({"name":"renamed","clientURLs":["http://10.0.0.1:2379"]})");
 
   // What etcd would stop on is logged and skipped; an unknown method fails.
   completed.clear();
@@ -393,12 +418,13 @@ TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
   ApplyLoop::Hooks hooks;
   hooks.complete = [&](uint64_t id, ApplyResult r) { completed.emplace_back(id, std::move(r)); };
   hooks.snapshot = [&](uint64_t index, raftpb::ConfState, bool compact) {
+    // The hook runs on the apply thread with the v2 store at `index`.
     snapshots.emplace_back(index, compact);
   };
   ApplyLoop::Options options;
   options.snapshot_count = 3;
   options.local_id = MemberId(1);
-  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, v2_, logger_, std::move(hooks),
                  options);
   auto a = put("a", "1");
   a.mutable_header()->set_id(11);
@@ -450,11 +476,77 @@ TEST_F(ApplierTest, TheApplyLoopCompletesEachRequestAndSkipsWhatTheBackendHas) {
   EXPECT_FALSE(snapshots[1].second);
 }
 
+// The v2 store lives in memory: after a restart it is the snapshot's, and
+// the log after the snapshot is replayed into it, entries the backend holds
+// already included (their v3 effects are not applied twice).
+TEST_F(ApplierTest, TheApplyLoopReplaysV2RequestsTheBackendHolds) {
+  make_chain(0);
+  std::vector<uint64_t> completed;
+  ApplyLoop::Hooks hooks;
+  hooks.complete = [&](uint64_t id, ApplyResult) { completed.push_back(id); };
+  ApplyLoop::Options options;
+  options.local_id = MemberId(1);
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, v2_, logger_, hooks, options);
+  Member m2;
+  m2.id = MemberId(0x2a);
+  m2.peer_urls = {"http://10.0.0.2:2380"};
+  raftpb::ConfChange add;
+  add.set_type(raftpb::ConfChangeAddNode);
+  add.set_node_id(0x2a);
+  add.set_context(m2.to_json());
+  raftpb::Entry cc;
+  cc.set_type(raftpb::EntryConfChange);
+  cc.set_index(1);
+  cc.set_term(1);
+  cc.set_data(add.SerializeAsString());
+  auto set = v2_request(11, "PUT", "/1/dir/a", "1");
+  auto post = v2_request(12, "POST", "/1/queue", "job");
+  auto v3 = put("k", "v");
+  v3.mutable_header()->set_id(13);
+  auto attrs = publish_request_v3(MemberId(0x2a), "m2", {"http://10.0.0.2:2379"});
+  attrs.mutable_header()->set_id(14);
+  const std::vector<raftpb::Entry> log = {cc, entry(2, set), entry(3, post), entry(4, v3),
+                                          entry(5, attrs)};
+  loop.apply_batch(ApplyBatch{log, {}});
+  ASSERT_EQ(completed.size(), 5u);
+  EXPECT_EQ(stored("/0/members/2a/raftAttributes"), R"({"peerURLs":["http://10.0.0.2:2380"]})");
+  EXPECT_EQ(stored("/0/members/2a/attributes"),
+            R"({"name":"m2","clientURLs":["http://10.0.0.2:2379"]})");
+  EXPECT_EQ(stored("/1/dir/a"), "1");
+  const std::string before = v2_.save();
+  const uint64_t index_before = v2_.index();
+  EXPECT_EQ(index_before, 4u);  // raftAttributes, a, the queue item, attributes
+
+  // A restart: an empty store (no snapshot), the same log re-delivered.
+  v2store::Store fresh({"/0", "/1"});
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(v2_.recovery(fresh.save())));
+  completed.clear();
+  loop.apply_batch(ApplyBatch{log, {}});
+  EXPECT_EQ(completed, std::vector<uint64_t>{0});  // only the conf change, for Raft
+  EXPECT_EQ(kv_->rev().value(), 2);                // the v3 put was not applied twice
+  EXPECT_EQ(v2_.index(), index_before);
+  EXPECT_EQ(stored("/1/dir/a"), "1");
+  EXPECT_EQ(stored("/0/members/2a/attributes"),
+            R"({"name":"m2","clientURLs":["http://10.0.0.2:2379"]})");
+  EXPECT_EQ(ci(), 5u);
+
+  // SYNC expires keys whose time has come, at the request's time.
+  auto ttl = v2_request(20, "PUT", "/1/ttl", "x");
+  ttl.set_expiration(1'800'000'000'000'000'000);
+  loop.apply_batch(ApplyBatch{{entry(6, ttl)}, {}});
+  EXPECT_TRUE(v2_.has_ttl_keys());
+  loop.apply_batch(ApplyBatch{{entry(7, v2_sync_request(21, 1'799'999'999'999'999'999))}, {}});
+  EXPECT_EQ(stored("/1/ttl"), "x");
+  loop.apply_batch(ApplyBatch{{entry(8, v2_sync_request(22, 1'800'000'000'000'000'000))}, {}});
+  EXPECT_EQ(stored("/1/ttl"), "");
+  EXPECT_FALSE(v2_.has_ttl_keys());
+}
+
 TEST_F(ApplierTest, TheApplyLoopThreadTakesBatchesInOrder) {
   make_chain(0);
   ApplyLoop::Options options;
   options.local_id = MemberId(1);
-  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, logger_, ApplyLoop::Hooks{},
+  ApplyLoop loop(*backend_, chain_->head(), *membership_applier_, v2_, logger_, ApplyLoop::Hooks{},
                  options);
   loop.start();
   for (uint64_t i = 1; i <= 100; ++i) {

@@ -10,11 +10,11 @@
 namespace etcd::server {
 
 ApplyLoop::ApplyLoop(backend::Backend& backend, Applier& chain, MembershipApplier& membership,
-                     log::Logger& logger, Hooks hooks, Options options)
+                     v2store::Store& v2, log::Logger& logger, Hooks hooks, Options options)
     : backend_(backend),
       chain_(chain),
       membership_(membership),
-      v2_(membership, backend, logger),
+      v2_(membership, backend, v2, logger),
       logger_(logger),
       hooks_(std::move(hooks)),
       snapshot_count_(options.snapshot_count),
@@ -106,7 +106,10 @@ void ApplyLoop::apply_entry(const raftpb::Entry& e) {
       if (e.data().empty() && hooks_.is_leader && hooks_.is_leader()) {
         if (hooks_.leader_noop_applied) hooks_.leader_noop_applied();
       }
-      if (already) break;
+      if (already) {
+        if (!e.data().empty()) replay_v2(e.data(), ci);
+        break;
+      }
       if (e.data().empty()) {
         record_consistent_index(backend_, ci);
         break;
@@ -166,7 +169,7 @@ void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex c
       etcdserverpb::Request r;
       if (!r.ParseFromString(data)) PANIC("malformed v2 request in raft entry");
       id = r.id();
-      result = v2_.apply(r, ci);
+      result = v2_.apply(r, ci, /*already=*/false);
       break;
     }
     case EntryKind::kInternal: {
@@ -174,7 +177,7 @@ void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex c
       if (!req.ParseFromString(data)) PANIC("malformed request in raft entry");
       if (req.has_v2()) {
         id = req.v2().id();
-        result = v2_.apply(req.v2(), ci);
+        result = v2_.apply(req.v2(), ci, /*already=*/false);
       } else {
         // etcd's waiter key: the old top-level id, else the header's.
         id = req.id() != 0 ? req.id() : req.header().id();
@@ -187,6 +190,32 @@ void ApplyLoop::apply_normal(const std::string& data, backend::ConsistentIndex c
       PANIC("malformed request in raft entry");
   }
   if (hooks_.complete && id != 0) hooks_.complete(id, std::move(result));
+}
+
+void ApplyLoop::replay_v2(const std::string& data, backend::ConsistentIndex ci) {
+  switch (classify_entry(data)) {
+    case EntryKind::kV2: {
+      etcdserverpb::Request r;
+      if (r.ParseFromString(data)) (void)v2_.apply(r, ci, /*already=*/true);
+      return;
+    }
+    case EntryKind::kInternal: {
+      serverpb::InternalRaftRequest req;
+      if (!req.ParseFromString(data)) return;
+      if (req.has_v2()) {
+        (void)v2_.apply(req.v2(), ci, /*already=*/true);
+      } else if (req.has_cluster_member_attr_set()) {
+        const auto& r = req.cluster_member_attr_set();
+        membership_.replay_attributes(MemberId(r.member_id()), r.member_attributes());
+      } else if (req.has_cluster_version_set() &&
+                 is_cluster_version(req.cluster_version_set().ver())) {
+        membership_.replay_cluster_version(req.cluster_version_set().ver());
+      }
+      return;
+    }
+    default:
+      return;
+  }
 }
 
 void ApplyLoop::maybe_trigger_snapshot() {

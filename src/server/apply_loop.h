@@ -6,7 +6,9 @@
 // entry at or below the backend's consistent index was applied before a
 // restart and is skipped (only a conf change is handed to Raft again). It
 // keeps the applied index, wakes the readers waiting for it, and asks for a
-// raft snapshot every --snapshot-count entries.
+// raft snapshot every --snapshot-count entries. An entry the backend has is
+// still applied to the v2 store (kept in memory, restored from the
+// snapshot and brought up to date by this replay, as etcd does).
 //
 // Owner thread: its own (start() to stop()). push() is the raft thread's;
 // applied() and wait_applied() are for any thread. apply_batch() is the
@@ -73,8 +75,9 @@ class ApplyLoop {
     MemberId local_id;
   };
 
+  // `v2` is the member's v2 store (V2Applier).
   ApplyLoop(backend::Backend& backend, Applier& chain, MembershipApplier& membership,
-            log::Logger& logger, Hooks hooks, Options options);
+            v2store::Store& v2, log::Logger& logger, Hooks hooks, Options options);
   ~ApplyLoop();
 
   void start();
@@ -100,6 +103,9 @@ class ApplyLoop {
   // A normal entry with data: an InternalRaftRequest or a v2 Request
   // (server/raft_entry.h).
   void apply_normal(const std::string& data, backend::ConsistentIndex ci);
+  // A normal entry the backend holds already: only its v2 store part (the
+  // v2 store is rebuilt from the snapshot and the log after it).
+  void replay_v2(const std::string& data, backend::ConsistentIndex ci);
   void maybe_trigger_snapshot();
 
   backend::Backend& backend_;

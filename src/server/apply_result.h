@@ -6,8 +6,15 @@
 
 #include "base/status.h"
 #include "etcdserverpb/rpc.pb.h"
+#include "v2store/store.h"
 
 namespace etcd::server {
+
+// A v2 store request's outcome (etcd's v2 Response): the store's event, or
+// its error (an expected outcome, not a failed apply).
+struct V2ApplyResponse {
+  std::variant<v2store::Event, v2store::Error> result;
+};
 
 using ApplyResponse =
     std::variant<std::monostate, etcdserverpb::PutResponse, etcdserverpb::DeleteRangeResponse,
@@ -23,7 +30,9 @@ using ApplyResponse =
                  etcdserverpb::AuthUserListResponse, etcdserverpb::AuthRoleListResponse,
                  etcdserverpb::AuthRoleAddResponse, etcdserverpb::AuthRoleDeleteResponse,
                  etcdserverpb::AuthRoleGetResponse, etcdserverpb::AuthRoleGrantPermissionResponse,
-                 etcdserverpb::AuthRoleRevokePermissionResponse>;
+                 etcdserverpb::AuthRoleRevokePermissionResponse,
+                 // A v2 store request (V2Applier).
+                 V2ApplyResponse>;
 
 struct ApplyResult {
   Status status;

@@ -88,6 +88,10 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   lessor_ = std::move(b->lessor);
   alarms_ = std::move(b->alarms);
   membership_ = std::move(b->membership);
+  v2_store_ = std::make_unique<v2store::Store>(
+      std::vector<std::string>{std::string(kV2ClusterPrefix), std::string(kV2KeysPrefix)});
+  if (Status st = recover_v2_store(b->raft.snapshot.data()); !st.is_ok()) return st;
+  membership_mirror_ = std::make_unique<MembershipMirror>(*v2_store_);
   auth::TokenProvider* token_provider = tokens->get();
   auth_store_ = std::make_unique<auth::AuthStore>(std::move(tokens).value(), bcrypt_cost);
   auth_store_->load(*backend_);
@@ -110,6 +114,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
       *kv_, [this](int64_t id) { return lessor_->exists(LeaseId(id)); });
   quota_ = std::make_unique<Quota>(cfg_.quota_backend_bytes, *backend_, logger_);
   membership_applier_ = std::make_unique<MembershipApplier>(*membership_, *backend_, logger_);
+  membership_applier_->set_mirror(membership_mirror_.get());
   auth_applier_ = std::make_unique<AuthRequestApplier>(*auth_store_, *backend_, logger_);
   auth_checks_ = std::make_unique<AuthChecks>(*auth_store_, *lessor_);
   chain_ = std::make_unique<ApplierChain>(*kv_applier_, *kv_, *lessor_, *alarms_, *auth_applier_,
@@ -148,11 +153,12 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
     lessor_->promote(std::chrono::milliseconds(cfg_.election_timeout_ms));
   };
   hooks.snapshot = [this](uint64_t index, raftpb::ConfState cs, bool compact) {
-    raft_node_->snapshot(index, std::move(cs),
+    // The apply thread: the v2 store is at `index` exactly.
+    raft_node_->snapshot(index, std::move(cs), v2_store_->save(),
                          compact ? cfg_.snapshot_catchup_entries : kKeepWholeLog);
   };
   apply_loop_ = std::make_unique<ApplyLoop>(
-      *backend_, chain_->head(), *membership_applier_, logger_, std::move(hooks),
+      *backend_, chain_->head(), *membership_applier_, *v2_store_, logger_, std::move(hooks),
       ApplyLoop::Options{.snapshot_count = cfg_.snapshot_count,
                          .snapshot_index = b->snapshot_index,
                          .conf_state = b->conf_state,
@@ -163,6 +169,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   token_provider->set_index_waiter([this](uint64_t index) {
     return apply_loop_->wait_applied(index, server::request_timeout(cfg_));
   });
+  v2_front_ = std::make_unique<V2Front>(*proposer_, *raft_node_, *v2_store_, logger_);
   core_ = std::make_unique<ServerCore>(cfg_, logger_, clock_, *kv_, *membership_, *raft_node_,
                                        *proposer_, *apply_loop_, *quota_, *auth_checks_);
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);
@@ -231,8 +238,24 @@ void EtcdServer::on_membership_changed(const raftpb::ConfChange& cc) {
   }
 }
 
+Status EtcdServer::recover_v2_store(const std::string& data) {
+  if (data.empty()) {
+    const v2store::Store fresh(
+        std::vector<std::string>{std::string(kV2ClusterPrefix), std::string(kV2KeysPrefix)});
+    (void)v2_store_->recovery(fresh.save());
+    return Status::ok();
+  }
+  auto r = v2_store_->recovery(data);
+  if (auto* e = std::get_if<v2store::Error>(&r)) {
+    logger_.error("failed to recover v2 store", {{"error", e->cause}});
+    return Status(Code::kDataLoss, "failed to recover v2 store: " + e->cause);
+  }
+  return Status::ok();
+}
+
 void EtcdServer::recover_from_snapshot(const raftpb::Snapshot& snap) {
   const uint64_t index = snap.metadata().index();
+  if (Status st = recover_v2_store(snap.data()); !st.is_ok()) PANIC(st.to_string());
   const std::string path = peer_service_->snapshot_db_path(index);
   if (::access(path.c_str(), F_OK) != 0) {
     // Recovery replays a snapshot the backend already holds.
@@ -326,6 +349,7 @@ void EtcdServer::start() {
     corruption_->run(std::chrono::nanoseconds(cfg_.corrupt_check_time_ns));
   }
   publisher_->start();
+  v2_front_->start();
   start_metrics();
 }
 
@@ -372,6 +396,7 @@ void EtcdServer::stop() {
   if (compactor_) compactor_->stop();
   corruption_->stop();
   publisher_->stop();
+  v2_front_->stop();   // after proposer_->stop(): a SYNC in flight has failed
   watchable_->stop();  // its sync rounds read the backend
   network_->stop();
   backend_->close();

@@ -46,6 +46,7 @@
 #include "server/maintenance_front.h"
 #include "server/membership.h"
 #include "server/membership_applier.h"
+#include "server/membership_mirror.h"
 #include "server/peer_network.h"
 #include "server/peer_service.h"
 #include "server/proposer.h"
@@ -53,7 +54,9 @@
 #include "server/quota.h"
 #include "server/raft_node.h"
 #include "server/server_core.h"
+#include "server/v2_front.h"
 #include "storage/backend/backend.h"
+#include "v2store/store.h"
 
 namespace etcd::server {
 
@@ -75,6 +78,9 @@ class EtcdServer {
   MaintenanceFront& maintenance() { return *maintenance_front_; }
   ClusterFront& cluster() { return *cluster_front_; }
   AuthFront& auth() { return *auth_front_; }
+  // The v2 API's member side (served over HTTP with --enable-v2).
+  V2Api& v2() { return *v2_front_; }
+  bool v2_enabled() const { return cfg_.enable_v2; }
   // Users, roles, tokens and the permission checks (thread-safe reads).
   auth::AuthStore& auth_store() { return *auth_store_; }
   // The permission checks of requests (fronts, Watch service, AuthApplier).
@@ -116,6 +122,9 @@ class EtcdServer {
   // A snapshot from the leader: the backend becomes the image the
   // transport received, and every store reloads from it (apply thread).
   void recover_from_snapshot(const raftpb::Snapshot& snap);
+  // The v2 store becomes the one a snapshot's Data holds (etcd's JSON; an
+  // empty Data, from a member that kept none, is an empty store).
+  Status recover_v2_store(const std::string& data);
   void transfer_leadership_on_stop();
   // Info gauges and the collect hook (start()).
   void start_metrics();
@@ -132,6 +141,9 @@ class EtcdServer {
   std::unique_ptr<AlarmStore> alarms_;
   std::unique_ptr<auth::AuthStore> auth_store_;
   std::unique_ptr<Membership> membership_;
+  // In memory: restored from the raft snapshot, then the log replayed.
+  std::unique_ptr<v2store::Store> v2_store_;
+  std::unique_ptr<MembershipMirror> membership_mirror_;
   bool restarted_ = false;
   size_t voters_at_start_ = 0;
   std::vector<Member> remote_members_;  // joining a running cluster
@@ -151,6 +163,7 @@ class EtcdServer {
   std::unique_ptr<RaftNode> raft_node_;
   std::unique_ptr<Proposer> proposer_;
   std::unique_ptr<ApplyLoop> apply_loop_;
+  std::unique_ptr<V2Front> v2_front_;
   std::unique_ptr<ServerCore> core_;
   std::unique_ptr<KvFront> kv_front_;
   std::unique_ptr<LeaseFront> lease_front_;

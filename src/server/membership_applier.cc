@@ -14,6 +14,7 @@ MembershipApplier::ConfChangeOutcome MembershipApplier::apply_conf_change(
     out.status = validate(cc);
     if (out.status.is_ok()) apply_valid(cc, tx);
   }
+  if (already || out.status.is_ok()) mirror_conf_change(cc);
   for (const Member& m : membership_.members()) {
     if (m.is_learner) {
       out.conf_state.add_learners(m.id.value());
@@ -123,10 +124,41 @@ void MembershipApplier::apply_valid(const raftpb::ConfChange& cc, backend::Batch
   }
 }
 
+void MembershipApplier::mirror_conf_change(const raftpb::ConfChange& cc) {
+  if (mirror_ == nullptr) return;
+  const MemberId id(cc.node_id());
+  if (cc.type() == raftpb::ConfChangeRemoveNode) {
+    mirror_->removed(id);
+    return;
+  }
+  auto m = cc.context().empty() ? Result<Member>(invalid_argument("no context"))
+                                : Member::from_json(cc.context());
+  if (!m.is_ok()) return;
+  switch (cc.type()) {
+    case raftpb::ConfChangeAddNode:
+      if (m->is_promote) {
+        mirror_->raft_attributes_updated(id, m->peer_urls, /*is_learner=*/false);
+      } else {
+        mirror_->added(id, m->peer_urls, /*is_learner=*/false);
+      }
+      break;
+    case raftpb::ConfChangeAddLearnerNode:
+      mirror_->added(id, m->peer_urls, /*is_learner=*/true);
+      break;
+    case raftpb::ConfChangeUpdateNode:
+      mirror_->raft_attributes_updated(id, m->peer_urls, m->is_learner);
+      break;
+    default:
+      break;
+  }
+}
+
 void MembershipApplier::apply_attributes(MemberId id, const membershippb::Attributes& a,
                                          backend::ConsistentIndex ci) {
   backend::BatchTx tx = backend_.batch_tx();
   tx.set_consistent_index(ci);
+  // etcd skips (with a warning) the attributes of a removed member.
+  if (mirror_ != nullptr && membership_.member(id)) mirror_->attributes(id, a);
   membership_.update_attributes(id, a.name(), {a.client_urls().begin(), a.client_urls().end()}, tx);
 }
 
@@ -134,6 +166,7 @@ void MembershipApplier::apply_cluster_version(const std::string& v, backend::Con
   backend::BatchTx tx = backend_.batch_tx();
   tx.set_consistent_index(ci);
   const std::string was = membership_.set_version(v, tx);
+  if (mirror_ != nullptr) mirror_->cluster_version(v);
   const std::string cid = to_hex(MemberId(membership_.cluster_id()));
   const std::string local = to_hex(membership_.local_id());
   if (was.empty()) {

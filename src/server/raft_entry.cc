@@ -94,9 +94,15 @@ etcdserverpb::Request v2_sync_request(uint64_t id, int64_t time_ns) {
   return r;
 }
 
-std::string member_attributes_path(MemberId id) {
-  return "/0/members/" + to_hex(id) + "/attributes";
+std::string member_attributes_path(MemberId id) { return member_store_path(id) + "/attributes"; }
+
+std::string member_store_path(MemberId id) { return "/0/members/" + to_hex(id); }
+
+std::string member_raft_attributes_path(MemberId id) {
+  return member_store_path(id) + "/raftAttributes";
 }
+
+std::string removed_member_store_path(MemberId id) { return "/0/removed_members/" + to_hex(id); }
 
 std::optional<MemberId> member_of_attributes_path(std::string_view path) {
   constexpr std::string_view kPrefix = "/0/members/";
@@ -179,6 +185,24 @@ std::string attributes_json(const std::string& name, const std::vector<std::stri
     }
     out += ']';
   }
+  out += '}';
+  return out;
+}
+
+std::string raft_attributes_json(const std::vector<std::string>& peer_urls, bool is_learner) {
+  // Go's nil slice is null; etcd's members always have peer URLs.
+  std::string out = "{\"peerURLs\":";
+  if (peer_urls.empty()) {
+    out += "null";
+  } else {
+    out += '[';
+    for (size_t i = 0; i < peer_urls.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, peer_urls[i]);
+    }
+    out += ']';
+  }
+  if (is_learner) out += ",\"isLearner\":true";
   out += '}';
   return out;
 }

@@ -63,6 +63,15 @@ std::optional<MemberId> member_of_attributes_path(std::string_view path);
 // empty ones left out), and back.
 std::string attributes_json(const std::string& name, const std::vector<std::string>& client_urls);
 Result<membershippb::Attributes> parse_attributes_json(std::string_view json);
+// A member's raft attributes as etcd stores them in the v2 store
+// ({"peerURLs":[..]}, with "isLearner":true for a learner).
+std::string raft_attributes_json(const std::vector<std::string>& peer_urls, bool is_learner);
+
+// The v2 store paths of etcd's membership mirror: "/0/members/<hex id>",
+// its "/raftAttributes", and "/0/removed_members/<hex id>".
+std::string member_store_path(MemberId id);
+std::string member_raft_attributes_path(MemberId id);
+std::string removed_member_store_path(MemberId id);
 
 // "3.4.0": three dot-separated numbers (etcd parses cluster versions as
 // semver and stops on anything else).

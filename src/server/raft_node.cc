@@ -113,10 +113,10 @@ void RaftNode::transfer_leader(MemberId to) {
   post([to](ReadyLoop& l) { l.node().transfer_leader(to.value()); });
 }
 
-void RaftNode::snapshot(uint64_t index, raftpb::ConfState cs, uint64_t catch_up) {
-  post([index, cs = std::move(cs), catch_up](ReadyLoop& l) {
+void RaftNode::snapshot(uint64_t index, raftpb::ConfState cs, std::string data, uint64_t catch_up) {
+  post([index, cs = std::move(cs), data = std::move(data), catch_up](ReadyLoop& l) mutable {
     // Skipped when an older or equal snapshot exists already.
-    (void)l.snapshot(index, cs, "", catch_up);
+    (void)l.snapshot(index, cs, std::move(data), catch_up);
   });
 }
 

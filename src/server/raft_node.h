@@ -64,8 +64,9 @@ class RaftNode final : public RaftPort {
   void transfer_leader(MemberId to);
   // Records a raft snapshot at `index` (the backend already holds the state
   // up to it), then compacts the log keeping `catch_up` entries and
-  // releases WAL segments below it; async.
-  void snapshot(uint64_t index, raftpb::ConfState cs, uint64_t catch_up);
+  // releases WAL segments below it; async. `data` is the snapshot's Data:
+  // the v2 store's JSON at `index`, as etcd's.
+  void snapshot(uint64_t index, raftpb::ConfState cs, std::string data, uint64_t catch_up);
   // Runs fn on the raft thread and waits for it.
   void run(const std::function<void(raft::RawNode&)>& fn);
 

@@ -1,13 +1,21 @@
-// Applies the v2 store requests etcd 3.4/3.5 members propose (raw, or in
-// InternalRaftRequest.v2): what they mean for the membership is applied,
-// the rest only records the entry's consistent index.
+// Applies v2 store requests (etcd's applyV2Request): the v2 API's writes
+// and quorum reads, the leader's SYNC (TTL expiry), and what etcd 3.4/3.5
+// members propose as v2 PUTs: their published attributes
+// (PUT /0/members/<id>/attributes, a JSON value) and the cluster version
+// (PUT /0/version), which also change the membership.
 //
-// - SYNC (the leader's v2 TTL sweep, every 500 ms): nothing to do.
-// - PUT /0/members/<id>/attributes, a JSON value: the member's published
-//   name and client URLs (as a ClusterMemberAttrSet).
-// - PUT /0/version: the cluster version (as a ClusterVersionSet).
-// - any other v2 request (the v2 API's keys): ignored, and said so; there
-//   is no v2 store yet.
+//   POST    create an in-order key under the path
+//   PUT     prevExist=true: update, or compare-and-swap with prevValue or
+//           prevIndex; prevExist=false: create; else compare-and-swap
+//           with prevValue or prevIndex; else set
+//   DELETE  compare-and-delete with prevValue or prevIndex, else delete
+//   QGET    get (a read through Raft)
+//   SYNC    delete the keys expired at the request's time
+//
+// The v2 store is in memory, restored from the raft snapshot at start and
+// brought up to date by replaying the log after it, so a request is
+// applied to the store even when the backend has its entry already
+// (`already`); only the backend's consistent index is then left alone.
 //
 // Nothing here stops the member: a value etcd would panic on is logged as
 // an error and skipped.
@@ -20,23 +28,25 @@
 #include "server/apply_result.h"
 #include "server/membership_applier.h"
 #include "storage/backend/backend.h"
+#include "v2store/store.h"
 
 namespace etcd::server {
 
 class V2Applier {
  public:
-  V2Applier(MembershipApplier& membership, backend::Backend& backend, log::Logger& logger)
-      : membership_(membership), backend_(backend), logger_(logger) {}
+  V2Applier(MembershipApplier& membership, backend::Backend& backend, v2store::Store& store,
+            log::Logger& logger)
+      : membership_(membership), backend_(backend), store_(store), logger_(logger) {}
 
-  ApplyResult apply(const etcdserverpb::Request& r, backend::ConsistentIndex ci);
+  ApplyResult apply(const etcdserverpb::Request& r, backend::ConsistentIndex ci, bool already);
 
  private:
-  ApplyResult put(const etcdserverpb::Request& r, backend::ConsistentIndex ci);
-  // Records `ci` and says the request was not applied.
-  ApplyResult ignore(const etcdserverpb::Request& r, backend::ConsistentIndex ci);
+  ApplyResult put(const etcdserverpb::Request& r, backend::ConsistentIndex ci, bool already);
+  ApplyResult store_put(const etcdserverpb::Request& r);
 
   MembershipApplier& membership_;
   backend::Backend& backend_;
+  v2store::Store& store_;
   log::Logger& logger_;
 };
 

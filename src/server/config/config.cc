@@ -231,6 +231,8 @@ FlagSet make_server_flags() {
   add("auto-compaction-mode", T::kString, "periodic", kMember,
       "How to read --auto-compaction-retention: 'periodic' (a duration such as '30m', or a "
       "bare number of hours) or 'revision' (a number of revisions).");
+  add("enable-v2", T::kBool, "false", kClustering,
+      "Serve the v2 API (/v2/keys, /v2/members, /v2/stats, /v2/machines) on the client URLs.");
 
   add("initial-advertise-peer-urls", T::kStrings, "http://localhost:2380", kClustering,
       "This member's peer URLs as announced to the rest of the cluster.", check_urls);
@@ -405,6 +407,7 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.initial_cluster_token = flags.get("initial-cluster-token");
   c.advertise_client_urls = flags.get_strings("advertise-client-urls");
   c.auto_compaction_mode = flags.get("auto-compaction-mode");
+  c.enable_v2 = flags.get_bool("enable-v2");
   c.auto_compaction_retention = flags.get("auto-compaction-retention");
   c.auto_compaction_revision_interval_ns =
       *parse_go_duration(flags.get("experimental-auto-compaction-revision-interval"));

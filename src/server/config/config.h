@@ -56,6 +56,7 @@ struct ServerConfig {
   // Auto-compaction (parsed and started with the server: etcd reports a bad
   // retention at start-up, not while verifying flags).
   std::string auto_compaction_mode = "periodic";  // "periodic" or "revision"
+  bool enable_v2 = false;                          // serve the v2 API
   std::string auto_compaction_retention = "0";    // "0": off
   // Ours, not etcd's: how often revision mode looks at the revision (etcd:
   // a fixed 5 minutes).
