@@ -356,6 +356,393 @@ TEST_F(StoreTest, StatsCountAsEtcd) {
       R"({"getsSuccess":1,"getsFail":1,"setsSuccess":1,"setsFail":1,"deleteSuccess":2,"deleteFail":1,"updateSuccess":2,"updateFail":1,"createSuccess":1,"createFail":1,"compareAndSwapSuccess":2,"compareAndSwapFail":1,"compareAndDeleteSuccess":2,"compareAndDeleteFail":1,"expireCount":0,"watchers":0})");
 }
 
+// ---- watches ----
+
+// Collects what a sink is given.
+struct Sink {
+  std::shared_ptr<std::vector<Event>> events = std::make_shared<std::vector<Event>>();
+  bool keep = true;
+  WatchSink fn() {
+    auto ev = events;
+    bool k = keep;
+    return [ev, k](const Event& e) {
+      ev->push_back(e);
+      return k;
+    };
+  }
+  size_t size() const { return events->size(); }
+  const Event& at(size_t i) const { return events->at(i); }
+};
+
+std::shared_ptr<Watch> watch_ok(StoreResult<std::shared_ptr<Watch>> r) {
+  if (auto* e = std::get_if<Error>(&r)) {
+    ADD_FAILURE() << e->to_json();
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<Watch>>(r);
+}
+
+TEST_F(StoreTest, OneShotWatchEndsAfterOneEvent) {
+  ok(store_.set("/1/other", false, "x", {}));
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/foo", false, false, 0, sink.fn()));
+  EXPECT_EQ(w->start_index(), 1u);
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  ok(store_.set("/1/bar", false, "x", {}));  // another key
+  EXPECT_EQ(sink.size(), 0u);
+  ok(store_.set("/1/foo", false, "v", {}));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).action, "set");
+  EXPECT_EQ(sink.at(0).node->key, "/1/foo");
+  EXPECT_EQ(sink.at(0).etcd_index, 3u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/foo", false, "w", {}));
+  EXPECT_EQ(sink.size(), 1u);
+  w->cancel();  // idempotent after the end
+  w->cancel();
+}
+
+TEST_F(StoreTest, StreamWatchUntilCancelled) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("1/foo/", false, true, 0, sink.fn()));
+  ok(store_.set("/1/foo", false, "a", {}));
+  ok(store_.update("/1/foo", "b", {}));
+  ok(store_.compare_and_swap("/1/foo", "b", 0, "c", {}));
+  ASSERT_EQ(sink.size(), 3u);
+  EXPECT_EQ(sink.at(0).action, "set");
+  EXPECT_EQ(sink.at(1).action, "update");
+  EXPECT_EQ(sink.at(2).action, "compareAndSwap");
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  EXPECT_EQ(store_.json_stats().find("\"watchers\":1}") != std::string::npos, true);
+  w->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/foo", false, "d", {}));
+  EXPECT_EQ(sink.size(), 3u);
+  w->cancel();
+}
+
+TEST_F(StoreTest, StreamSinkReturningFalseEndsTheWatch) {
+  Sink sink;
+  sink.keep = false;
+  auto w = watch_ok(store_.watch("/1/foo", false, true, 0, sink.fn()));
+  ok(store_.set("/1/foo", false, "a", {}));
+  ok(store_.set("/1/foo", false, "b", {}));
+  EXPECT_EQ(sink.size(), 1u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+}
+
+TEST_F(StoreTest, RecursiveWatchAndHiddenKeys) {
+  Sink rec, flat, root, hidden;
+  auto w1 = watch_ok(store_.watch("/1/d", true, true, 0, rec.fn()));
+  auto w2 = watch_ok(store_.watch("/1/d", false, true, 0, flat.fn()));
+  auto w3 = watch_ok(store_.watch("/", true, true, 0, root.fn()));
+  auto w4 = watch_ok(store_.watch("/1/d/_h", false, true, 0, hidden.fn()));
+  ok(store_.set("/1/d/x", false, "1", {}));     // 1: rec, root
+  ok(store_.set("/1/d/_h", false, "2", {}));    // 2: hidden only (watched itself)
+  ok(store_.set("/1/d/y/_z", false, "3", {}));  // 3: nobody
+  ok(store_.set("/1/dx", false, "4", {}));      // 4: root
+  ok(store_.set("/1/_top/a", false, "5", {}));  // 5: nobody
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_EQ(rec.at(0).node->key, "/1/d/x");
+  EXPECT_EQ(flat.size(), 0u);
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root.at(0).node->key, "/1/d/x");
+  EXPECT_EQ(root.at(1).node->key, "/1/dx");
+  ASSERT_EQ(hidden.size(), 1u);
+  EXPECT_EQ(hidden.at(0).node->key, "/1/d/_h");
+  // The directory itself changes: the flat watcher sees it.
+  ok(store_.update("/1/d", "", ttl(kNow + 100 * kSec)));
+  ASSERT_EQ(flat.size(), 1u);
+  EXPECT_EQ(flat.at(0).action, "update");
+  for (auto& w : {w1, w2, w3, w4}) w->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+}
+
+TEST_F(StoreTest, SinceIndexInTheFutureSkipsEarlierEvents) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/foo", false, false, 3, sink.fn()));
+  ok(store_.set("/1/foo", false, "1", {}));  // index 1 < 3
+  ok(store_.set("/1/bar", false, "2", {}));
+  EXPECT_EQ(sink.size(), 0u);
+  ok(store_.set("/1/foo", false, "3", {}));  // index 3
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->value, "3");
+}
+
+TEST_F(StoreTest, HistoryReplay) {
+  ok(store_.set("/1/a", false, "1", {}));    // 1
+  ok(store_.set("/1/b", false, "2", {}));    // 2
+  ok(store_.set("/1/a", false, "3", {}));    // 3
+  ok(store_.set("/1/c/d", false, "4", {}));  // 4
+  Sink s1;
+  auto w = watch_ok(store_.watch("/1/a", false, false, 2, s1.fn()));
+  ASSERT_EQ(s1.size(), 1u);  // before watch() returned
+  EXPECT_EQ(s1.at(0).node->modified_index, 3u);
+  EXPECT_EQ(s1.at(0).node->value, "3");
+  EXPECT_EQ(s1.at(0).etcd_index, 4u);  // the store's index now
+  EXPECT_EQ(w->start_index(), 4u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  // The first match wins, even for a stream, and no watcher stays.
+  Sink s2;
+  watch_ok(store_.watch("/1", true, true, 1, s2.fn()));
+  ASSERT_EQ(s2.size(), 1u);
+  EXPECT_EQ(s2.at(0).node->key, "/1/a");
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/a", false, "5", {}));
+  EXPECT_EQ(s2.size(), 1u);
+  // Recursive finds keys below; non-recursive does not.
+  Sink s3, s4;
+  watch_ok(store_.watch("/1/c", true, false, 1, s3.fn()));
+  ASSERT_EQ(s3.size(), 1u);
+  EXPECT_EQ(s3.at(0).node->key, "/1/c/d");
+  watch_ok(store_.watch("/1/c", false, false, 1, s4.fn()));
+  EXPECT_EQ(s4.size(), 0u);
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  // Index at the newest event: found; beyond: waits.
+  Sink s5;
+  watch_ok(store_.watch("/1/a", false, false, 5, s5.fn()));
+  ASSERT_EQ(s5.size(), 1u);
+  EXPECT_EQ(s5.at(0).node->value, "5");
+}
+
+TEST_F(StoreTest, HistoryClearedIs401) {
+  for (int i = 0; i < 1005; ++i) ok(store_.set("/1/k", false, std::to_string(i), {}));
+  Sink sink;
+  auto r = store_.watch("/1/k", false, false, 5, sink.fn());
+  ASSERT_TRUE(std::holds_alternative<Error>(r));
+  Error e = std::get<Error>(r);
+  EXPECT_EQ(e.code, kEventIndexCleared);
+  EXPECT_EQ(e.cause, "the requested history has been cleared [6/5]");
+  EXPECT_EQ(e.index, 1005u);
+  EXPECT_EQ(
+      e.to_json(),
+      R"({"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared [6/5]","index":1005})");
+  // The oldest kept event is still there.
+  watch_ok(store_.watch("/1/k", false, false, 6, sink.fn()));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->value, "5");
+}
+
+TEST_F(StoreTest, DeletingAParentNotifiesWatchersBelow) {
+  ok(store_.set("/1/d/x/y", false, "v", {}));  // 1
+  Sink below, exact, stream_exact, sibling;
+  auto w1 = watch_ok(store_.watch("/1/d/x/y", false, false, 0, below.fn()));
+  auto w2 = watch_ok(store_.watch("/1/d", false, false, 0, exact.fn()));
+  auto w3 = watch_ok(store_.watch("/1/d", false, true, 0, stream_exact.fn()));
+  auto w4 = watch_ok(store_.watch("/1/e", false, false, 0, sibling.fn()));
+  Event del = ok(store_.remove("/1/d", true, true));  // 2
+  ASSERT_EQ(below.size(), 1u);
+  EXPECT_EQ(below.at(0).to_json(), del.to_json());
+  EXPECT_EQ(below.at(0).node->key, "/1/d");
+  ASSERT_EQ(exact.size(), 1u);
+  // etcd tells a stream on the deleted key twice.
+  ASSERT_EQ(stream_exact.size(), 2u);
+  EXPECT_EQ(stream_exact.at(1).to_json(), del.to_json());
+  EXPECT_EQ(sibling.size(), 0u);
+  w3->cancel();
+  w4->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  // From the history too: the directory's deletion is a match for a key
+  // below it.
+  Sink hist;
+  watch_ok(store_.watch("/1/d/x/y/z", false, false, 2, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "delete");
+  EXPECT_EQ(hist.at(0).node->key, "/1/d");
+}
+
+TEST_F(StoreTest, CancelFromInsideASink) {
+  std::shared_ptr<Watch> other;
+  int calls = 0, other_calls = 0;
+  std::shared_ptr<Watch> self;
+  auto w = watch_ok(store_.watch("/1/k", false, true, 0, [&](const Event&) {
+    ++calls;
+    self->cancel();
+    other->cancel();
+    return true;
+  }));
+  self = w;
+  other = watch_ok(store_.watch("/1/k", false, true, 0, [&](const Event&) {
+    ++other_calls;
+    return true;
+  }));
+  EXPECT_EQ(store_.watcher_count(), 2u);
+  ok(store_.set("/1/k", false, "v", {}));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(other_calls, 0);  // cancelled before its turn
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/k", false, "w", {}));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(StoreTest, WatchOutlivesStore) {
+  std::shared_ptr<Watch> w;
+  {
+    Store s;
+    w = watch_ok(s.watch("/k", false, true, 0, [](const Event&) { return true; }));
+  }
+  w->cancel();  // the store is gone: nothing to do
+}
+
+TEST(StoreConcurrency, CancelWhileWriting) {
+  Store store({"/1"});
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 3000 && !stop; ++i) {
+      auto r = store.set("/1/k", false, std::to_string(i), {});
+      ASSERT_TRUE(std::holds_alternative<Event>(r));
+    }
+  });
+  for (int round = 0; round < 300; ++round) {
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    auto late = std::make_shared<std::atomic<int>>(0);
+    auto r = store.watch("/1", true, true, 0, [cancelled, late](const Event&) {
+      if (cancelled->load()) late->fetch_add(1);
+      return true;
+    });
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Watch>>(r));
+    auto w = std::get<std::shared_ptr<Watch>>(r);
+    std::this_thread::yield();
+    w->cancel();
+    cancelled->store(true);
+    std::this_thread::yield();
+    EXPECT_EQ(late->load(), 0);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(store.watcher_count(), 0u);
+}
+
+// ---- TTLs ----
+
+TEST_F(StoreTest, TtlExpirationAndCountdown) {
+  Event e = ok(store_.set("/1/t", false, "v", ttl(kNow + 1500 * int64_t{1'000'000})));
+  EXPECT_EQ(
+      e.to_json(),
+      R"({"action":"set","node":{"key":"/1/t","value":"v","expiration":"2026-12-07T18:20:02.5Z","ttl":2,"modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_TRUE(store_.has_ttl_keys());
+  now_ = kNow + 600 * int64_t{1'000'000};
+  EXPECT_EQ(ok(store_.get("/1/t", false, false)).node->ttl, 1);
+  now_ = kNow + 1500 * int64_t{1'000'000};
+  Event at = ok(store_.get("/1/t", false, false));
+  EXPECT_EQ(at.node->ttl, 0);  // left out of the JSON
+  EXPECT_EQ(
+      at.to_json(),
+      R"({"action":"get","node":{"key":"/1/t","value":"v","expiration":"2026-12-07T18:20:02.5Z","modifiedIndex":1,"createdIndex":1}})");
+  now_ = kNow + 3700 * int64_t{1'000'000};
+  EXPECT_EQ(ok(store_.get("/1/t", false, false)).node->ttl, -2);  // not swept yet
+}
+
+TEST_F(StoreTest, DeleteExpiredKeysInExpiryOrder) {
+  ok(store_.set("/1/c", false, "C", ttl(kNow + 3 * kSec)));  // 1
+  ok(store_.set("/1/a", false, "A", ttl(kNow + 1 * kSec)));  // 2
+  ok(store_.set("/1/b", false, "B", ttl(kNow + 2 * kSec)));  // 3
+  ok(store_.set("/1/p", false, "P", {}));                    // 4
+  Sink all, one;
+  watch_ok(store_.watch("/", true, true, 0, all.fn()));
+  watch_ok(store_.watch("/1/b", false, false, 0, one.fn()));
+  store_.delete_expired_keys(kNow + kSec - 1);
+  EXPECT_EQ(all.size(), 0u);
+  EXPECT_EQ(store_.index(), 4u);
+  now_ = kNow + 2 * kSec;
+  store_.delete_expired_keys(kNow + 2 * kSec);  // at the expiry: expired
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(
+      all.at(0).to_json(),
+      R"({"action":"expire","node":{"key":"/1/a","modifiedIndex":5,"createdIndex":2},"prevNode":{"key":"/1/a","value":"A","expiration":"2026-12-07T18:20:02Z","ttl":-1,"modifiedIndex":2,"createdIndex":2}})");
+  EXPECT_EQ(all.at(0).etcd_index, 5u);
+  EXPECT_EQ(all.at(1).node->key, "/1/b");
+  EXPECT_EQ(all.at(1).node->modified_index, 6u);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one.at(0).action, "expire");
+  EXPECT_EQ(store_.index(), 6u);
+  EXPECT_EQ(err(store_.get("/1/a", false, false)).code, kKeyNotFound);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  store_.delete_expired_keys(kNow + 100 * kSec);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.at(2).node->key, "/1/c");
+  EXPECT_FALSE(store_.has_ttl_keys());
+  EXPECT_EQ(ok(store_.get("/1/p", false, false)).node->value, "P");
+  EXPECT_NE(store_.json_stats().find("\"expireCount\":3,"), std::string::npos);
+}
+
+TEST_F(StoreTest, DirectoryTtlTakesItsChildren) {
+  ok(store_.set("/1/d", true, "", ttl(kNow + 5 * kSec)));       // 1
+  ok(store_.set("/1/d/x", false, "v", ttl(kNow + 50 * kSec)));  // 2
+  ok(store_.set("/1/d/y", false, "w", {}));                     // 3
+  Sink child;
+  watch_ok(store_.watch("/1/d/y", false, false, 0, child.fn()));
+  store_.delete_expired_keys(kNow + 5 * kSec);
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(
+      child.at(0).to_json(),
+      R"({"action":"expire","node":{"key":"/1/d","dir":true,"modifiedIndex":4,"createdIndex":1},"prevNode":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_FALSE(store_.has_ttl_keys());  // the child's TTL went with it
+  EXPECT_EQ(err(store_.get("/1/d/x", false, false)).code, kKeyNotFound);
+  // A watch below it finds the expiry in the history.
+  Sink hist;
+  watch_ok(store_.watch("/1/d/x", false, false, 4, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "expire");
+}
+
+TEST_F(StoreTest, TtlChangesAndOldExpiries) {
+  // Before 2000-01-01 on create or set: no TTL.
+  Event old = ok(store_.set("/1/o", false, "v", ttl(946684799LL * kSec)));
+  EXPECT_FALSE(old.node->expiration_ns);
+  EXPECT_FALSE(store_.has_ttl_keys());
+  Event y2k = ok(store_.create("/1/y", false, "v", false, ttl(946684800LL * kSec)));
+  EXPECT_EQ(*y2k.node->expiration_ns, 946684800LL * kSec);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  // Update without a TTL: permanent again.
+  Event u = ok(store_.update("/1/y", "w", {}));
+  EXPECT_FALSE(u.node->expiration_ns);
+  EXPECT_EQ(u.prev_node->expiration_ns, 946684800LL * kSec);
+  EXPECT_FALSE(store_.has_ttl_keys());
+  // Update with an old expiry: kept, and swept at once.
+  ok(store_.update("/1/o", "v", ttl(kSec)));
+  EXPECT_TRUE(store_.has_ttl_keys());
+  store_.delete_expired_keys(kNow);
+  EXPECT_EQ(err(store_.get("/1/o", false, false)).code, kKeyNotFound);
+  // CAS moves the TTL too.
+  ok(store_.set("/1/c", false, "1", ttl(kNow + 10 * kSec)));
+  ok(store_.compare_and_swap("/1/c", "1", 0, "2", ttl(kNow + 20 * kSec)));
+  store_.delete_expired_keys(kNow + 15 * kSec);
+  EXPECT_EQ(ok(store_.get("/1/c", false, false)).node->value, "2");
+  store_.delete_expired_keys(kNow + 20 * kSec);
+  EXPECT_EQ(err(store_.get("/1/c", false, false)).code, kKeyNotFound);
+}
+
+TEST_F(StoreTest, Refresh) {
+  EXPECT_EQ(err(store_.set("/1/r", false, "", ttl(kNow + kSec, true))).code, kKeyNotFound);
+  ok(store_.set("/1/r", false, "keep", ttl(kNow + 5 * kSec)));  // 1
+  Sink sink;
+  watch_ok(store_.watch("/1/r", false, true, 0, sink.fn()));
+  Event s = ok(store_.set("/1/r", false, "", ttl(kNow + 30 * kSec, true)));  // 2
+  EXPECT_EQ(
+      s.to_json(),
+      R"({"action":"set","node":{"key":"/1/r","value":"keep","expiration":"2026-12-07T18:20:31Z","ttl":30,"modifiedIndex":2,"createdIndex":2},"prevNode":{"key":"/1/r","value":"keep","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1},"refresh":true})");
+  EXPECT_TRUE(s.refresh);
+  EXPECT_FALSE(s.trim_prefix("/1").refresh);
+  Event u = ok(store_.update("/1/r", "", ttl(kNow + 40 * kSec, true)));  // 3
+  EXPECT_EQ(u.node->value, "keep");
+  EXPECT_EQ(u.node->ttl, 40);
+  EXPECT_TRUE(u.refresh);
+  Event c = ok(store_.compare_and_swap("/1/r", "keep", 0, "", ttl(kNow + 50 * kSec, true)));
+  EXPECT_EQ(c.node->value, "keep");
+  EXPECT_EQ(sink.size(), 0u);  // refreshes reach no watcher
+  EXPECT_EQ(store_.index(), 4u);
+  // nor a watch from the history
+  Sink hist;
+  watch_ok(store_.watch("/1/r", false, false, 2, hist.fn()));
+  EXPECT_EQ(hist.size(), 0u);
+  ok(store_.set("/1/r", false, "new", {}));
+  EXPECT_EQ(hist.size(), 1u);
+  ASSERT_EQ(sink.size(), 1u);
+  store_.delete_expired_keys(kNow + 100 * kSec);
+  EXPECT_EQ(ok(store_.get("/1/r", false, false)).node->value, "new");
+}
+
 TEST(EventJson, EscapingAndOmitEmpty) {
   Event e;
   e.action = "set";
