@@ -743,6 +743,241 @@ TEST_F(StoreTest, Refresh) {
   EXPECT_EQ(ok(store_.get("/1/r", false, false)).node->value, "new");
 }
 
+// ---- save and recovery ----
+
+// Equal, or where the two first differ (the documents are long).
+::testing::AssertionResult same(const std::string& a, const std::string& b) {
+  if (a == b) return ::testing::AssertionSuccess();
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  size_t from = i < 40 ? 0 : i - 40;
+  return ::testing::AssertionFailure() << "differ at " << i << ": ..." << a.substr(from, 120)
+                                       << "\n vs ..." << b.substr(from, 120);
+}
+
+std::string nulls(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += ",null";
+  return out;
+}
+
+constexpr const char* kZeroStats =
+    R"({"getsSuccess":0,"getsFail":0,"setsSuccess":0,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":0})";
+
+TEST(StoreSave, EmptyStoreGolden) {
+  Store store({"/0", "/1"});
+  std::string events = "null" + nulls(999);
+  EXPECT_TRUE(same(
+      store.save(),
+      R"({"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"0":{"Path":"/0","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}},"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}}}},"WatcherHub":{"EventHistory":{"Queue":{"Events":[)" +
+          events +
+          R"(],"Size":0,"Front":0,"Back":0,"Capacity":1000},"StartIndex":0,"LastIndex":0}},"CurrentIndex":0,"Stats":)" +
+          kZeroStats + R"(,"CurrentVersion":2})"));
+}
+
+TEST_F(StoreTest, SaveGolden) {
+  ok(store_.set("/1/foo", false, "b<a>r", ttl(kNow + 5 * kSec)));  // 1
+  ok(store_.set("/1/foo", false, "baz", {}));                      // 2
+  ok(store_.get("/1/foo", false, false));
+  Sink sink;
+  watch_ok(store_.watch("/1/x", false, false, 0, sink.fn()));
+  store_.json_stats();  // etcd saves the watcher count of the last stats call
+  std::string expected =
+      R"({"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"0":{"Path":"/0","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}},"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"foo":{"Path":"/1/foo","CreatedIndex":2,"ModifiedIndex":2,"ExpireTime":"0001-01-01T00:00:00Z","Value":"baz","Children":null}}}}},)"
+      R"("WatcherHub":{"EventHistory":{"Queue":{"Events":[)"
+      R"({"action":"set","node":{"key":"/1/foo","value":"b\u003ca\u003er","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}},)"
+      R"({"action":"set","node":{"key":"/1/foo","value":"baz","modifiedIndex":2,"createdIndex":2},"prevNode":{"key":"/1/foo","value":"b\u003ca\u003er","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}})" +
+      nulls(998) +
+      R"(],"Size":2,"Front":0,"Back":2,"Capacity":1000},"StartIndex":1,"LastIndex":2}},"CurrentIndex":2,)"
+      R"("Stats":{"getsSuccess":1,"getsFail":0,"setsSuccess":2,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":1},"CurrentVersion":2})";
+  EXPECT_TRUE(same(store_.save(), expected));
+}
+
+TEST_F(StoreTest, SaveWithTtlAndRefreshGolden) {
+  ok(store_.set("/1/d", true, "", ttl(kNow + 1'500'000'000)));  // 1
+  ok(store_.update("/1/d", "", ttl(kNow + 2 * kSec, true)));    // 2: refresh
+  std::string s = store_.save();
+  EXPECT_NE(
+      s.find(
+          R"("d":{"Path":"/1/d","CreatedIndex":1,"ModifiedIndex":1,"ExpireTime":"2026-12-07T18:20:03Z","Value":"","Children":{}})"),
+      std::string::npos)
+      << s;
+  EXPECT_NE(
+      s.find(
+          R"({"action":"update","node":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:03Z","ttl":2,"modifiedIndex":2,"createdIndex":1},"prevNode":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:02.5Z","ttl":2,"modifiedIndex":1,"createdIndex":1},"refresh":true})"),
+      std::string::npos)
+      << s;
+}
+
+TEST_F(StoreTest, RecoveryRoundTrip) {
+  ok(store_.set("/1/a", false, "A", ttl(kNow + 30 * kSec)));    // 1
+  ok(store_.set("/1/d/b", false, "B", ttl(kNow + 10 * kSec)));  // 2
+  EXPECT_EQ(err(store_.set("/1/d", true, "", {})).code, kNotFile);
+  ok(store_.update("/1/d", "", ttl(kNow + 20 * kSec)));  // 3
+  ok(store_.set("/1/d/_h", false, "H", {}));             // 4
+  ok(store_.create("/1/q", false, "Q1", true, {}));      // 5
+  ok(store_.set("/1/v", false, "\n<&>", {}));            // 6
+  ok(store_.remove("/1/v", false, false));               // 7
+  ok(store_.set("/0/members/1", false, "{}", {}));       // 8
+  const std::string saved = store_.save();
+
+  int64_t now2 = kNow + 5 * kSec;
+  Store other({"/0", "/1"}, [&] { return now2; });
+  auto r = other.recovery(saved);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  EXPECT_TRUE(same(other.save(), saved));
+  EXPECT_EQ(other.index(), store_.index());
+  EXPECT_EQ(other.json_stats(), store_.json_stats());
+  Event g = std::get<Event>(other.get("/1", true, true));
+  EXPECT_EQ(g.node->nodes->size(), 3u);  // a, d, q (v deleted)
+  EXPECT_EQ(std::get<Event>(other.get("/1/a", false, false)).node->ttl, 25);
+  EXPECT_EQ(std::get<Event>(other.get("/1/d/_h", false, false)).node->value, "H");
+  // The history came along.
+  Sink hist;
+  watch_ok(other.watch("/1/v", false, false, 7, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "delete");
+  EXPECT_EQ(hist.at(0).etcd_index, 8u);
+  // The TTL heap was rebuilt: b (10s), then d (20s, with what is left of
+  // it), then a (30s).
+  Sink all;
+  watch_ok(other.watch("/1", true, true, 0, all.fn()));
+  EXPECT_TRUE(other.has_ttl_keys());
+  other.delete_expired_keys(kNow + 30 * kSec);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.at(0).node->key, "/1/d/b");
+  EXPECT_EQ(all.at(1).node->key, "/1/d");
+  EXPECT_EQ(all.at(2).node->key, "/1/a");
+  EXPECT_EQ(all.at(2).node->modified_index, 11u);
+  EXPECT_FALSE(other.has_ttl_keys());
+  // New writes go on from the recovered index.
+  EXPECT_EQ(std::get<Event>(other.create("/1/q", false, "", true, {})).node->key,
+            "/1/q/00000000000000000012");
+}
+
+TEST_F(StoreTest, InvalidUtf8ComesBackAsReplacementCharacters) {
+  // Saved as \ufffd, so read back as U+FFFD, as with etcd.
+  ok(store_.set("/1/v", false, "a\xff", {}));
+  Store other;
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(other.recovery(store_.save())));
+  EXPECT_EQ(std::get<Event>(other.get("/1/v", false, false)).node->value, "a\xef\xbf\xbd");
+  EXPECT_NE(other.save().find(R"("Value":"a)"
+                              "\xef\xbf\xbd"
+                              R"(")"),
+            std::string::npos);
+}
+
+TEST_F(StoreTest, RecoveryKeepsWatchers) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/k", false, true, 0, sink.fn()));
+  Store other({"/0", "/1"});
+  ok(other.set("/1/x", false, "1", {}));
+  ok(other.set("/1/y", false, "2", {}));
+  auto r = store_.recovery(other.save());
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r));
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  EXPECT_EQ(store_.index(), 2u);
+  ok(store_.set("/1/k", false, "v", {}));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->modified_index, 3u);
+  w->cancel();
+}
+
+TEST_F(StoreTest, RecoveryReadsWhatGoAccepts) {
+  // Other offsets, names in another case, fields missing or null, unknown
+  // fields: as Go's encoding/json and time.Time read them.
+  const std::string doc =
+      R"({"root":{"Path":"/","Children":{"1":{"Path":"/1","Children":{"k":{"Path":"/1/k","CreatedIndex":4,"ModifiedIndex":5,"ExpireTime":"2026-12-07T19:20:01.5+01:00","Value":"v","Children":null,"Extra":1}}}}},"CurrentIndex":7,"Stats":{"getsSuccess":3,"watchers":null},"WatcherHub":null})";
+  auto r = store_.recovery(doc);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  EXPECT_EQ(store_.index(), 7u);
+  Event g = ok(store_.get("/1/k", false, false));
+  EXPECT_EQ(
+      g.to_json(),
+      R"({"action":"get","node":{"key":"/1/k","value":"v","expiration":"2026-12-07T18:20:01.5Z","ttl":1,"modifiedIndex":5,"createdIndex":4}})");
+  EXPECT_NE(store_.json_stats().find(R"({"getsSuccess":4,)"), std::string::npos);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  std::string saved = store_.save();
+  EXPECT_NE(saved.find(R"("ExpireTime":"2026-12-07T18:20:01.5Z")"), std::string::npos);
+  EXPECT_NE(saved.find(R"("Capacity":1000},"StartIndex":0,"LastIndex":0})"), std::string::npos);
+  // The namespaces stay read-only (they are the store's, not the document's).
+  EXPECT_EQ(err(store_.set("/0", false, "", {})).code, kRootROnly);
+}
+
+TEST_F(StoreTest, MalformedRecoveryChangesNothing) {
+  ok(store_.set("/1/keep", false, "me", ttl(kNow + kSec)));
+  const std::string before = store_.save();
+  const std::string good_history =
+      R"("WatcherHub":{"EventHistory":{"Queue":{"Events":[null,null],"Size":0,"Front":0,"Back":0,"Capacity":2},"StartIndex":0,"LastIndex":0}})";
+  const std::string root = R"("Root":{"Path":"/","Children":{}})";
+  // The pieces are fine together:
+  {
+    Store s;
+    auto r = s.recovery("{" + root + "," + good_history + "}");
+    ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  }
+  for (
+      std::string doc : {
+          std::string(""),
+          std::string("{"),
+          std::string("[]"),
+          std::string("null"),
+          std::string(R"({"CurrentIndex":1})"),
+          std::string(R"({"Root":null})"),
+          std::string(R"({"Root":{"Path":"/","Children":null}})"),
+          std::string(R"({"Root":{"Path":"/","Children":[]}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/b"}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"":{"Path":"/"}}}})"),
+          std::string(
+              R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","ExpireTime":"soon"}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","CreatedIndex":-1}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","Value":5}}}})"),
+          "{" + root + R"(,"CurrentIndex":"7"})",
+          "{" + root + R"(,"CurrentIndex":1.5})",
+          "{" + root + R"(,"Stats":{"getsSuccess":-1}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[null],"Size":0,"Front":0,"Back":0,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[null,null],"Size":0,"Front":2,"Back":0,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[],"Size":0,"Front":0,"Back":0,"Capacity":0}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set"},null],"Size":1,"Front":0,"Back":1,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set","node":{"expiration":"0001-01-01T00:00:00Z"}},null],"Size":1,"Front":0,"Back":1,"Capacity":2}}}})",
+      }) {
+    SCOPED_TRACE(doc);
+    auto r = store_.recovery(doc);
+    ASSERT_TRUE(std::holds_alternative<Error>(r));
+    EXPECT_EQ(std::get<Error>(r).code, kRaftInternal);
+    EXPECT_EQ(std::get<Error>(r).cause.rfind("v2store: recovery: ", 0), 0u);
+    EXPECT_TRUE(same(store_.save(), before));
+  }
+}
+
+TEST_F(StoreTest, RecoveredInconsistentHistoryDoesNotCrash) {
+  // A ring whose indexes do not match its events: scans stop at an empty
+  // slot instead of reading past the events.
+  const std::string doc =
+      R"({"Root":{"Path":"/","Children":{}},"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set","node":{"key":"/a","modifiedIndex":1}},null,null],"Size":1,"Front":0,"Back":1,"Capacity":3},"StartIndex":1,"LastIndex":9}},"CurrentIndex":9})";
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(store_.recovery(doc)));
+  Sink sink;
+  watch_ok(store_.watch("/b", false, false, 5, sink.fn()));
+  EXPECT_EQ(sink.size(), 0u);
+  watch_ok(store_.watch("/a", false, false, 1, sink.fn()));
+  EXPECT_EQ(sink.size(), 1u);
+  // A smaller ring keeps working as a ring.
+  ok(store_.set("/x", false, "1", {}));
+  ok(store_.set("/x", false, "2", {}));
+  ok(store_.set("/x", false, "3", {}));
+  auto r = store_.watch("/x", false, false, 9, sink.fn());
+  ASSERT_TRUE(std::holds_alternative<Error>(r));
+  EXPECT_EQ(std::get<Error>(r).cause, "the requested history has been cleared [10/9]");
+  watch_ok(store_.watch("/x", false, false, 11, sink.fn()));
+  ASSERT_EQ(sink.size(), 2u);
+  EXPECT_EQ(sink.at(1).node->value, "2");
+}
+
 TEST(EventJson, EscapingAndOmitEmpty) {
   Event e;
   e.action = "set";
