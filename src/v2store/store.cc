@@ -700,8 +700,9 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   StoreResult<std::monostate> recovery(std::string_view doc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    auto fail = [&](const std::string& what) {
-      return Error{kRaftInternal, "v2store: recovery: " + what, current_index_};
+    const uint64_t index_now = current_index_;
+    auto fail = [index_now](const std::string& what) {
+      return Error{kRaftInternal, "v2store: recovery: " + what, index_now};
     };
     Json j = Json::parse(doc, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return fail("not a JSON document");
