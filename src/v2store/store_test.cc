@@ -978,6 +978,72 @@ TEST_F(StoreTest, RecoveredInconsistentHistoryDoesNotCrash) {
   EXPECT_EQ(sink.at(1).node->value, "2");
 }
 
+TEST_F(StoreTest, DeepTree) {
+  // Every directory keeps its whole path, so depth costs its square in
+  // memory; 3000 levels is 9 MB of paths.
+  std::string key = "/1";
+  for (int i = 0; i < 3000; ++i) key += "/d";
+  ok(store_.set(key + "/leaf", false, "v", ttl(kNow + kSec)));
+  const std::string saved = store_.save();
+  Store other({"/0", "/1"}, [this] { return now_; });
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(other.recovery(saved)));
+  EXPECT_TRUE(same(other.save(), saved));
+  EXPECT_EQ(std::get<Event>(other.get(key + "/leaf", false, false)).node->value, "v");
+  Sink sink;
+  watch_ok(other.watch(key + "/leaf", false, false, 0, sink.fn()));
+  Event del = std::get<Event>(other.remove("/1/d", true, true));
+  EXPECT_EQ(del.node->key, "/1/d");
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_FALSE(other.has_ttl_keys());
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(err(store_.get(key + "/leaf", false, false)).code, kKeyNotFound);
+  EXPECT_EQ(ok(store_.get(key, false, false)).node->dir, true);
+}
+
+TEST_F(StoreTest, HiddenKeysAsEtcdTestsThem) {
+  // A recursive watch sees nothing made under a hidden directory, except
+  // when it watches inside the hidden part itself.
+  Sink outside, inside;
+  watch_ok(store_.watch("/foo", true, true, 0, outside.fn()));
+  watch_ok(store_.watch("/_foo/bar", true, true, 0, inside.fn()));
+  ok(store_.create("/foo/_baz", true, "", false, {}));
+  ok(store_.create("/foo/_baz/quux", false, "q", false, {}));
+  ok(store_.create("/_foo/bar/baz", false, "b", false, {}));
+  EXPECT_EQ(outside.size(), 0u);
+  ASSERT_EQ(inside.size(), 1u);
+  EXPECT_EQ(inside.at(0).node->key, "/_foo/bar/baz");
+  // Expiry of a hidden key: unseen from "/".
+  Sink root;
+  watch_ok(store_.watch("/", true, true, 0, root.fn()));
+  ok(store_.create("/_t", false, "x", false, ttl(kNow + kSec)));
+  ok(store_.create("/t", false, "x", false, ttl(kNow + 2 * kSec)));
+  ASSERT_EQ(root.size(), 1u);  // the create of /t
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(root.size(), 1u);
+  store_.delete_expired_keys(kNow + 2 * kSec);
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root.at(1).action, "expire");
+  EXPECT_EQ(root.at(1).node->key, "/t");
+}
+
+TEST_F(StoreTest, WatchAfterARefreshSeesTheExpiry) {
+  // etcd's TestStoreWatchExpireRefresh: a watch from the refresh's index
+  // skips it and waits for the expiry.
+  ok(store_.create("/foo", false, "bar", false, ttl(kNow + kSec)));  // 1
+  ok(store_.update("/foo", "", ttl(kNow + 2 * kSec, true)));         // 2
+  Sink sink;
+  auto w = watch_ok(store_.watch("/", true, false, 2, sink.fn()));
+  EXPECT_EQ(w->start_index(), 2u);
+  EXPECT_EQ(sink.size(), 0u);
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(sink.size(), 0u);  // the refresh moved the expiry
+  store_.delete_expired_keys(kNow + 2 * kSec);
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).action, "expire");
+  EXPECT_EQ(sink.at(0).etcd_index, 3u);
+  EXPECT_EQ(*sink.at(0).prev_node->value, "bar");
+}
+
 TEST(EventJson, EscapingAndOmitEmpty) {
   Event e;
   e.action = "set";
