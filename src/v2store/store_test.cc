@@ -666,6 +666,20 @@ TEST_F(StoreTest, DeleteExpiredKeysInExpiryOrder) {
   EXPECT_NE(store_.json_stats().find("\"expireCount\":3,"), std::string::npos);
 }
 
+TEST_F(StoreTest, SameExpiryLeavesInGoHeapOrder) {
+  // Go's container/heap pops equal keys as: first pushed, then the last,
+  // then the rest sifted up; etcd's expire events (and their indexes)
+  // follow that order, so must ours.
+  for (const char* k : {"/1/a", "/1/b", "/1/c"}) ok(store_.set(k, false, "", ttl(kNow + kSec)));
+  Sink sink;
+  watch_ok(store_.watch("/1", true, true, 0, sink.fn()));
+  store_.delete_expired_keys(kNow + kSec);
+  ASSERT_EQ(sink.size(), 3u);
+  EXPECT_EQ(sink.at(0).node->key, "/1/a");
+  EXPECT_EQ(sink.at(1).node->key, "/1/c");
+  EXPECT_EQ(sink.at(2).node->key, "/1/b");
+}
+
 TEST_F(StoreTest, DirectoryTtlTakesItsChildren) {
   ok(store_.set("/1/d", true, "", ttl(kNow + 5 * kSec)));       // 1
   ok(store_.set("/1/d/x", false, "v", ttl(kNow + 50 * kSec)));  // 2
