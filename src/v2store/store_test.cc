@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
+
+#include "v2store/go_json.h"
 
 namespace etcd::v2store {
 namespace {
@@ -1056,6 +1060,63 @@ TEST_F(StoreTest, WatchAfterARefreshSeesTheExpiry) {
   EXPECT_EQ(sink.at(0).action, "expire");
   EXPECT_EQ(sink.at(0).etcd_index, 3u);
   EXPECT_EQ(*sink.at(0).prev_node->value, "bar");
+}
+
+// A store etcd 3.4.23 saved (testdata/README.md says how it was made).
+TEST(StoreGolden, Etcd34Snapshot) {
+  std::ifstream in(V2STORE_TESTDATA_DIR "/etcd-3.4.23-store.json", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string golden = buf.str();
+  int64_t now = parse_go_time("2026-12-07T18:42:00Z")->unix_ns;
+  Store store({"/0", "/1"}, [&] { return now; });
+  auto r = store.recovery(golden);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  // Byte for byte what etcd wrote.
+  EXPECT_TRUE(same(store.save(), golden));
+  EXPECT_EQ(store.index(), 39u);
+  EXPECT_EQ(
+      store.json_stats(),
+      R"({"getsSuccess":2,"getsFail":41,"setsSuccess":33,"setsFail":0,"deleteSuccess":1,"deleteFail":0,"updateSuccess":1,"updateFail":0,"createSuccess":3,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":1,"compareAndDeleteSuccess":2,"compareAndDeleteFail":0,"expireCount":0,"watchers":0})");
+
+  auto get = [&](std::string_view p, bool recursive) {
+    auto g = store.get(p, recursive, true);
+    EXPECT_TRUE(std::holds_alternative<Event>(g));
+    return std::get<Event>(g).trim_prefix("/1").to_json();
+  };
+  EXPECT_EQ(
+      get("/1/queue", true),
+      R"({"action":"get","node":{"key":"/queue","dir":true,"nodes":[{"key":"/queue/00000000000000000009","value":"first","modifiedIndex":9,"createdIndex":9},{"key":"/queue/00000000000000000010","value":"second","modifiedIndex":10,"createdIndex":10}],"modifiedIndex":9,"createdIndex":9}})");
+  EXPECT_EQ(
+      get("/1", false),
+      R"({"action":"get","node":{"dir":true,"nodes":[{"key":"/filler","value":"22","modifiedIndex":39,"createdIndex":39},{"key":"/foo","value":"b\u003ca\u003er","modifiedIndex":5,"createdIndex":5},{"key":"/queue","dir":true,"modifiedIndex":9,"createdIndex":9},{"key":"/ttl","value":"t","expiration":"2026-12-07T19:40:17.767015192Z","ttl":3498,"modifiedIndex":13,"createdIndex":11},{"key":"/ttldir","dir":true,"expiration":"2026-12-07T19:48:37.757109643Z","ttl":3998,"modifiedIndex":12,"createdIndex":12},{"key":"/utf","value":"h)"
+      "\xc3\xa9"
+      R"(\u2028","modifiedIndex":15,"createdIndex":15}]}})");
+  // The history: a refresh is no match, a directory's deletion is one for
+  // keys below it.
+  std::vector<Event> seen;
+  auto sink = [&](const Event& e) {
+    seen.push_back(e);
+    return true;
+  };
+  watch_ok(store.watch("/1/dir/sub/x", false, false, 9, sink));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].action, "delete");
+  EXPECT_EQ(seen[0].node->key, "/1/dir");
+  EXPECT_EQ(seen[0].etcd_index, 39u);
+  watch_ok(store.watch("/1/ttl", false, false, 12, sink));
+  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_EQ(store.watcher_count(), 1u);
+  // The TTL heap: /1/ttl (19:40) before /1/ttldir (19:48).
+  watch_ok(store.watch("/1", true, true, 0, sink));
+  store.delete_expired_keys(parse_go_time("2026-12-07T20:00:00Z")->unix_ns);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].action, "expire");  // the one-shot watch on /1/ttl
+  EXPECT_EQ(seen[1].node->modified_index, 40u);
+  EXPECT_EQ(seen[2].node->key, "/1/ttl");
+  EXPECT_EQ(seen[3].node->key, "/1/ttldir");
+  EXPECT_EQ(seen[3].node->modified_index, 41u);
 }
 
 TEST(EventJson, EscapingAndOmitEmpty) {
