@@ -555,6 +555,28 @@ TEST_F(StoreTest, DeletingAParentNotifiesWatchersBelow) {
   EXPECT_EQ(hist.at(0).node->key, "/1/d");
 }
 
+TEST_F(StoreTest, StreamsAsEtcd34AnswersThem) {
+  // What etcd 3.4.23 answered to `?wait=true&stream=true` (checked by hand
+  // against /usr/bin/etcd): a stream on a deleted key gets the deletion
+  // twice and goes on; one whose waitIndex hits the history gets that
+  // event only.
+  ok(store_.set("/1/foo", false, "1", {}));  // 1
+  Sink live, hist;
+  auto w = watch_ok(store_.watch("/1/foo", false, true, 0, live.fn()));
+  ok(store_.remove("/1/foo", false, false));  // 2
+  watch_ok(store_.watch("/1/foo", false, true, 1, hist.fn()));
+  ok(store_.set("/1/foo", false, "2", {}));  // 3
+  ASSERT_EQ(live.size(), 3u);
+  EXPECT_EQ(live.at(0).to_json(), live.at(1).to_json());
+  EXPECT_EQ(
+      live.at(0).trim_prefix("/1").to_json(),
+      R"({"action":"delete","node":{"key":"/foo","modifiedIndex":2,"createdIndex":1},"prevNode":{"key":"/foo","value":"1","modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_EQ(live.at(2).action, "set");
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).node->modified_index, 1u);
+  w->cancel();
+}
+
 TEST_F(StoreTest, CancelFromInsideASink) {
   std::shared_ptr<Watch> other;
   int calls = 0, other_calls = 0;
