@@ -133,8 +133,12 @@ std::string go_json_string(std::string_view s) {
 }
 
 std::string go_time_rfc3339nano(int64_t unix_ns) {
-  const int64_t sec = floor_div(unix_ns, 1'000'000'000);
-  int64_t nsec = unix_ns - sec * 1'000'000'000;
+  int64_t sec = unix_ns / 1'000'000'000;
+  int64_t nsec = unix_ns % 1'000'000'000;
+  if (nsec < 0) {
+    --sec;
+    nsec += 1'000'000'000;
+  }
   const int64_t days = floor_div(sec, 86400);
   const int64_t tod = sec - days * 86400;
   int64_t y;

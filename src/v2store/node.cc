@@ -2,6 +2,18 @@
 
 namespace etcd::v2store::internal {
 
+Node::~Node() {
+  std::vector<std::unique_ptr<Node>> doomed;
+  for (auto& [name, child] : children) doomed.push_back(std::move(child));
+  children.clear();
+  while (!doomed.empty()) {
+    std::unique_ptr<Node> n = std::move(doomed.back());
+    doomed.pop_back();
+    for (auto& [name, child] : n->children) doomed.push_back(std::move(child));
+    n->children.clear();
+  }  // each n dies here with no children left
+}
+
 std::string_view Node::name() const {
   std::string_view p = path;
   size_t slash = p.rfind('/');

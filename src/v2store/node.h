@@ -18,6 +18,13 @@ namespace etcd::v2store::internal {
 inline constexpr int64_t kPermanent = std::numeric_limits<int64_t>::min();
 
 struct Node {
+  Node() = default;
+  // Frees the subtree without recursion (a tree may be deeper than the
+  // stack allows frames).
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
   std::string path;  // absolute and clean; "/" for the root
   uint64_t created_index = 0;
   uint64_t modified_index = 0;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/assert.h"
 #include "base/mutex.h"
 #include "v2store/event_history.h"
 #include "v2store/event_json.h"
@@ -49,7 +50,8 @@ constexpr int64_t kMinExpireNs = 946684800LL * 1'000'000'000;
 
 constexpr int kDefaultVersion = 2;
 
-// Deeper trees are refused by recovery (the tree code recurses).
+// Deeper "nodes" of an event are refused by recovery (events of the
+// history never list nodes; reading them recurses).
 constexpr int kMaxRecoveryDepth = 10000;
 
 std::string join_path(std::string_view dir, std::string_view name) {
@@ -133,34 +135,48 @@ struct Stats {
 
 // Go's encoding/json of a node: {"Path":..,"CreatedIndex":..,
 // "ModifiedIndex":..,"ExpireTime":..,"Value":..,"Children":null|{..}}.
-void append_saved_node(std::string* out, const Node& n) {
-  *out += "{\"Path\":";
-  append_go_json_string(out, n.path);
-  *out += ",\"CreatedIndex\":" + std::to_string(n.created_index) +
-          ",\"ModifiedIndex\":" + std::to_string(n.modified_index) + ",\"ExpireTime\":\"";
-  if (n.permanent()) {
-    *out += kGoZeroTime;
-  } else {
-    *out += go_time_rfc3339nano(n.expire_ns);
-  }
-  *out += "\",\"Value\":";
-  append_go_json_string(out, n.value);
-  *out += ",\"Children\":";
-  if (!n.dir) {
-    *out += "null";
-  } else {
-    out->push_back('{');
-    bool first = true;
-    for (const auto& [name, child] : n.children) {
-      if (!first) out->push_back(',');
-      first = false;
-      append_go_json_string(out, name);
-      out->push_back(':');
-      append_saved_node(out, *child);
+// Iterative: a tree may be deeper than the thread's stack allows frames.
+void append_saved_node(std::string* out, const Node& top) {
+  auto open = [out](const Node& n) {
+    *out += "{\"Path\":";
+    append_go_json_string(out, n.path);
+    *out += ",\"CreatedIndex\":" + std::to_string(n.created_index) +
+            ",\"ModifiedIndex\":" + std::to_string(n.modified_index) + ",\"ExpireTime\":\"";
+    if (n.permanent()) {
+      *out += kGoZeroTime;
+    } else {
+      *out += go_time_rfc3339nano(n.expire_ns);
     }
-    out->push_back('}');
+    *out += "\",\"Value\":";
+    append_go_json_string(out, n.value);
+    *out += ",\"Children\":";
+    if (!n.dir) {
+      *out += "null}";
+      return false;
+    }
+    out->push_back('{');
+    return true;
+  };
+  struct Frame {
+    const Node* node;
+    std::map<std::string, std::unique_ptr<Node>>::const_iterator next;
+  };
+  std::vector<Frame> stack;
+  if (open(top)) stack.push_back({&top, top.children.begin()});
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    if (f.next == f.node->children.end()) {
+      *out += "}}";  // the Children object and the node
+      stack.pop_back();
+      continue;
+    }
+    if (f.next != f.node->children.begin()) out->push_back(',');
+    const auto& [name, child] = *f.next;
+    ++f.next;
+    append_go_json_string(out, name);
+    out->push_back(':');
+    if (open(*child)) stack.push_back({child.get(), child->children.begin()});
   }
-  out->push_back('}');
 }
 
 // ---- Recovery: reading Go's JSON of the store ----
@@ -257,13 +273,10 @@ bool read_time(const Json& obj, std::string_view name, std::optional<ParsedTime>
   return true;
 }
 
-std::unique_ptr<Node> parse_node(const Json& j, int depth, ParseError* err) {
+// One node's own fields (not its children); nullptr on an error.
+std::unique_ptr<Node> parse_node_fields(const Json& j, ParseError* err) {
   if (!j.is_object()) {
     err->what = "node: not an object";
-    return nullptr;
-  }
-  if (depth > kMaxRecoveryDepth) {
-    err->what = "node: the tree is too deep";
     return nullptr;
   }
   auto n = std::make_unique<Node>();
@@ -281,15 +294,30 @@ std::unique_ptr<Node> parse_node(const Json& j, int depth, ParseError* err) {
     }
     n->expire_ns = expire->unix_ns;
   }
-  const Json* children = field(j, "Children");
-  if (children != nullptr) {
+  if (const Json* children = field(j, "Children")) {
     if (!children->is_object()) {
       err->what = "Children: not an object";
       return nullptr;
     }
     n->dir = true;
-    for (auto it = children->begin(); it != children->end(); ++it) {
-      auto child = parse_node(it.value(), depth + 1, err);
+  }
+  return n;
+}
+
+// The tree under a saved node, with parents set. Iterative: saved trees
+// may be deep.
+std::unique_ptr<Node> parse_tree(const Json& j, ParseError* err) {
+  std::unique_ptr<Node> root = parse_node_fields(j, err);
+  if (root == nullptr) return nullptr;
+  // Directories whose children are still to be read.
+  std::vector<std::pair<Node*, const Json*>> todo;
+  if (root->dir) todo.emplace_back(root.get(), &j);
+  while (!todo.empty()) {
+    auto [dir, dir_json] = todo.back();
+    todo.pop_back();
+    const Json& children = *field(*dir_json, "Children");
+    for (auto it = children.begin(); it != children.end(); ++it) {
+      std::unique_ptr<Node> child = parse_node_fields(it.value(), err);
       if (child == nullptr) return nullptr;
       // Lookups go by the key and removals by the path's last component:
       // they must agree.
@@ -298,11 +326,12 @@ std::unique_ptr<Node> parse_node(const Json& j, int depth, ParseError* err) {
                     child->path + "\"";
         return nullptr;
       }
-      child->parent = n.get();
-      n->children.emplace(it.key(), std::move(child));
+      child->parent = dir;
+      if (child->dir) todo.emplace_back(child.get(), &it.value());
+      dir->children.emplace(it.key(), std::move(child));
     }
   }
-  return n;
+  return root;
 }
 
 bool parse_node_extern(const Json& j, int depth, NodeExtern* n, ParseError* err) {
@@ -700,8 +729,9 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   StoreResult<std::monostate> recovery(std::string_view doc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    auto fail = [&](const std::string& what) {
-      return Error{kRaftInternal, "v2store: recovery: " + what, current_index_};
+    const uint64_t index_now = current_index_;
+    auto fail = [index_now](const std::string& what) {
+      return Error{kRaftInternal, "v2store: recovery: " + what, index_now};
     };
     Json j = Json::parse(doc, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return fail("not a JSON document");
@@ -709,7 +739,7 @@ class Core : public std::enable_shared_from_this<Core> {
     ParseError err;
     const Json* root_j = field(j, "Root");
     if (root_j == nullptr) return fail("no Root");
-    std::unique_ptr<Node> root = parse_node(*root_j, 0, &err);
+    std::unique_ptr<Node> root = parse_tree(*root_j, &err);
     if (root == nullptr) return fail(err.what);
     if (!root->dir) return fail("Root: not a directory");
     EventHistory history(kHistoryCapacity);
@@ -925,31 +955,39 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   // etcd's node.Remove: a file goes; a directory only with `dir`, and
-  // when not empty only with `recursive` (its children first). Each node
-  // removed tells the watchers at its path about `e` (when not null).
-  // Frees n.
+  // when not empty only with `recursive` (its children first, depth
+  // first in key order). Each node removed tells the watchers at its path
+  // about `e` (when not null). Frees n (the root stays, emptied).
   std::optional<Error> remove_node(Node* n, bool dir, bool recursive, const Event* e)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (n->dir) {
       if (!dir) return Error{kNotFile, n->path, current_index_};
       if (!n->children.empty() && !recursive) return Error{kDirNotEmpty, n->path, current_index_};
-      std::vector<Node*> children;
-      children.reserve(n->children.size());
-      for (const auto& [name, child] : n->children) children.push_back(child.get());
-      for (Node* child : children) remove_node(child, true, true, e);
-      if (n->parent == nullptr) return std::nullopt;  // the root stays
     }
-    ttl_heap_.remove(n);
-    std::unique_ptr<Node> holder;
-    if (n->parent != nullptr) {
-      auto it = n->parent->children.find(std::string(n->name()));
-      if (it != n->parent->children.end() && it->second.get() == n) {
-        holder = std::move(it->second);
-        n->parent->children.erase(it);
+    // Post-order without recursion: a node goes once its children went.
+    std::vector<Node*> stack{n};
+    while (!stack.empty()) {
+      Node* top = stack.back();
+      if (top->dir && !top->children.empty()) {
+        stack.push_back(top->children.begin()->second.get());
+        continue;
       }
+      stack.pop_back();
+      detach(top, e);
     }
-    if (e != nullptr) hub_.notify_watchers(*e, n->path, true);
     return std::nullopt;
+  }
+
+  // Takes a node without children out of the tree and the heap, tells the
+  // watchers at its path, frees it. Not the root.
+  void detach(Node* n, const Event* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (n->parent == nullptr) return;
+    ttl_heap_.remove(n);
+    auto it = n->parent->children.find(std::string(n->name()));
+    ASSERT(it != n->parent->children.end() && it->second.get() == n);
+    std::unique_ptr<Node> holder = std::move(it->second);
+    n->parent->children.erase(it);
+    if (e != nullptr) hub_.notify_watchers(*e, n->path, true);
   }
 
   // etcd's UpdateTTL: moves the node into, within or out of the heap.
@@ -980,13 +1018,24 @@ class Core : public std::enable_shared_from_this<Core> {
     }
   }
 
-  // etcd's recoverAndclean: parents are set by parse_node; the heap gets
-  // every node with a TTL, children before their directory.
-  void recover_ttls(Node* n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (n->dir) {
-      for (const auto& [name, child] : n->children) recover_ttls(child.get());
+  // etcd's recoverAndclean: parents are set by parse_tree; the heap gets
+  // every node with a TTL, children (in key order) before their directory.
+  void recover_ttls(Node* root) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    struct Frame {
+      Node* node;
+      std::map<std::string, std::unique_ptr<Node>>::iterator next;
+    };
+    std::vector<Frame> stack{{root, root->children.begin()}};
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next != f.node->children.end()) {
+        Node* child = (f.next++)->second.get();
+        stack.push_back({child, child->children.begin()});
+        continue;
+      }
+      if (!f.node->permanent()) ttl_heap_.push(f.node);
+      stack.pop_back();
     }
-    if (!n->permanent()) ttl_heap_.push(n);
   }
 
   std::function<int64_t()> now_ns_;    // constant after construction

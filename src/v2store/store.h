@@ -19,7 +19,8 @@
 //
 // Thread-safety: every method is safe from any thread (one mutex inside).
 // A watcher's sink runs with that mutex held (on the writing thread), so
-// it must not block and must not call back into the store.
+// it must not block and must not call back into the store (Watch::cancel
+// is the one exception: it may be called from inside a sink).
 #pragma once
 
 #include <cstdint>
@@ -80,6 +81,10 @@ using StoreResult = std::variant<T, Error>;
 
 // A TTL given to a write: no expiry (permanent) unless expire_ns is set;
 // refresh keeps the value and only moves the expiry (etcd's TTLOptionSet).
+// As in etcd, create and set take an expiry before 2000-01-01 as none,
+// update and compare_and_swap do not (the node expires at the next
+// delete_expired_keys). A refresh is recorded in the history but not given
+// to watchers; a set with refresh still makes a new node (created index).
 struct TTLOptions {
   std::optional<int64_t> expire_ns;  // Unix nanoseconds
   bool refresh = false;
@@ -88,10 +93,15 @@ struct TTLOptions {
 // A watch registered with watch(). Events go to its sink until the watch
 // ends: after the first event unless it streams, or when cancelled, or
 // when its sink returns false (the consumer is too slow or gone).
+// Dropping the last shared_ptr does not end it (the store keeps the
+// watcher, as etcd does until Remove): cancel() it. A Watch may outlive
+// its Store (cancel() is then a no-op).
 class Watch {
  public:
   virtual ~Watch() = default;
-  // Idempotent; the sink is not called after cancel() returns.
+  // Idempotent and callable from any thread, also from inside a sink
+  // (this one's or another's); the sink is not called after cancel()
+  // returns. From another thread it waits for a running sink to return.
   virtual void cancel() = 0;
   // The store index when the watch was made (X-Etcd-Index of a wait).
   virtual uint64_t start_index() const = 0;
@@ -113,6 +123,8 @@ class Store {
 
   uint64_t index() const;
 
+  // Children come in key order whether sorted or not (etcd's unsorted
+  // order is its map's, i.e. random). The event's key is `path` as given.
   StoreResult<Event> get(std::string_view path, bool recursive, bool sorted);
   StoreResult<Event> set(std::string_view path, bool dir, std::string_view value,
                          const TTLOptions& ttl);
@@ -128,9 +140,19 @@ class Store {
                                         uint64_t prev_index);
 
   // A watch on `key` (and below it when recursive) from `since_index`
-  // (0: the next event). An event in the history at or after since_index
-  // is given to the sink before watch() returns (and ends a non-stream
-  // watch). kEventIndexCleared when since_index is older than the history.
+  // (0: the next event). The first matching event in the history at or
+  // after since_index is given to the sink before watch() returns, and
+  // the watch ends there, a stream too (etcd then registers no watcher;
+  // its stream stays open with nothing more to send). kEventIndexCleared
+  // when since_index is older than the history (cause "the requested
+  // history has been cleared [<oldest>/<since_index>]").
+  //
+  // Who sees what, as etcd: a watcher on K gets events on K, a recursive
+  // one also events below K unless a component below K starts with '_'
+  // (hidden), and any watcher gets the deletion or expiry of a node it
+  // watches or of a directory above it. etcd tells a stream watcher on
+  // exactly the deleted key twice (once as a removed node, once as the
+  // event's key); so does this store.
   StoreResult<std::shared_ptr<Watch>> watch(std::string_view key, bool recursive, bool stream,
                                             uint64_t since_index, WatchSink sink);
 
@@ -142,8 +164,11 @@ class Store {
   // etcd's JSON of the store (Root, WatcherHub with the event history,
   // CurrentIndex, Stats, CurrentVersion).
   std::string save() const;
-  // Replaces the whole store with a saved one. Watchers are dropped (their
-  // sinks are not called again), as etcd's recovery does.
+  // Replaces the whole store with a saved one; a malformed document is an
+  // error (kRaftInternal, the cause says what is wrong) and changes
+  // nothing. Watchers stay registered and see the writes that follow, as
+  // in etcd (its recovery decodes into the live store). Times are read
+  // with any offset; save() writes them in UTC.
   StoreResult<std::monostate> recovery(std::string_view json);
 
   // /v2/stats/store: etcd's Stats JSON (getsSuccess, ..., watchers).

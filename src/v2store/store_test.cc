@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
+
+#include "v2store/go_json.h"
 
 namespace etcd::v2store {
 namespace {
@@ -354,6 +358,787 @@ TEST_F(StoreTest, StatsCountAsEtcd) {
   EXPECT_EQ(
       store_.json_stats(),
       R"({"getsSuccess":1,"getsFail":1,"setsSuccess":1,"setsFail":1,"deleteSuccess":2,"deleteFail":1,"updateSuccess":2,"updateFail":1,"createSuccess":1,"createFail":1,"compareAndSwapSuccess":2,"compareAndSwapFail":1,"compareAndDeleteSuccess":2,"compareAndDeleteFail":1,"expireCount":0,"watchers":0})");
+}
+
+// ---- watches ----
+
+// Collects what a sink is given.
+struct Sink {
+  std::shared_ptr<std::vector<Event>> events = std::make_shared<std::vector<Event>>();
+  bool keep = true;
+  WatchSink fn() {
+    auto ev = events;
+    bool k = keep;
+    return [ev, k](const Event& e) {
+      ev->push_back(e);
+      return k;
+    };
+  }
+  size_t size() const { return events->size(); }
+  const Event& at(size_t i) const { return events->at(i); }
+};
+
+std::shared_ptr<Watch> watch_ok(StoreResult<std::shared_ptr<Watch>> r) {
+  if (auto* e = std::get_if<Error>(&r)) {
+    ADD_FAILURE() << e->to_json();
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<Watch>>(r);
+}
+
+TEST_F(StoreTest, OneShotWatchEndsAfterOneEvent) {
+  ok(store_.set("/1/other", false, "x", {}));
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/foo", false, false, 0, sink.fn()));
+  EXPECT_EQ(w->start_index(), 1u);
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  ok(store_.set("/1/bar", false, "x", {}));  // another key
+  EXPECT_EQ(sink.size(), 0u);
+  ok(store_.set("/1/foo", false, "v", {}));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).action, "set");
+  EXPECT_EQ(sink.at(0).node->key, "/1/foo");
+  EXPECT_EQ(sink.at(0).etcd_index, 3u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/foo", false, "w", {}));
+  EXPECT_EQ(sink.size(), 1u);
+  w->cancel();  // idempotent after the end
+  w->cancel();
+}
+
+TEST_F(StoreTest, StreamWatchUntilCancelled) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("1/foo/", false, true, 0, sink.fn()));
+  ok(store_.set("/1/foo", false, "a", {}));
+  ok(store_.update("/1/foo", "b", {}));
+  ok(store_.compare_and_swap("/1/foo", "b", 0, "c", {}));
+  ASSERT_EQ(sink.size(), 3u);
+  EXPECT_EQ(sink.at(0).action, "set");
+  EXPECT_EQ(sink.at(1).action, "update");
+  EXPECT_EQ(sink.at(2).action, "compareAndSwap");
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  EXPECT_EQ(store_.json_stats().find("\"watchers\":1}") != std::string::npos, true);
+  w->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/foo", false, "d", {}));
+  EXPECT_EQ(sink.size(), 3u);
+  w->cancel();
+}
+
+TEST_F(StoreTest, StreamSinkReturningFalseEndsTheWatch) {
+  Sink sink;
+  sink.keep = false;
+  auto w = watch_ok(store_.watch("/1/foo", false, true, 0, sink.fn()));
+  ok(store_.set("/1/foo", false, "a", {}));
+  ok(store_.set("/1/foo", false, "b", {}));
+  EXPECT_EQ(sink.size(), 1u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+}
+
+TEST_F(StoreTest, RecursiveWatchAndHiddenKeys) {
+  Sink rec, flat, root, hidden;
+  auto w1 = watch_ok(store_.watch("/1/d", true, true, 0, rec.fn()));
+  auto w2 = watch_ok(store_.watch("/1/d", false, true, 0, flat.fn()));
+  auto w3 = watch_ok(store_.watch("/", true, true, 0, root.fn()));
+  auto w4 = watch_ok(store_.watch("/1/d/_h", false, true, 0, hidden.fn()));
+  ok(store_.set("/1/d/x", false, "1", {}));     // 1: rec, root
+  ok(store_.set("/1/d/_h", false, "2", {}));    // 2: hidden only (watched itself)
+  ok(store_.set("/1/d/y/_z", false, "3", {}));  // 3: nobody
+  ok(store_.set("/1/dx", false, "4", {}));      // 4: root
+  ok(store_.set("/1/_top/a", false, "5", {}));  // 5: nobody
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_EQ(rec.at(0).node->key, "/1/d/x");
+  EXPECT_EQ(flat.size(), 0u);
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root.at(0).node->key, "/1/d/x");
+  EXPECT_EQ(root.at(1).node->key, "/1/dx");
+  ASSERT_EQ(hidden.size(), 1u);
+  EXPECT_EQ(hidden.at(0).node->key, "/1/d/_h");
+  // The directory itself changes: the flat watcher sees it.
+  ok(store_.update("/1/d", "", ttl(kNow + 100 * kSec)));
+  ASSERT_EQ(flat.size(), 1u);
+  EXPECT_EQ(flat.at(0).action, "update");
+  for (auto& w : {w1, w2, w3, w4}) w->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+}
+
+TEST_F(StoreTest, SinceIndexInTheFutureSkipsEarlierEvents) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/foo", false, false, 3, sink.fn()));
+  ok(store_.set("/1/foo", false, "1", {}));  // index 1 < 3
+  ok(store_.set("/1/bar", false, "2", {}));
+  EXPECT_EQ(sink.size(), 0u);
+  ok(store_.set("/1/foo", false, "3", {}));  // index 3
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->value, "3");
+}
+
+TEST_F(StoreTest, HistoryReplay) {
+  ok(store_.set("/1/a", false, "1", {}));    // 1
+  ok(store_.set("/1/b", false, "2", {}));    // 2
+  ok(store_.set("/1/a", false, "3", {}));    // 3
+  ok(store_.set("/1/c/d", false, "4", {}));  // 4
+  Sink s1;
+  auto w = watch_ok(store_.watch("/1/a", false, false, 2, s1.fn()));
+  ASSERT_EQ(s1.size(), 1u);  // before watch() returned
+  EXPECT_EQ(s1.at(0).node->modified_index, 3u);
+  EXPECT_EQ(s1.at(0).node->value, "3");
+  EXPECT_EQ(s1.at(0).etcd_index, 4u);  // the store's index now
+  EXPECT_EQ(w->start_index(), 4u);
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  // The first match wins, even for a stream, and no watcher stays.
+  Sink s2;
+  watch_ok(store_.watch("/1", true, true, 1, s2.fn()));
+  ASSERT_EQ(s2.size(), 1u);
+  EXPECT_EQ(s2.at(0).node->key, "/1/a");
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/a", false, "5", {}));
+  EXPECT_EQ(s2.size(), 1u);
+  // Recursive finds keys below; non-recursive does not.
+  Sink s3, s4;
+  watch_ok(store_.watch("/1/c", true, false, 1, s3.fn()));
+  ASSERT_EQ(s3.size(), 1u);
+  EXPECT_EQ(s3.at(0).node->key, "/1/c/d");
+  watch_ok(store_.watch("/1/c", false, false, 1, s4.fn()));
+  EXPECT_EQ(s4.size(), 0u);
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  // Index at the newest event: found; beyond: waits.
+  Sink s5;
+  watch_ok(store_.watch("/1/a", false, false, 5, s5.fn()));
+  ASSERT_EQ(s5.size(), 1u);
+  EXPECT_EQ(s5.at(0).node->value, "5");
+}
+
+TEST_F(StoreTest, HistoryClearedIs401) {
+  for (int i = 0; i < 1005; ++i) ok(store_.set("/1/k", false, std::to_string(i), {}));
+  Sink sink;
+  auto r = store_.watch("/1/k", false, false, 5, sink.fn());
+  ASSERT_TRUE(std::holds_alternative<Error>(r));
+  Error e = std::get<Error>(r);
+  EXPECT_EQ(e.code, kEventIndexCleared);
+  EXPECT_EQ(e.cause, "the requested history has been cleared [6/5]");
+  EXPECT_EQ(e.index, 1005u);
+  EXPECT_EQ(
+      e.to_json(),
+      R"({"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared [6/5]","index":1005})");
+  // The oldest kept event is still there.
+  watch_ok(store_.watch("/1/k", false, false, 6, sink.fn()));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->value, "5");
+}
+
+TEST_F(StoreTest, DeletingAParentNotifiesWatchersBelow) {
+  ok(store_.set("/1/d/x/y", false, "v", {}));  // 1
+  Sink below, exact, stream_exact, sibling;
+  auto w1 = watch_ok(store_.watch("/1/d/x/y", false, false, 0, below.fn()));
+  auto w2 = watch_ok(store_.watch("/1/d", false, false, 0, exact.fn()));
+  auto w3 = watch_ok(store_.watch("/1/d", false, true, 0, stream_exact.fn()));
+  auto w4 = watch_ok(store_.watch("/1/e", false, false, 0, sibling.fn()));
+  Event del = ok(store_.remove("/1/d", true, true));  // 2
+  ASSERT_EQ(below.size(), 1u);
+  EXPECT_EQ(below.at(0).to_json(), del.to_json());
+  EXPECT_EQ(below.at(0).node->key, "/1/d");
+  ASSERT_EQ(exact.size(), 1u);
+  // etcd tells a stream on the deleted key twice.
+  ASSERT_EQ(stream_exact.size(), 2u);
+  EXPECT_EQ(stream_exact.at(1).to_json(), del.to_json());
+  EXPECT_EQ(sibling.size(), 0u);
+  w3->cancel();
+  w4->cancel();
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  // From the history too: the directory's deletion is a match for a key
+  // below it.
+  Sink hist;
+  watch_ok(store_.watch("/1/d/x/y/z", false, false, 2, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "delete");
+  EXPECT_EQ(hist.at(0).node->key, "/1/d");
+}
+
+TEST_F(StoreTest, StreamsAsEtcd34AnswersThem) {
+  // What etcd 3.4.23 answered to `?wait=true&stream=true` (checked by hand
+  // against /usr/bin/etcd): a stream on a deleted key gets the deletion
+  // twice and goes on; one whose waitIndex hits the history gets that
+  // event only.
+  ok(store_.set("/1/foo", false, "1", {}));  // 1
+  Sink live, hist;
+  auto w = watch_ok(store_.watch("/1/foo", false, true, 0, live.fn()));
+  ok(store_.remove("/1/foo", false, false));  // 2
+  watch_ok(store_.watch("/1/foo", false, true, 1, hist.fn()));
+  ok(store_.set("/1/foo", false, "2", {}));  // 3
+  ASSERT_EQ(live.size(), 3u);
+  EXPECT_EQ(live.at(0).to_json(), live.at(1).to_json());
+  EXPECT_EQ(
+      live.at(0).trim_prefix("/1").to_json(),
+      R"({"action":"delete","node":{"key":"/foo","modifiedIndex":2,"createdIndex":1},"prevNode":{"key":"/foo","value":"1","modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_EQ(live.at(2).action, "set");
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).node->modified_index, 1u);
+  w->cancel();
+}
+
+TEST_F(StoreTest, CancelFromInsideASink) {
+  std::shared_ptr<Watch> other;
+  int calls = 0, other_calls = 0;
+  std::shared_ptr<Watch> self;
+  auto w = watch_ok(store_.watch("/1/k", false, true, 0, [&](const Event&) {
+    ++calls;
+    self->cancel();
+    other->cancel();
+    return true;
+  }));
+  self = w;
+  other = watch_ok(store_.watch("/1/k", false, true, 0, [&](const Event&) {
+    ++other_calls;
+    return true;
+  }));
+  EXPECT_EQ(store_.watcher_count(), 2u);
+  ok(store_.set("/1/k", false, "v", {}));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(other_calls, 0);  // cancelled before its turn
+  EXPECT_EQ(store_.watcher_count(), 0u);
+  ok(store_.set("/1/k", false, "w", {}));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(StoreTest, WatchOutlivesStore) {
+  std::shared_ptr<Watch> w;
+  {
+    Store s;
+    w = watch_ok(s.watch("/k", false, true, 0, [](const Event&) { return true; }));
+  }
+  w->cancel();  // the store is gone: nothing to do
+}
+
+TEST(StoreConcurrency, CancelWhileWriting) {
+  Store store({"/1"});
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 3000 && !stop; ++i) {
+      auto r = store.set("/1/k", false, std::to_string(i), {});
+      ASSERT_TRUE(std::holds_alternative<Event>(r));
+    }
+  });
+  for (int round = 0; round < 300; ++round) {
+    auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    auto late = std::make_shared<std::atomic<int>>(0);
+    auto r = store.watch("/1", true, true, 0, [cancelled, late](const Event&) {
+      if (cancelled->load()) late->fetch_add(1);
+      return true;
+    });
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<Watch>>(r));
+    auto w = std::get<std::shared_ptr<Watch>>(r);
+    std::this_thread::yield();
+    w->cancel();
+    cancelled->store(true);
+    std::this_thread::yield();
+    EXPECT_EQ(late->load(), 0);
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(store.watcher_count(), 0u);
+}
+
+// ---- TTLs ----
+
+TEST_F(StoreTest, TtlExpirationAndCountdown) {
+  Event e = ok(store_.set("/1/t", false, "v", ttl(kNow + 1500 * int64_t{1'000'000})));
+  EXPECT_EQ(
+      e.to_json(),
+      R"({"action":"set","node":{"key":"/1/t","value":"v","expiration":"2026-12-07T18:20:02.5Z","ttl":2,"modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_TRUE(store_.has_ttl_keys());
+  now_ = kNow + 600 * int64_t{1'000'000};
+  EXPECT_EQ(ok(store_.get("/1/t", false, false)).node->ttl, 1);
+  now_ = kNow + 1500 * int64_t{1'000'000};
+  Event at = ok(store_.get("/1/t", false, false));
+  EXPECT_EQ(at.node->ttl, 0);  // left out of the JSON
+  EXPECT_EQ(
+      at.to_json(),
+      R"({"action":"get","node":{"key":"/1/t","value":"v","expiration":"2026-12-07T18:20:02.5Z","modifiedIndex":1,"createdIndex":1}})");
+  now_ = kNow + 3700 * int64_t{1'000'000};
+  EXPECT_EQ(ok(store_.get("/1/t", false, false)).node->ttl, -2);  // not swept yet
+}
+
+TEST_F(StoreTest, DeleteExpiredKeysInExpiryOrder) {
+  ok(store_.set("/1/c", false, "C", ttl(kNow + 3 * kSec)));  // 1
+  ok(store_.set("/1/a", false, "A", ttl(kNow + 1 * kSec)));  // 2
+  ok(store_.set("/1/b", false, "B", ttl(kNow + 2 * kSec)));  // 3
+  ok(store_.set("/1/p", false, "P", {}));                    // 4
+  Sink all, one;
+  watch_ok(store_.watch("/", true, true, 0, all.fn()));
+  watch_ok(store_.watch("/1/b", false, false, 0, one.fn()));
+  store_.delete_expired_keys(kNow + kSec - 1);
+  EXPECT_EQ(all.size(), 0u);
+  EXPECT_EQ(store_.index(), 4u);
+  now_ = kNow + 2 * kSec;
+  store_.delete_expired_keys(kNow + 2 * kSec);  // at the expiry: expired
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(
+      all.at(0).to_json(),
+      R"({"action":"expire","node":{"key":"/1/a","modifiedIndex":5,"createdIndex":2},"prevNode":{"key":"/1/a","value":"A","expiration":"2026-12-07T18:20:02Z","ttl":-1,"modifiedIndex":2,"createdIndex":2}})");
+  EXPECT_EQ(all.at(0).etcd_index, 5u);
+  EXPECT_EQ(all.at(1).node->key, "/1/b");
+  EXPECT_EQ(all.at(1).node->modified_index, 6u);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one.at(0).action, "expire");
+  EXPECT_EQ(store_.index(), 6u);
+  EXPECT_EQ(err(store_.get("/1/a", false, false)).code, kKeyNotFound);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  store_.delete_expired_keys(kNow + 100 * kSec);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.at(2).node->key, "/1/c");
+  EXPECT_FALSE(store_.has_ttl_keys());
+  EXPECT_EQ(ok(store_.get("/1/p", false, false)).node->value, "P");
+  EXPECT_NE(store_.json_stats().find("\"expireCount\":3,"), std::string::npos);
+}
+
+TEST_F(StoreTest, SameExpiryLeavesInGoHeapOrder) {
+  // Go's container/heap pops equal keys as: first pushed, then the last,
+  // then the rest sifted up; etcd's expire events (and their indexes)
+  // follow that order, so must ours.
+  for (const char* k : {"/1/a", "/1/b", "/1/c"}) ok(store_.set(k, false, "", ttl(kNow + kSec)));
+  Sink sink;
+  watch_ok(store_.watch("/1", true, true, 0, sink.fn()));
+  store_.delete_expired_keys(kNow + kSec);
+  ASSERT_EQ(sink.size(), 3u);
+  EXPECT_EQ(sink.at(0).node->key, "/1/a");
+  EXPECT_EQ(sink.at(1).node->key, "/1/c");
+  EXPECT_EQ(sink.at(2).node->key, "/1/b");
+}
+
+TEST_F(StoreTest, DirectoryTtlTakesItsChildren) {
+  ok(store_.set("/1/d", true, "", ttl(kNow + 5 * kSec)));       // 1
+  ok(store_.set("/1/d/x", false, "v", ttl(kNow + 50 * kSec)));  // 2
+  ok(store_.set("/1/d/y", false, "w", {}));                     // 3
+  Sink child;
+  watch_ok(store_.watch("/1/d/y", false, false, 0, child.fn()));
+  store_.delete_expired_keys(kNow + 5 * kSec);
+  ASSERT_EQ(child.size(), 1u);
+  EXPECT_EQ(
+      child.at(0).to_json(),
+      R"({"action":"expire","node":{"key":"/1/d","dir":true,"modifiedIndex":4,"createdIndex":1},"prevNode":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}})");
+  EXPECT_FALSE(store_.has_ttl_keys());  // the child's TTL went with it
+  EXPECT_EQ(err(store_.get("/1/d/x", false, false)).code, kKeyNotFound);
+  // A watch below it finds the expiry in the history.
+  Sink hist;
+  watch_ok(store_.watch("/1/d/x", false, false, 4, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "expire");
+}
+
+TEST_F(StoreTest, TtlChangesAndOldExpiries) {
+  // Before 2000-01-01 on create or set: no TTL.
+  Event old = ok(store_.set("/1/o", false, "v", ttl(946684799LL * kSec)));
+  EXPECT_FALSE(old.node->expiration_ns);
+  EXPECT_FALSE(store_.has_ttl_keys());
+  Event y2k = ok(store_.create("/1/y", false, "v", false, ttl(946684800LL * kSec)));
+  EXPECT_EQ(*y2k.node->expiration_ns, 946684800LL * kSec);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  // Update without a TTL: permanent again.
+  Event u = ok(store_.update("/1/y", "w", {}));
+  EXPECT_FALSE(u.node->expiration_ns);
+  EXPECT_EQ(u.prev_node->expiration_ns, 946684800LL * kSec);
+  EXPECT_FALSE(store_.has_ttl_keys());
+  // Update with an old expiry: kept, and swept at once.
+  ok(store_.update("/1/o", "v", ttl(kSec)));
+  EXPECT_TRUE(store_.has_ttl_keys());
+  store_.delete_expired_keys(kNow);
+  EXPECT_EQ(err(store_.get("/1/o", false, false)).code, kKeyNotFound);
+  // CAS moves the TTL too.
+  ok(store_.set("/1/c", false, "1", ttl(kNow + 10 * kSec)));
+  ok(store_.compare_and_swap("/1/c", "1", 0, "2", ttl(kNow + 20 * kSec)));
+  store_.delete_expired_keys(kNow + 15 * kSec);
+  EXPECT_EQ(ok(store_.get("/1/c", false, false)).node->value, "2");
+  store_.delete_expired_keys(kNow + 20 * kSec);
+  EXPECT_EQ(err(store_.get("/1/c", false, false)).code, kKeyNotFound);
+}
+
+TEST_F(StoreTest, Refresh) {
+  EXPECT_EQ(err(store_.set("/1/r", false, "", ttl(kNow + kSec, true))).code, kKeyNotFound);
+  ok(store_.set("/1/r", false, "keep", ttl(kNow + 5 * kSec)));  // 1
+  Sink sink;
+  watch_ok(store_.watch("/1/r", false, true, 0, sink.fn()));
+  Event s = ok(store_.set("/1/r", false, "", ttl(kNow + 30 * kSec, true)));  // 2
+  EXPECT_EQ(
+      s.to_json(),
+      R"({"action":"set","node":{"key":"/1/r","value":"keep","expiration":"2026-12-07T18:20:31Z","ttl":30,"modifiedIndex":2,"createdIndex":2},"prevNode":{"key":"/1/r","value":"keep","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1},"refresh":true})");
+  EXPECT_TRUE(s.refresh);
+  EXPECT_FALSE(s.trim_prefix("/1").refresh);
+  Event u = ok(store_.update("/1/r", "", ttl(kNow + 40 * kSec, true)));  // 3
+  EXPECT_EQ(u.node->value, "keep");
+  EXPECT_EQ(u.node->ttl, 40);
+  EXPECT_TRUE(u.refresh);
+  Event c = ok(store_.compare_and_swap("/1/r", "keep", 0, "", ttl(kNow + 50 * kSec, true)));
+  EXPECT_EQ(c.node->value, "keep");
+  EXPECT_EQ(sink.size(), 0u);  // refreshes reach no watcher
+  EXPECT_EQ(store_.index(), 4u);
+  // nor a watch from the history
+  Sink hist;
+  watch_ok(store_.watch("/1/r", false, false, 2, hist.fn()));
+  EXPECT_EQ(hist.size(), 0u);
+  ok(store_.set("/1/r", false, "new", {}));
+  EXPECT_EQ(hist.size(), 1u);
+  ASSERT_EQ(sink.size(), 1u);
+  store_.delete_expired_keys(kNow + 100 * kSec);
+  EXPECT_EQ(ok(store_.get("/1/r", false, false)).node->value, "new");
+}
+
+// ---- save and recovery ----
+
+// Equal, or where the two first differ (the documents are long).
+::testing::AssertionResult same(const std::string& a, const std::string& b) {
+  if (a == b) return ::testing::AssertionSuccess();
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  size_t from = i < 40 ? 0 : i - 40;
+  return ::testing::AssertionFailure() << "differ at " << i << ": ..." << a.substr(from, 120)
+                                       << "\n vs ..." << b.substr(from, 120);
+}
+
+std::string nulls(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += ",null";
+  return out;
+}
+
+constexpr const char* kZeroStats =
+    R"({"getsSuccess":0,"getsFail":0,"setsSuccess":0,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":0})";
+
+TEST(StoreSave, EmptyStoreGolden) {
+  Store store({"/0", "/1"});
+  std::string events = "null" + nulls(999);
+  EXPECT_TRUE(same(
+      store.save(),
+      R"({"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"0":{"Path":"/0","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}},"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}}}},"WatcherHub":{"EventHistory":{"Queue":{"Events":[)" +
+          events +
+          R"(],"Size":0,"Front":0,"Back":0,"Capacity":1000},"StartIndex":0,"LastIndex":0}},"CurrentIndex":0,"Stats":)" +
+          kZeroStats + R"(,"CurrentVersion":2})"));
+}
+
+TEST_F(StoreTest, SaveGolden) {
+  ok(store_.set("/1/foo", false, "b<a>r", ttl(kNow + 5 * kSec)));  // 1
+  ok(store_.set("/1/foo", false, "baz", {}));                      // 2
+  ok(store_.get("/1/foo", false, false));
+  Sink sink;
+  watch_ok(store_.watch("/1/x", false, false, 0, sink.fn()));
+  store_.json_stats();  // etcd saves the watcher count of the last stats call
+  std::string expected =
+      R"({"Root":{"Path":"/","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"0":{"Path":"/0","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{}},"1":{"Path":"/1","CreatedIndex":0,"ModifiedIndex":0,"ExpireTime":"0001-01-01T00:00:00Z","Value":"","Children":{"foo":{"Path":"/1/foo","CreatedIndex":2,"ModifiedIndex":2,"ExpireTime":"0001-01-01T00:00:00Z","Value":"baz","Children":null}}}}},)"
+      R"("WatcherHub":{"EventHistory":{"Queue":{"Events":[)"
+      R"({"action":"set","node":{"key":"/1/foo","value":"b\u003ca\u003er","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}},)"
+      R"({"action":"set","node":{"key":"/1/foo","value":"baz","modifiedIndex":2,"createdIndex":2},"prevNode":{"key":"/1/foo","value":"b\u003ca\u003er","expiration":"2026-12-07T18:20:06Z","ttl":5,"modifiedIndex":1,"createdIndex":1}})" +
+      nulls(998) +
+      R"(],"Size":2,"Front":0,"Back":2,"Capacity":1000},"StartIndex":1,"LastIndex":2}},"CurrentIndex":2,)"
+      R"("Stats":{"getsSuccess":1,"getsFail":0,"setsSuccess":2,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":1},"CurrentVersion":2})";
+  EXPECT_TRUE(same(store_.save(), expected));
+}
+
+TEST_F(StoreTest, SaveWithTtlAndRefreshGolden) {
+  ok(store_.set("/1/d", true, "", ttl(kNow + 1'500'000'000)));  // 1
+  ok(store_.update("/1/d", "", ttl(kNow + 2 * kSec, true)));    // 2: refresh
+  std::string s = store_.save();
+  EXPECT_NE(
+      s.find(
+          R"("d":{"Path":"/1/d","CreatedIndex":1,"ModifiedIndex":1,"ExpireTime":"2026-12-07T18:20:03Z","Value":"","Children":{}})"),
+      std::string::npos)
+      << s;
+  EXPECT_NE(
+      s.find(
+          R"({"action":"update","node":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:03Z","ttl":2,"modifiedIndex":2,"createdIndex":1},"prevNode":{"key":"/1/d","dir":true,"expiration":"2026-12-07T18:20:02.5Z","ttl":2,"modifiedIndex":1,"createdIndex":1},"refresh":true})"),
+      std::string::npos)
+      << s;
+}
+
+TEST_F(StoreTest, RecoveryRoundTrip) {
+  ok(store_.set("/1/a", false, "A", ttl(kNow + 30 * kSec)));    // 1
+  ok(store_.set("/1/d/b", false, "B", ttl(kNow + 10 * kSec)));  // 2
+  EXPECT_EQ(err(store_.set("/1/d", true, "", {})).code, kNotFile);
+  ok(store_.update("/1/d", "", ttl(kNow + 20 * kSec)));  // 3
+  ok(store_.set("/1/d/_h", false, "H", {}));             // 4
+  ok(store_.create("/1/q", false, "Q1", true, {}));      // 5
+  ok(store_.set("/1/v", false, "\n<&>", {}));            // 6
+  ok(store_.remove("/1/v", false, false));               // 7
+  ok(store_.set("/0/members/1", false, "{}", {}));       // 8
+  const std::string saved = store_.save();
+
+  int64_t now2 = kNow + 5 * kSec;
+  Store other({"/0", "/1"}, [&] { return now2; });
+  auto r = other.recovery(saved);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  EXPECT_TRUE(same(other.save(), saved));
+  EXPECT_EQ(other.index(), store_.index());
+  EXPECT_EQ(other.json_stats(), store_.json_stats());
+  Event g = std::get<Event>(other.get("/1", true, true));
+  EXPECT_EQ(g.node->nodes->size(), 3u);  // a, d, q (v deleted)
+  EXPECT_EQ(std::get<Event>(other.get("/1/a", false, false)).node->ttl, 25);
+  EXPECT_EQ(std::get<Event>(other.get("/1/d/_h", false, false)).node->value, "H");
+  // The history came along.
+  Sink hist;
+  watch_ok(other.watch("/1/v", false, false, 7, hist.fn()));
+  ASSERT_EQ(hist.size(), 1u);
+  EXPECT_EQ(hist.at(0).action, "delete");
+  EXPECT_EQ(hist.at(0).etcd_index, 8u);
+  // The TTL heap was rebuilt: b (10s), then d (20s, with what is left of
+  // it), then a (30s).
+  Sink all;
+  watch_ok(other.watch("/1", true, true, 0, all.fn()));
+  EXPECT_TRUE(other.has_ttl_keys());
+  other.delete_expired_keys(kNow + 30 * kSec);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all.at(0).node->key, "/1/d/b");
+  EXPECT_EQ(all.at(1).node->key, "/1/d");
+  EXPECT_EQ(all.at(2).node->key, "/1/a");
+  EXPECT_EQ(all.at(2).node->modified_index, 11u);
+  EXPECT_FALSE(other.has_ttl_keys());
+  // New writes go on from the recovered index.
+  EXPECT_EQ(std::get<Event>(other.create("/1/q", false, "", true, {})).node->key,
+            "/1/q/00000000000000000012");
+}
+
+TEST_F(StoreTest, InvalidUtf8ComesBackAsReplacementCharacters) {
+  // Saved as \ufffd, so read back as U+FFFD, as with etcd.
+  ok(store_.set("/1/v", false, "a\xff", {}));
+  Store other;
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(other.recovery(store_.save())));
+  EXPECT_EQ(std::get<Event>(other.get("/1/v", false, false)).node->value, "a\xef\xbf\xbd");
+  EXPECT_NE(other.save().find(R"("Value":"a)"
+                              "\xef\xbf\xbd"
+                              R"(")"),
+            std::string::npos);
+}
+
+TEST_F(StoreTest, RecoveryKeepsWatchers) {
+  Sink sink;
+  auto w = watch_ok(store_.watch("/1/k", false, true, 0, sink.fn()));
+  Store other({"/0", "/1"});
+  ok(other.set("/1/x", false, "1", {}));
+  ok(other.set("/1/y", false, "2", {}));
+  auto r = store_.recovery(other.save());
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r));
+  EXPECT_EQ(store_.watcher_count(), 1u);
+  EXPECT_EQ(store_.index(), 2u);
+  ok(store_.set("/1/k", false, "v", {}));
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).node->modified_index, 3u);
+  w->cancel();
+}
+
+TEST_F(StoreTest, RecoveryReadsWhatGoAccepts) {
+  // Other offsets, names in another case, fields missing or null, unknown
+  // fields: as Go's encoding/json and time.Time read them.
+  const std::string doc =
+      R"({"root":{"Path":"/","Children":{"1":{"Path":"/1","Children":{"k":{"Path":"/1/k","CreatedIndex":4,"ModifiedIndex":5,"ExpireTime":"2026-12-07T19:20:01.5+01:00","Value":"v","Children":null,"Extra":1}}}}},"CurrentIndex":7,"Stats":{"getsSuccess":3,"watchers":null},"WatcherHub":null})";
+  auto r = store_.recovery(doc);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  EXPECT_EQ(store_.index(), 7u);
+  Event g = ok(store_.get("/1/k", false, false));
+  EXPECT_EQ(
+      g.to_json(),
+      R"({"action":"get","node":{"key":"/1/k","value":"v","expiration":"2026-12-07T18:20:01.5Z","ttl":1,"modifiedIndex":5,"createdIndex":4}})");
+  EXPECT_NE(store_.json_stats().find(R"({"getsSuccess":4,)"), std::string::npos);
+  EXPECT_TRUE(store_.has_ttl_keys());
+  std::string saved = store_.save();
+  EXPECT_NE(saved.find(R"("ExpireTime":"2026-12-07T18:20:01.5Z")"), std::string::npos);
+  EXPECT_NE(saved.find(R"("Capacity":1000},"StartIndex":0,"LastIndex":0})"), std::string::npos);
+  // The namespaces stay read-only (they are the store's, not the document's).
+  EXPECT_EQ(err(store_.set("/0", false, "", {})).code, kRootROnly);
+}
+
+TEST_F(StoreTest, MalformedRecoveryChangesNothing) {
+  ok(store_.set("/1/keep", false, "me", ttl(kNow + kSec)));
+  const std::string before = store_.save();
+  const std::string good_history =
+      R"("WatcherHub":{"EventHistory":{"Queue":{"Events":[null,null],"Size":0,"Front":0,"Back":0,"Capacity":2},"StartIndex":0,"LastIndex":0}})";
+  const std::string root = R"("Root":{"Path":"/","Children":{}})";
+  // The pieces are fine together:
+  {
+    Store s;
+    auto r = s.recovery("{" + root + "," + good_history + "}");
+    ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  }
+  for (
+      std::string doc : {
+          std::string(""),
+          std::string("{"),
+          std::string("[]"),
+          std::string("null"),
+          std::string(R"({"CurrentIndex":1})"),
+          std::string(R"({"Root":null})"),
+          std::string(R"({"Root":{"Path":"/","Children":null}})"),
+          std::string(R"({"Root":{"Path":"/","Children":[]}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/b"}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"":{"Path":"/"}}}})"),
+          std::string(
+              R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","ExpireTime":"soon"}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","CreatedIndex":-1}}}})"),
+          std::string(R"({"Root":{"Path":"/","Children":{"a":{"Path":"/a","Value":5}}}})"),
+          "{" + root + R"(,"CurrentIndex":"7"})",
+          "{" + root + R"(,"CurrentIndex":1.5})",
+          "{" + root + R"(,"Stats":{"getsSuccess":-1}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[null],"Size":0,"Front":0,"Back":0,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[null,null],"Size":0,"Front":2,"Back":0,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[],"Size":0,"Front":0,"Back":0,"Capacity":0}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set"},null],"Size":1,"Front":0,"Back":1,"Capacity":2}}}})",
+          "{" + root +
+              R"(,"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set","node":{"expiration":"0001-01-01T00:00:00Z"}},null],"Size":1,"Front":0,"Back":1,"Capacity":2}}}})",
+      }) {
+    SCOPED_TRACE(doc);
+    auto r = store_.recovery(doc);
+    ASSERT_TRUE(std::holds_alternative<Error>(r));
+    EXPECT_EQ(std::get<Error>(r).code, kRaftInternal);
+    EXPECT_EQ(std::get<Error>(r).cause.rfind("v2store: recovery: ", 0), 0u);
+    EXPECT_TRUE(same(store_.save(), before));
+  }
+}
+
+TEST_F(StoreTest, RecoveredInconsistentHistoryDoesNotCrash) {
+  // A ring whose indexes do not match its events: scans stop at an empty
+  // slot instead of reading past the events.
+  const std::string doc =
+      R"({"Root":{"Path":"/","Children":{}},"WatcherHub":{"EventHistory":{"Queue":{"Events":[{"action":"set","node":{"key":"/a","modifiedIndex":1}},null,null],"Size":1,"Front":0,"Back":1,"Capacity":3},"StartIndex":1,"LastIndex":9}},"CurrentIndex":9})";
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(store_.recovery(doc)));
+  Sink sink;
+  watch_ok(store_.watch("/b", false, false, 5, sink.fn()));
+  EXPECT_EQ(sink.size(), 0u);
+  watch_ok(store_.watch("/a", false, false, 1, sink.fn()));
+  EXPECT_EQ(sink.size(), 1u);
+  // A smaller ring keeps working as a ring.
+  ok(store_.set("/x", false, "1", {}));
+  ok(store_.set("/x", false, "2", {}));
+  ok(store_.set("/x", false, "3", {}));
+  auto r = store_.watch("/x", false, false, 9, sink.fn());
+  ASSERT_TRUE(std::holds_alternative<Error>(r));
+  EXPECT_EQ(std::get<Error>(r).cause, "the requested history has been cleared [10/9]");
+  watch_ok(store_.watch("/x", false, false, 11, sink.fn()));
+  ASSERT_EQ(sink.size(), 2u);
+  EXPECT_EQ(sink.at(1).node->value, "2");
+}
+
+TEST_F(StoreTest, DeepTree) {
+  // Every directory keeps its whole path, so depth costs its square in
+  // memory; 3000 levels is 9 MB of paths.
+  std::string key = "/1";
+  for (int i = 0; i < 3000; ++i) key += "/d";
+  ok(store_.set(key + "/leaf", false, "v", ttl(kNow + kSec)));
+  const std::string saved = store_.save();
+  Store other({"/0", "/1"}, [this] { return now_; });
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(other.recovery(saved)));
+  EXPECT_TRUE(same(other.save(), saved));
+  EXPECT_EQ(std::get<Event>(other.get(key + "/leaf", false, false)).node->value, "v");
+  Sink sink;
+  watch_ok(other.watch(key + "/leaf", false, false, 0, sink.fn()));
+  Event del = std::get<Event>(other.remove("/1/d", true, true));
+  EXPECT_EQ(del.node->key, "/1/d");
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_FALSE(other.has_ttl_keys());
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(err(store_.get(key + "/leaf", false, false)).code, kKeyNotFound);
+  EXPECT_EQ(ok(store_.get(key, false, false)).node->dir, true);
+}
+
+TEST_F(StoreTest, HiddenKeysAsEtcdTestsThem) {
+  // A recursive watch sees nothing made under a hidden directory, except
+  // when it watches inside the hidden part itself.
+  Sink outside, inside;
+  watch_ok(store_.watch("/foo", true, true, 0, outside.fn()));
+  watch_ok(store_.watch("/_foo/bar", true, true, 0, inside.fn()));
+  ok(store_.create("/foo/_baz", true, "", false, {}));
+  ok(store_.create("/foo/_baz/quux", false, "q", false, {}));
+  ok(store_.create("/_foo/bar/baz", false, "b", false, {}));
+  EXPECT_EQ(outside.size(), 0u);
+  ASSERT_EQ(inside.size(), 1u);
+  EXPECT_EQ(inside.at(0).node->key, "/_foo/bar/baz");
+  // Expiry of a hidden key: unseen from "/".
+  Sink root;
+  watch_ok(store_.watch("/", true, true, 0, root.fn()));
+  ok(store_.create("/_t", false, "x", false, ttl(kNow + kSec)));
+  ok(store_.create("/t", false, "x", false, ttl(kNow + 2 * kSec)));
+  ASSERT_EQ(root.size(), 1u);  // the create of /t
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(root.size(), 1u);
+  store_.delete_expired_keys(kNow + 2 * kSec);
+  ASSERT_EQ(root.size(), 2u);
+  EXPECT_EQ(root.at(1).action, "expire");
+  EXPECT_EQ(root.at(1).node->key, "/t");
+}
+
+TEST_F(StoreTest, WatchAfterARefreshSeesTheExpiry) {
+  // etcd's TestStoreWatchExpireRefresh: a watch from the refresh's index
+  // skips it and waits for the expiry.
+  ok(store_.create("/foo", false, "bar", false, ttl(kNow + kSec)));  // 1
+  ok(store_.update("/foo", "", ttl(kNow + 2 * kSec, true)));         // 2
+  Sink sink;
+  auto w = watch_ok(store_.watch("/", true, false, 2, sink.fn()));
+  EXPECT_EQ(w->start_index(), 2u);
+  EXPECT_EQ(sink.size(), 0u);
+  store_.delete_expired_keys(kNow + kSec);
+  EXPECT_EQ(sink.size(), 0u);  // the refresh moved the expiry
+  store_.delete_expired_keys(kNow + 2 * kSec);
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink.at(0).action, "expire");
+  EXPECT_EQ(sink.at(0).etcd_index, 3u);
+  EXPECT_EQ(*sink.at(0).prev_node->value, "bar");
+}
+
+// A store etcd 3.4.23 saved (testdata/README.md says how it was made).
+TEST(StoreGolden, Etcd34Snapshot) {
+  std::ifstream in(V2STORE_TESTDATA_DIR "/etcd-3.4.23-store.json", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string golden = buf.str();
+  int64_t now = parse_go_time("2026-12-07T18:42:00Z")->unix_ns;
+  Store store({"/0", "/1"}, [&] { return now; });
+  auto r = store.recovery(golden);
+  ASSERT_TRUE(std::holds_alternative<std::monostate>(r)) << std::get<Error>(r).to_json();
+  // Byte for byte what etcd wrote.
+  EXPECT_TRUE(same(store.save(), golden));
+  EXPECT_EQ(store.index(), 39u);
+  EXPECT_EQ(
+      store.json_stats(),
+      R"({"getsSuccess":2,"getsFail":41,"setsSuccess":33,"setsFail":0,"deleteSuccess":1,"deleteFail":0,"updateSuccess":1,"updateFail":0,"createSuccess":3,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":1,"compareAndDeleteSuccess":2,"compareAndDeleteFail":0,"expireCount":0,"watchers":0})");
+
+  auto get = [&](std::string_view p, bool recursive) {
+    auto g = store.get(p, recursive, true);
+    EXPECT_TRUE(std::holds_alternative<Event>(g));
+    return std::get<Event>(g).trim_prefix("/1").to_json();
+  };
+  EXPECT_EQ(
+      get("/1/queue", true),
+      R"({"action":"get","node":{"key":"/queue","dir":true,"nodes":[{"key":"/queue/00000000000000000009","value":"first","modifiedIndex":9,"createdIndex":9},{"key":"/queue/00000000000000000010","value":"second","modifiedIndex":10,"createdIndex":10}],"modifiedIndex":9,"createdIndex":9}})");
+  EXPECT_EQ(
+      get("/1", false),
+      R"({"action":"get","node":{"dir":true,"nodes":[{"key":"/filler","value":"22","modifiedIndex":39,"createdIndex":39},{"key":"/foo","value":"b\u003ca\u003er","modifiedIndex":5,"createdIndex":5},{"key":"/queue","dir":true,"modifiedIndex":9,"createdIndex":9},{"key":"/ttl","value":"t","expiration":"2026-12-07T19:40:17.767015192Z","ttl":3498,"modifiedIndex":13,"createdIndex":11},{"key":"/ttldir","dir":true,"expiration":"2026-12-07T19:48:37.757109643Z","ttl":3998,"modifiedIndex":12,"createdIndex":12},{"key":"/utf","value":"h)"
+      "\xc3\xa9"
+      R"(\u2028","modifiedIndex":15,"createdIndex":15}]}})");
+  // The history: a refresh is no match, a directory's deletion is one for
+  // keys below it.
+  std::vector<Event> seen;
+  auto sink = [&](const Event& e) {
+    seen.push_back(e);
+    return true;
+  };
+  watch_ok(store.watch("/1/dir/sub/x", false, false, 9, sink));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].action, "delete");
+  EXPECT_EQ(seen[0].node->key, "/1/dir");
+  EXPECT_EQ(seen[0].etcd_index, 39u);
+  watch_ok(store.watch("/1/ttl", false, false, 12, sink));
+  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_EQ(store.watcher_count(), 1u);
+  // The TTL heap: /1/ttl (19:40) before /1/ttldir (19:48).
+  watch_ok(store.watch("/1", true, true, 0, sink));
+  store.delete_expired_keys(parse_go_time("2026-12-07T20:00:00Z")->unix_ns);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1].action, "expire");  // the one-shot watch on /1/ttl
+  EXPECT_EQ(seen[1].node->modified_index, 40u);
+  EXPECT_EQ(seen[2].node->key, "/1/ttl");
+  EXPECT_EQ(seen[3].node->key, "/1/ttldir");
+  EXPECT_EQ(seen[3].node->modified_index, 41u);
 }
 
 TEST(EventJson, EscapingAndOmitEmpty) {

@@ -18,10 +18,12 @@ bool hidden_from(std::string_view watch_path, std::string_view key_path) {
 }
 
 bool WatcherHub::call_sink(WatcherImpl* w, const Event& e) {
-  sink_thread_->store(std::this_thread::get_id());
-  bool keep = w->sink(e);
-  sink_thread_->store(std::thread::id());
-  return keep;
+  struct Mark {
+    explicit Mark(std::atomic<std::thread::id>* t) : t(t) { t->store(std::this_thread::get_id()); }
+    ~Mark() { t->store(std::thread::id()); }
+    std::atomic<std::thread::id>* t;
+  } mark(sink_thread_);
+  return w->sink(e);
 }
 
 StoreResult<std::shared_ptr<Watch>> WatcherHub::watch(const std::shared_ptr<Core>& core,
