@@ -917,10 +917,18 @@ int user_get(Context& c) {
     auto j = nlohmann::json::parse(body);
     if (j.contains("user") && j["user"].is_string()) name = j["user"];
     if (j.contains("roles") && j["roles"].is_array()) {
-      for (const auto& r : j["roles"]) {
-        if (r.is_string()) roles.push_back(r);
-        if (r.is_object() && r.contains("role") && r["role"].is_string())
-          roles.push_back(r["role"]);
+      // The Go client decodes the roles as strings first; when the server
+      // sends role objects that fails, leaving one "" per role, and the
+      // role names are then appended to those.
+      bool objects = false;
+      for (const auto& r : j["roles"]) objects = objects || !r.is_string();
+      for (const auto& r : j["roles"]) roles.push_back(r.is_string() && !objects ? r : "");
+      if (objects) {
+        for (const auto& r : j["roles"]) {
+          roles.push_back(r.is_object() && r.contains("role") && r["role"].is_string()
+                              ? r["role"].get<std::string>()
+                              : "");
+        }
       }
     }
   } catch (const std::exception& e) {
@@ -1080,10 +1088,17 @@ CommandDef group(std::string name, std::string usage, std::vector<CommandDef> su
 
 CommandDef backup_entry() {
   if (backup_maker()) return backup_maker()();
-  return leaf("backup", "backup an etcd directory", " ", [](Context&) {
-    std::cerr << "backup is not available in this build\n";
-    return 1;
-  });
+  // The flags of etcdctl 3.4's backup, so that its help reads the same.
+  return leaf("backup", "backup an etcd directory", " ",
+              [](Context&) {
+                std::cerr << "backup is not available in this build\n";
+                return 1;
+              },
+              {string_flag("data-dir", "Path to the etcd data dir"),
+               string_flag("wal-dir", "Path to the etcd wal dir"),
+               string_flag("backup-dir", "Path to the backup dir"),
+               string_flag("backup-wal-dir", "Path to the backup wal dir"),
+               bool_flag("with-v3", "Backup v3 backend data")});
 }
 
 }  // namespace
