@@ -152,6 +152,10 @@ class Side:
             text = re.sub(r"TTL: \d+", "TTL: <ttl>", text)
         if st.sort_lines:
             text = "\n".join(sorted(text.split("\n")))
+            # ETCD_INITIAL_CLUSTER lists the members in id order too.
+            text = re.sub(r'ETCD_INITIAL_CLUSTER="([^"]*)"',
+                          lambda m: 'ETCD_INITIAL_CLUSTER="' + ",".join(
+                              sorted(m.group(1).split(","))) + '"', text)
         return text
 
     def record(self, st: Step, out: str, err: str, rc: int):
@@ -369,7 +373,7 @@ def test_members_and_cluster_health(tmp_path, server_kind):
         step("member", "update", "abcdef", "http://127.0.0.1:1"),
         step("member", "update", "onlyone"),
         step("member", "add", "newbie", "http://127.0.0.1:{peer}",
-             capture={"new": r"with ID (\w+) to cluster"}),
+             capture={"new": r"with ID (\w+) to cluster"}, sort_lines=True),
         step("member", "list", sort_lines=True),
     ]
     run_scenario(tmp_path, server_kind, steps)
@@ -459,3 +463,29 @@ def test_help_and_usage_errors(tmp_path, server_kind):
               step("set", "--ttl", endpoints=False), step("set", "--ttl", "abc", endpoints=False),
               step("rm", "--with-index", "1x", endpoints=False)]
     run_scenario(tmp_path, server_kind, steps)
+
+
+def test_timeouts(tmp_path, server_kind):
+    """An endpoint that takes connections and never answers: --timeout
+    (per request, "exceeded header timeout", not a connection error, so the
+    sync's failure is ignored and the command's own request fails, exit 4)
+    and --total-timeout ("context deadline exceeded", a connection error:
+    the sync fails, exit 2)."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes handshakes; nobody reads
+    ep = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        steps = [
+            step("--endpoints=" + ep, "--timeout", "300ms", "get", "/a", endpoints=False),
+            step("--endpoints=" + ep, "--timeout", "300ms", "--no-sync", "get", "/a",
+                 endpoints=False),
+            step("--endpoints=" + ep, "--total-timeout", "300ms", "get", "/a",
+                 endpoints=False),
+            step("--endpoints=" + ep, "--total-timeout", "300ms", "--no-sync", "member", "list",
+                 endpoints=False),
+        ]
+        run_scenario(tmp_path, server_kind, steps)
+    finally:
+        silent.close()
