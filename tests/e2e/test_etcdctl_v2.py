@@ -41,7 +41,8 @@ SERVERS = [s.strip() for s in os.environ.get("E2E_V2_SERVER", "reference").split
 class V2Server:
     """One member with the v2 API on, on free loopback ports."""
 
-    def __init__(self, base: pathlib.Path, kind: str):
+    def __init__(self, base: pathlib.Path, kind: str, tls: tuple | None = None):
+        self.tls = tls  # (cert, key, ca) files: the client port serves https
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         self.kind = kind
@@ -51,7 +52,8 @@ class V2Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     def start(self) -> "V2Server":
         exe = REFERENCE_ETCD if self.kind == "reference" else binary("etcd")
@@ -61,13 +63,16 @@ class V2Server:
             [str(exe), "--enable-v2", "--data-dir", str(self.base / "data"),
              "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"default={peer}"],
+             "--initial-cluster", f"default={peer}",
+             *(["--cert-file", str(self.tls[0]), "--key-file", str(self.tls[1])]
+               if self.tls else [])],
             stdout=self.log, stderr=subprocess.STDOUT, env=clean_env())
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.base / "etcd.log").read_text()
             try:
-                with urllib.request.urlopen(self.url + "/v2/keys/?quorum=true", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/v2/keys/?quorum=true", timeout=1,
+                                            context=self._ssl()) as r:
                     if r.status == 200:
                         return self
             except OSError:
@@ -75,8 +80,15 @@ class V2Server:
             time.sleep(0.1)
         raise AssertionError("v2 server not ready:\n" + (self.base / "etcd.log").read_text())
 
+    def _ssl(self):
+        if not self.tls:
+            return None
+        import ssl
+        return ssl.create_default_context(cafile=str(self.tls[2]))
+
     def member_ids(self) -> list[str]:
-        with urllib.request.urlopen(self.url + "/v2/members", timeout=5) as r:
+        with urllib.request.urlopen(self.url + "/v2/members", timeout=5,
+                                    context=self._ssl()) as r:
             return [m["id"] for m in json.load(r)["members"]]
 
     def stop(self):
@@ -194,12 +206,12 @@ class Side:
         self.record(st, out, err, p.returncode)
 
 
-def run_scenario(tmp_path: pathlib.Path, kind: str, steps: list[Step]):
+def run_scenario(tmp_path: pathlib.Path, kind: str, steps: list[Step], tls: tuple | None = None):
     transcripts = []
     servers = []
     try:
         for label, ctl in (("ref", REF_CTL), ("cand", CAND_CTL)):
-            srv = V2Server(tmp_path / label, kind).start()
+            srv = V2Server(tmp_path / label, kind, tls).start()
             servers.append(srv)
             side = Side(ctl, srv, free_ports(1)[0])
             for st in steps:
@@ -402,6 +414,11 @@ def test_v2_auth(tmp_path, server_kind):
         step("auth", "enable"),
         step("user", "list"),
         step("-u", "root:rootpw", "user", "list"),
+        step("-u", "root", "user", "list", stdin="rootpw\n"),  # asks for the password
+        step("user", "list", env={"ETCDCTL_USERNAME": "root:rootpw"}),
+        step("-u", "root:rootpw", "user", "add", "bob", stdin="bobpw\n"),
+        step("-u", "root:rootpw", "user", "passwd", "bob", stdin="newpw\n"),
+        step("-u", "bob:newpw", "get", "/pub/x"),
         step("-u", "alice:pw", "set", "/pub/x", "1"),
         step("-u", "root:rootpw", "user", "revoke", "--roles", "reader", "alice"),
         step("-u", "root:rootpw", "role", "revoke", "--path", "/pub/*", "--read", "reader"),
@@ -489,3 +506,24 @@ def test_timeouts(tmp_path, server_kind):
         run_scenario(tmp_path, server_kind, steps)
     finally:
         silent.close()
+
+
+def test_tls(tmp_path, server_kind):
+    """A client port on https: the CA from --ca-file or ETCDCTL_CA_FILE, a
+    client certificate from --cert-file/--key-file; without the CA the
+    server's certificate is refused."""
+    from certs import Pki
+    pki = Pki(tmp_path / "pki")
+    server = pki.issue("server", "server", cn="etcd", hosts=["127.0.0.1", "localhost"])
+    client = pki.issue("client", "client", cn="client")
+    ca = str(pki.ca)
+    steps = [
+        step("--ca-file", ca, "set", "/s", "secure"),
+        step("--ca-file", ca, "--cert-file", str(client.cert), "--key-file", str(client.key),
+             "-o", "extended", "get", "/s"),
+        step("get", "/s", env={"ETCDCTL_CA_FILE": ca}),
+        step("--ca-file", ca, "member", "list"),
+        step("--ca-file", ca, "cluster-health"),
+        step("--no-sync", "get", "/s"),  # x509: certificate signed by unknown authority
+    ]
+    run_scenario(tmp_path, server_kind, steps, tls=(server.cert, server.key, ca))
