@@ -365,6 +365,10 @@ def test_watch_and_exec_watch(tmp_path, server_kind):
         # above); with -r before it, the key is /w/a.
         step("exec-watch", "-r", "/w/a", "--", "no-such-command-here",
              during=(step("set", "/w/a", "8"),)),
+        step("exec-watch", "-r", "/w/a", "--", "./no/such/path",
+             during=(step("set", "/w/a", "9"),)),
+        step("exec-watch", "-r", "/w/a", "--", "sh", "-c", "read x; echo read=$x",
+             during=(step("set", "/w/a", "10"),), interrupt_after=1.0),
     ]
     run_scenario(tmp_path, server_kind, steps)
 

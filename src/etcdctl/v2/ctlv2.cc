@@ -3,11 +3,13 @@
 // sync unless --no-sync), then the arguments are checked, as there.
 #include "etcdctl/v2/ctlv2.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -56,6 +58,11 @@ std::function<CommandDef()>& backup_maker() {
   std::cout.flush();
   std::cerr << line << "\n";
   go_exit(1);
+}
+
+std::string lower_first(std::string s) {
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
 }
 
 std::string env(const char* name) {
@@ -375,7 +382,14 @@ int watch_command(Context& c) {
 
 // exec.LookPath: a name without a slash searched in $PATH.
 std::optional<std::string> look_path(const std::string& name, std::string* err) {
-  if (name.find('/') != std::string::npos) return name;
+  if (name.find('/') != std::string::npos) {
+    // No lookup; the exec fails as Go's fork/exec reports it.
+    if (::access(name.c_str(), X_OK) != 0) {
+      *err = "fork/exec " + name + ": " + lower_first(std::strerror(errno));
+      return std::nullopt;
+    }
+    return name;
+  }
   for (const auto& dir : split(env("PATH"), ':')) {
     const std::string p = (dir.empty() ? std::string(".") : dir) + "/" + name;
     struct stat st {};
@@ -433,6 +447,12 @@ int exec_watch_command(Context& c) {
     std::cerr.flush();
     const pid_t pid = fork();
     if (pid == 0) {
+      // As Go's os/exec: stdin from /dev/null, default signal dispositions.
+      signal(SIGCHLD, SIG_DFL);
+      if (const int null_fd = ::open("/dev/null", O_RDONLY); null_fd >= 0) {
+        ::dup2(null_fd, STDIN_FILENO);
+        if (null_fd != STDIN_FILENO) ::close(null_fd);
+      }
       std::vector<char*> argv, envp;
       for (auto& a : cmd) argv.push_back(a.data());
       argv.push_back(nullptr);
