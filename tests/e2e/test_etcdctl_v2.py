@@ -531,3 +531,22 @@ def test_tls(tmp_path, server_kind):
         step("--no-sync", "get", "/s"),  # x509: certificate signed by unknown authority
     ]
     run_scenario(tmp_path, server_kind, steps, tls=(server.cert, server.key, ca))
+
+
+def test_special_keys_and_values(tmp_path, server_kind):
+    """Keys that need escaping in the URL path, values in the form body,
+    "--" before a value starting with '-', and paths Go's path.Clean
+    rewrites."""
+    steps = [
+        step("--debug", "set", "/a b?c%d#e!*()'", "x y+z&w=v"),
+        step("-o", "json", "get", "/a b?c%d#e!*()'"),
+        step("set", "--", "/dash", "-v"),
+        step("get", "/dash"),
+        step("--debug", "set", "rel/../k//x/./y/", "v"),
+        step("ls", "-r", "--sort", "/k/"),
+        step("-o", "json", "set", "/uni/实例", "值 \u00e9"),
+        step("ls", "/uni"),
+        step("--debug", "mkdir", "/sp ace/"),
+        step("--debug", "--no-sync", "watch", "--after-index", "1", "/a b?c%d#e!*()'"),
+    ]
+    run_scenario(tmp_path, server_kind, steps)
