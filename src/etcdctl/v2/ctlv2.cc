@@ -35,9 +35,9 @@ constexpr int kExitBadConnection = 2;
 constexpr int kExitServerError = 4;
 constexpr int kExitClusterNotHealthy = 5;
 
-std::function<CommandDef()>& backup_maker() {
-  static std::function<CommandDef()> make;
-  return make;
+BackupRunner& backup_runner() {
+  static BackupRunner run;
+  return run;
 }
 
 [[noreturn]] void go_exit(int code) {
@@ -1107,23 +1107,24 @@ CommandDef group(std::string name, std::string usage, std::vector<CommandDef> su
 }
 
 CommandDef backup_entry() {
-  if (backup_maker()) return backup_maker()();
   // The flags of etcdctl 3.4's backup, so that its help reads the same.
-  return leaf("backup", "backup an etcd directory", " ",
-              [](Context&) {
-                std::cerr << "backup is not available in this build\n";
-                return 1;
-              },
-              {string_flag("data-dir", "Path to the etcd data dir"),
-               string_flag("wal-dir", "Path to the etcd wal dir"),
-               string_flag("backup-dir", "Path to the backup dir"),
-               string_flag("backup-wal-dir", "Path to the backup wal dir"),
-               bool_flag("with-v3", "Backup v3 backend data")});
+  CommandDef c = leaf("backup", "backup an etcd directory", " ",
+                      [](Context&) {
+                        std::cerr << "backup is not available in this build\n";
+                        return 1;
+                      },
+                      {string_flag("data-dir", "Path to the etcd data dir"),
+                       string_flag("wal-dir", "Path to the etcd wal dir"),
+                       string_flag("backup-dir", "Path to the backup dir"),
+                       string_flag("backup-wal-dir", "Path to the backup wal dir"),
+                       bool_flag("with-v3", "Backup v3 backend data")});
+  if (backup_runner()) c.raw_action = backup_runner();
+  return c;
 }
 
 }  // namespace
 
-void register_backup_command(std::function<CommandDef()> make) { backup_maker() = std::move(make); }
+void register_backup_runner(BackupRunner run) { backup_runner() = std::move(run); }
 
 std::string format_response(const KeysResponse& r, const std::string& format, std::string* err) {
   const Node node = r.node.value_or(Node{});

@@ -14,14 +14,16 @@ namespace etcd::ctl::v2 {
 int run_ctlv2(const std::vector<std::string>& args);
 
 // The command table, in etcdctl 3.4's order (the order `help` lists).
-// `backup` is the first entry; it comes from register_backup_command.
 std::vector<CommandDef> command_table();
 
-// The v2 `backup` command (an offline copy of a data dir) lives elsewhere:
-// its provider registers a function returning its CommandDef (name
-// "backup", usage "backup an etcd directory", args " ", its flags and
-// action). Without one, `backup` is still listed and fails with an error.
-void register_backup_command(std::function<CommandDef()> make);
+// The v2 `backup` command (an offline copy of a data dir) lives in its own
+// files. Its provider registers the function that runs it, before
+// run_ctlv2: it gets the arguments after "backup" as given (it parses its
+// own flags and prints its own help) and returns the exit status. The
+// table keeps backup's entry (name, usage, flags) for the app's help.
+// Without a runner, `backup` fails with an error.
+using BackupRunner = std::function<int(const std::vector<std::string>& args)>;
+void register_backup_runner(BackupRunner run);
 
 // printResponseKey of etcdctl's v2 commands: the response in `format`
 // ("simple", "extended", "json"); an unknown format is complained about on

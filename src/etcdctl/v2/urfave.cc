@@ -526,6 +526,7 @@ int show_command_help(const Level& lv, const std::string& name) {
 
 int run_leaf(const Level& lv, const CommandDef& cmd, const FlagValues& global,
              const std::vector<std::string>& tail) {
+  if (cmd.raw_action) return cmd.raw_action(tail);
   std::vector<FlagDef> flags = cmd.flags;
   flags.push_back(kHelpFlag);
   FlagValues local(&flags);

@@ -65,7 +65,10 @@ struct CommandDef {
   std::string description;
   std::vector<FlagDef> flags;
   std::vector<CommandDef> subcommands;
-  Action action;          // commands without subcommands
+  Action action;  // commands without subcommands
+  // When set, the command parses its own arguments: it gets those after
+  // its name as given (urfave's SkipFlagParsing), and action is not used.
+  std::function<int(const std::vector<std::string>&)> raw_action;
   std::string help_name;  // set when the app is assembled ("etcdctl get")
 };
 

@@ -100,3 +100,46 @@ TEST(UrfaveHelp, CommandHelpTemplate) {
 
 }  // namespace
 }  // namespace etcd::ctl::v2
+
+namespace etcd::ctl::v2 {
+namespace {
+
+TEST(UrfaveRun, RawActionGetsItsArgumentsAsGiven) {
+  AppDef app;
+  app.flags = {{FlagType::kBool, "debug", "", ""}};
+  std::vector<std::string> got;
+  CommandDef c;
+  c.name = "backup";
+  c.raw_action = [&](const std::vector<std::string>& a) {
+    got = a;
+    return 7;
+  };
+  app.commands = {c};
+  EXPECT_EQ(run_app(app, {"--debug", "backup", "--data-dir", "x", "-h"}), 7);
+  EXPECT_EQ(got, (std::vector<std::string>{"--data-dir", "x", "-h"}));
+}
+
+TEST(UrfaveRun, ActionSeesGlobalAndLocalFlags) {
+  AppDef app;
+  app.flags = {{FlagType::kString, "output, o", "", "simple"}};
+  CommandDef c;
+  c.name = "get";
+  c.flags = {{FlagType::kBool, "sort", "", ""}};
+  std::string out;
+  bool sorted = false;
+  std::vector<std::string> args;
+  c.action = [&](Context& ctx) {
+    out = ctx.global_string("output");
+    sorted = ctx.flag_bool("sort");
+    args = ctx.args;
+    return 0;
+  };
+  app.commands = {c};
+  EXPECT_EQ(run_app(app, {"-o", "json", "get", "/k", "--sort"}), 0);
+  EXPECT_EQ(out, "json");
+  EXPECT_TRUE(sorted);
+  EXPECT_EQ(args, std::vector<std::string>{"/k"});
+}
+
+}  // namespace
+}  // namespace etcd::ctl::v2
