@@ -206,13 +206,18 @@ class Side:
         self.record(st, out, err, p.returncode)
 
 
-def run_scenario(tmp_path: pathlib.Path, kind: str, steps: list[Step], tls: tuple | None = None):
+def run_scenario(tmp_path: pathlib.Path, kind: str, steps: list[Step], tls: tuple | None = None,
+                 on_start=None):
+    """`on_start(server)`, when given, runs once each side's server is up
+    (e.g. to point a redirector at it)."""
     transcripts = []
     servers = []
     try:
         for label, ctl in (("ref", REF_CTL), ("cand", CAND_CTL)):
             srv = V2Server(tmp_path / label, kind, tls).start()
             servers.append(srv)
+            if on_start:
+                on_start(srv)
             side = Side(ctl, srv, free_ports(1)[0])
             for st in steps:
                 side.run(st)
@@ -550,3 +555,45 @@ def test_special_keys_and_values(tmp_path, server_kind):
         step("--debug", "--no-sync", "watch", "--after-index", "1", "/a b?c%d#e!*()'"),
     ]
     run_scenario(tmp_path, server_kind, steps)
+
+
+def test_redirects(tmp_path, server_kind):
+    """An endpoint that answers 307 with a Location on the real server (the
+    Go client follows it, body and all), and one that answers 307 without
+    a Location."""
+    import http.server
+    import threading
+    target = {"url": ""}
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+            self.send_response(307)
+            if not self.path.startswith("/v2/keys/nolocation"):
+                self.send_header("Location", target["url"] + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_DELETE = do_POST = answer
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    ep = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        steps = [
+            step("--no-sync", "--endpoints=" + ep, "set", "/r", "via redirect", endpoints=False),
+            step("--no-sync", "--endpoints=" + ep, "-o", "extended", "get", "/r",
+                 endpoints=False),
+            step("--no-sync", "--endpoints=" + ep, "get", "/nolocation", endpoints=False),
+            step("--endpoints=" + ep, "--debug", "get", "/r", endpoints=False),
+        ]
+        run_scenario(tmp_path, server_kind, steps,
+                     on_start=lambda srv: target.update(url=srv.url))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

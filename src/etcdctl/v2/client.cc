@@ -259,14 +259,17 @@ Client::Client(ClientConfig cfg)
 }
 
 std::optional<Error> Client::call_one(const std::string& ep, const Request& req,
-                                      const Deadline& deadline, Response& out, bool& ctx_error) {
+                                      const Deadline& deadline, Response& out, bool& ctx_error,
+                                      const std::string& location) {
   ctx_error = false;
   std::string err;
-  auto base = parse_url(ep, &err);
+  auto base = parse_url(location.empty() ? ep : location, &err);
   if (!base) return plain(err);
   Url u = *base;
-  u.path = req.path;
-  u.query = encode_values(req.query);
+  if (location.empty()) {
+    u.path = req.path;
+    u.query = encode_values(req.query);
+  }
   const std::string url = u.str();
   if (cfg_.curl_debug) {
     std::string line = "curl -X " + req.method + " " + url;
@@ -337,7 +340,26 @@ std::optional<Error> Client::call_one(const std::string& ep, const Request& req,
   out.status = r->status;
   out.body = r->body;
   out.etcd_index = r->header("X-Etcd-Index");
+  out.location = r->header("Location");
   return std::nullopt;
+}
+
+std::optional<Error> Client::call_following(const std::string& ep, const Request& req,
+                                            const Deadline& deadline, Response& out,
+                                            bool& ctx_error) {
+  std::string location;
+  for (int i = 0; i < 100; ++i) {
+    if (i > 10) return plain("client: too many redirects");
+    if (auto err = call_one(ep, req, deadline, out, ctx_error, location)) return err;
+    if (out.status / 100 != 3) return std::nullopt;
+    if (out.location.empty()) return plain("location header not set");
+    std::string perr;
+    if (!parse_url(out.location, &perr)) {
+      return plain("location header not valid URL: " + out.location);
+    }
+    location = out.location;
+  }
+  return plain("client: too many redirect checks");
 }
 
 std::optional<Error> Client::call(const Request& req, const Deadline& deadline, bool one_shot,
@@ -352,7 +374,7 @@ std::optional<Error> Client::call(const Request& req, const Deadline& deadline, 
   for (size_t i = pinned_; i < pinned_ + n; ++i) {
     const size_t k = i % n;
     bool ctx_error = false;
-    std::optional<Error> err = call_one(endpoints_[k], req, deadline, out, ctx_error);
+    std::optional<Error> err = call_following(endpoints_[k], req, deadline, out, ctx_error);
     if (err) {
       errs.push_back(*err);
       if (ctx_error) return err;

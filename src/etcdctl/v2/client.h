@@ -81,6 +81,7 @@ struct Response {
   int status = 0;
   std::string body;
   std::string etcd_index;  // X-Etcd-Index
+  std::string location;    // Location (redirects)
 };
 
 struct ClientConfig {
@@ -105,8 +106,12 @@ class Client {
   std::optional<Error> sync(const Deadline& deadline);
 
  private:
+  // One request to `ep`, or to `location` (a redirect's URL) when set.
   std::optional<Error> call_one(const std::string& ep, const Request& req, const Deadline& deadline,
-                                Response& out, bool& ctx_error);
+                                Response& out, bool& ctx_error, const std::string& location = "");
+  // redirectFollowingHTTPClient: 3xx answers followed, up to 10.
+  std::optional<Error> call_following(const std::string& ep, const Request& req,
+                                      const Deadline& deadline, Response& out, bool& ctx_error);
 
   ClientConfig cfg_;
   std::vector<std::string> endpoints_;
