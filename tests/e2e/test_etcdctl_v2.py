@@ -534,6 +534,10 @@ def test_tls(tmp_path, server_kind):
         step("--ca-file", ca, "member", "list"),
         step("--ca-file", ca, "cluster-health"),
         step("--no-sync", "get", "/s"),  # x509: certificate signed by unknown authority
+        step("--cert-file", str(client.cert), "get", "/s"),  # the key missing
+        step("--ca-file", "/no/such/ca.pem", "get", "/s"),
+        step("--ca-file", "/no/such/ca.pem", "cluster-health"),
+        step("--cert-file", "/no/cert.pem", "--key-file", "/no/key.pem", "ls"),
     ]
     run_scenario(tmp_path, server_kind, steps, tls=(server.cert, server.key, ca))
 

@@ -131,7 +131,9 @@ std::vector<std::string> endpoints_of(const Context& c) {
   return eps;
 }
 
-std::shared_ptr<rpc::tls::TlsContext> tls_of(const Context& c) {
+// getTransport's TLS: nullptr without any file; `err` gets Go's error
+// (transport.TLSInfo's checks, then the files read in its order).
+std::shared_ptr<rpc::tls::TlsContext> tls_of(const Context& c, std::string* err) {
   std::string ca = c.global_string("ca-file");
   std::string cert = c.global_string("cert-file");
   std::string key = c.global_string("key-file");
@@ -139,13 +141,38 @@ std::shared_ptr<rpc::tls::TlsContext> tls_of(const Context& c) {
   if (cert.empty()) cert = env("ETCDCTL_CERT_FILE");
   if (key.empty()) key = env("ETCDCTL_KEY_FILE");
   if (ca.empty() && cert.empty() && key.empty()) return nullptr;
+  auto unreadable = [](const std::string& f) -> std::string {
+    if (::access(f.c_str(), R_OK) == 0) return "";
+    return "open " + f + ": " + lower_first(std::strerror(errno));
+  };
+  if (!cert.empty() || !key.empty()) {
+    if (cert.empty() || key.empty()) {
+      *err = "KeyFile and CertFile must both be present[key: " + key + ", cert: " + cert + "]";
+      return nullptr;
+    }
+    for (const auto& f : {cert, key}) {
+      if (std::string e = unreadable(f); !e.empty()) {
+        *err = e;
+        return nullptr;
+      }
+    }
+  }
+  if (!ca.empty()) {
+    if (std::string e = unreadable(ca); !e.empty()) {
+      *err = e;
+      return nullptr;
+    }
+  }
   rpc::tls::TlsOptions o;
   o.cert_file = cert;
   o.key_file = key;
   o.trusted_ca_file = ca;
   static log::Logger quiet(log::Level::kError, {}, [] { return int64_t{0}; });
   auto ctx = rpc::tls::TlsContext::create(rpc::tls::TlsContext::Role::kClient, o, quiet);
-  if (!ctx.is_ok()) fail(ctx.status().message());
+  if (!ctx.is_ok()) {
+    *err = ctx.status().message();
+    return nullptr;
+  }
   return *ctx;
 }
 
@@ -160,7 +187,9 @@ std::pair<std::string, std::string> user_password(const std::string& prompt,
 std::unique_ptr<Client> new_client(const Context& c) {
   ClientConfig cfg;
   cfg.endpoints = endpoints_of(c);
-  cfg.tls = tls_of(c);
+  std::string tls_err;
+  cfg.tls = tls_of(c, &tls_err);
+  if (!tls_err.empty()) fail(tls_err);
   cfg.header_timeout = std::chrono::nanoseconds(c.global_duration_ns("timeout"));
   std::string u = c.global_string("username");
   if (u.empty()) u = env("ETCDCTL_USERNAME");
@@ -688,7 +717,9 @@ int member_update(Context& c) {
 int cluster_health(Context& c) {
   const bool forever = c.flag_bool("forever");
   if (forever) exit_on_interrupt();
-  auto tls = tls_of(c);
+  std::string tls_err;
+  auto tls = tls_of(c, &tls_err);
+  if (!tls_err.empty()) handle_error(kExitServerError, Error(tls_err));
   auto hc = must_client_no_sync(c);
   auto ms = list_members(*hc, std::nullopt);
   if (ms.err) {
