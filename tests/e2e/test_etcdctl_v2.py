@@ -361,6 +361,9 @@ def test_watch_and_exec_watch(tmp_path, server_kind):
              "$ETCD_WATCH_MODIFIED_INDEX",
              during=(step("set", "/w/x", "7"), step("mkdir", "/w/d2")),
              interrupt_after=1.0),
+        step("exec-watch", "-r", "/w/a", "--", "sh", "-c", "echo $ETCD_WATCH_KEY",
+             env={"ETCD_WATCH_KEY": "inherited"}, during=(step("set", "/w/a", "env"),),
+             interrupt_after=1.0),
         step("exec-watch", "--after-index", "5", "-r", "/w/a", "--", "sh", "-c",
              "echo $ETCD_WATCH_VALUE", interrupt_after=1.0),
         step("exec-watch", "/w/a"),  # key and command to exec required

@@ -466,12 +466,21 @@ int exec_watch_command(Context& c) {
       std::cerr << err << std::flush;
       go_exit(1);
     }
+    // The environment plus the event; Go's os/exec keeps the last of
+    // duplicate keys, so an inherited ETCD_WATCH_* gives way.
+    const std::vector<std::string> event = {
+        "ETCD_WATCH_ACTION=" + r.action,
+        "ETCD_WATCH_MODIFIED_INDEX=" + std::to_string(n.modified_index), "ETCD_WATCH_KEY=" + n.key,
+        "ETCD_WATCH_VALUE=" + n.value};
     std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e) envs.push_back(*e);
-    envs.push_back("ETCD_WATCH_ACTION=" + r.action);
-    envs.push_back("ETCD_WATCH_MODIFIED_INDEX=" + std::to_string(n.modified_index));
-    envs.push_back("ETCD_WATCH_KEY=" + n.key);
-    envs.push_back("ETCD_WATCH_VALUE=" + n.value);
+    for (char** e = environ; *e; ++e) {
+      const std::string kv = *e;
+      const std::string k = kv.substr(0, kv.find('=') + 1);
+      bool replaced = false;
+      for (const auto& ev : event) replaced = replaced || ev.rfind(k, 0) == 0;
+      if (!replaced) envs.push_back(kv);
+    }
+    envs.insert(envs.end(), event.begin(), event.end());
     std::cout.flush();
     std::cerr.flush();
     const pid_t pid = fork();
