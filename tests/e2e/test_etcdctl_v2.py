@@ -399,6 +399,9 @@ def test_members_and_cluster_health(tmp_path, server_kind):
         step("member", "add", "newbie", "http://127.0.0.1:{peer}",
              capture={"new": r"with ID (\w+) to cluster"}, sort_lines=True),
         step("member", "list", sort_lines=True),
+        # The added member never starts: it has no client URLs, and the
+        # one-member cluster lost its quorum (unhealthy): exit 5.
+        step("cluster-health", sort_lines=True),
     ]
     run_scenario(tmp_path, server_kind, steps)
 
