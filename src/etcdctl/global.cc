@@ -17,6 +17,7 @@
 
 #include "base/version.h"
 #include "client/srv.h"
+#include "etcdctl/v2/ctlv2.h"
 
 extern char** environ;
 
@@ -611,12 +612,7 @@ int run_etcdctl(int argc, char** argv) {
   if (const char* api = std::getenv("ETCDCTL_API")) {
     const std::string v = api;
     unsetenv("ETCDCTL_API");
-    if (v == "2") {
-      std::cerr << "Error: ETCDCTL_API=2 (the v2 API and its commands) is not supported by this "
-                   "etcdctl yet; "
-                   "use ETCDCTL_API=3\n";
-      return kExitBadFeature;
-    }
+    if (v == "2") return v2::run_ctlv2(std::vector<std::string>(argv + 1, argv + argc));
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   auto root = make_root();

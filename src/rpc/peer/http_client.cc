@@ -52,7 +52,8 @@ std::string HttpResponse::header(const std::string& name) const {
 
 Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
                                std::chrono::milliseconds timeout,
-                               const std::shared_ptr<tls::TlsContext>& tls) {
+                               const std::shared_ptr<tls::TlsContext>& tls,
+                               HttpCallFailure* failure) {
   auto u = parse_http_url(url);
   if (!u.is_ok()) return u.status();
   asio::io_context io;
@@ -69,10 +70,12 @@ Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
   parser.body_limit(64 << 20);
   beast::error_code result = asio::error::timed_out;
   bool done = false;
+  bool connected = false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto call = [&]() -> asio::awaitable<void> {
     beast::error_code ec = co_await dial(stream, *u, verify, timeout, timeout);
     if (!ec) {
+      connected = true;
       stream.tcp().expires_at(deadline);
       co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -93,6 +96,25 @@ Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
     io.run_for(std::chrono::seconds(1));
   }
   if (!done || result) {
+    if (failure) {
+      using Kind = HttpCallFailure::Kind;
+      failure->connected = connected;
+      failure->message = done ? result.message() : "timed out";
+      if (!done || result == asio::error::timed_out || result == beast::error::timeout) {
+        failure->kind = Kind::kTimeout;
+      } else if (result.category() == asio::error::get_netdb_category() ||
+                 result.category() == asio::error::get_addrinfo_category()) {
+        failure->kind = Kind::kResolve;
+      } else if (result.category() == asio::error::get_ssl_category() ||
+                 result.category() == asio::ssl::error::get_stream_category()) {
+        failure->kind = Kind::kTls;
+      } else if (result.category() == asio::error::get_system_category()) {
+        failure->kind = connected ? Kind::kOther : Kind::kConnect;
+        failure->sys_errno = result.value();
+      } else {
+        failure->kind = Kind::kOther;
+      }
+    }
     return Status(Code::kUnavailable, "request to " + url + req.target +
                                           " failed: " + (done ? result.message() : "timed out"));
   }

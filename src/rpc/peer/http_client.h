@@ -45,11 +45,24 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
+// Why a call failed, for callers that must word it as Go's net/http does
+// (etcdctl's v2 mode prints "dial tcp 127.0.0.1:1: connect: connection
+// refused").
+struct HttpCallFailure {
+  enum class Kind { kNone, kResolve, kConnect, kTls, kTimeout, kOther };
+  Kind kind = Kind::kNone;
+  int sys_errno = 0;       // kConnect / kOther: the errno, when the error is one
+  bool connected = false;  // the TCP connection was up when it failed
+  std::string message;     // the library's text
+};
+
 // kUnavailable when the peer cannot be reached, refuses the TLS handshake
 // or does not answer within `timeout`. `tls` (client role) is used for https
-// URLs; without it the system's CAs verify the server.
+// URLs; without it the system's CAs verify the server. `failure`, when
+// given, says why a call failed.
 Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
                                std::chrono::milliseconds timeout,
-                               const std::shared_ptr<tls::TlsContext>& tls = nullptr);
+                               const std::shared_ptr<tls::TlsContext>& tls = nullptr,
+                               HttpCallFailure* failure = nullptr);
 
 }  // namespace etcd::rpc::peer
