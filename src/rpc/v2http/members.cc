@@ -211,7 +211,7 @@ void MembersHandler::handle(http::Request req, std::shared_ptr<http::Responder> 
     return r->respond(not_allowed("GET,POST,DELETE,PUT"));
   }
   const http::Headers base{{"X-Etcd-Cluster-Id", hex(cluster_.cluster_id())}};
-  auto with_base = [&base](http::Response resp) {
+  auto with_base = [base](http::Response resp) {
     http::Headers h = base;
     h.insert(h.end(), resp.headers.begin(), resp.headers.end());
     resp.headers = std::move(h);
@@ -268,7 +268,7 @@ void MembersHandler::handle(http::Request req, std::shared_ptr<http::Responder> 
   auto id_or = path_id(req.path);
   if (auto* resp = std::get_if<http::Response>(&id_or)) return r->respond(with_base(*resp));
   const uint64_t id = std::get<uint64_t>(id_or);
-  auto no_content = [&with_base] {
+  auto no_content = [with_base] {
     http::Response resp;
     resp.status = 204;
     resp.content_type = "";
