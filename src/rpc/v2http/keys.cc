@@ -89,8 +89,13 @@ http::Response error_response(const v2store::Error& e, bool head, http::Headers 
 // The shared state of one wait: events that arrive before the stream's
 // header is out are held (at most one: a wait's first event comes from
 // the history while watch() runs).
+//
+// The responder is dropped when the wait ends: the store's watcher holds
+// the sink, the sink this state, and the responder the cancel hook that
+// holds the watch, a cycle while the wait runs.
 struct WaitState {
   Mutex mu;
+  std::shared_ptr<http::Responder> r ABSL_GUARDED_BY(mu);
   bool started ABSL_GUARDED_BY(mu) = false;
   bool done ABSL_GUARDED_BY(mu) = false;
   std::vector<std::string> pending ABSL_GUARDED_BY(mu);
@@ -284,8 +289,12 @@ void KeysHandler::watch(const KeyRequest& kr, http::Headers base,
                         std::shared_ptr<http::Responder> r) {
   const etcdserverpb::Request& q = kr.req;
   auto st = std::make_shared<WaitState>();
+  {
+    MutexLock l(&st->mu);
+    st->r = r;
+  }
   const bool stream = q.stream();
-  v2store::WatchSink sink = [st, r, stream](const v2store::Event& ev) {
+  v2store::WatchSink sink = [st, stream](const v2store::Event& ev) {
     std::string chunk = ev.trim_prefix(server::kV2KeysPrefix).to_json() + "\n";
     MutexLock l(&st->mu);
     if (st->done) return false;
@@ -294,16 +303,21 @@ void KeysHandler::watch(const KeyRequest& kr, http::Headers base,
       if (!stream) st->done = true;
       return stream;
     }
-    const bool ok = r->write(std::move(chunk));
+    const bool ok = st->r->write(std::move(chunk));
     if (!ok || !stream) {
       st->done = true;
-      if (ok) r->finish();
+      if (ok) st->r->finish();
+      st->r.reset();
       return false;
     }
     return true;
   };
   auto w = api_.store().watch(q.path(), q.recursive(), stream, q.since(), std::move(sink));
   if (auto* e = std::get_if<v2store::Error>(&w)) {
+    {
+      MutexLock l(&st->mu);
+      st->r.reset();
+    }
     return r->respond(error_response(trim_error(*e), false, std::move(base)));
   }
   std::shared_ptr<v2store::Watch> watch = std::get<std::shared_ptr<v2store::Watch>>(w);
@@ -322,6 +336,7 @@ void KeysHandler::watch(const KeyRequest& kr, http::Headers base,
     if (!ok) st->done = true;
     if (st->done) {
       if (ok) r->finish();
+      st->r.reset();
       ended = true;
     }
   }
@@ -331,7 +346,12 @@ void KeysHandler::watch(const KeyRequest& kr, http::Headers base,
   }
   // The store's lock is taken by cancel(): not under st->mu (the sink
   // takes st->mu under the store's lock).
-  r->on_cancel([watch] { watch->cancel(); });
+  r->on_cancel([watch, st] {
+    watch->cancel();
+    MutexLock l(&st->mu);
+    st->done = true;
+    st->r.reset();
+  });
 }
 
 }  // namespace etcd::rpc::v2http
