@@ -520,6 +520,23 @@ TEST_F(V2HttpTest, StreamSendsEveryEventUntilTheClientLeaves) {
   EXPECT_EQ(w->chunks().size(), 2u);
 }
 
+TEST_F(V2HttpTest, AStreamFromTheHistoryGivesOneEventAndStaysOpen) {
+  // etcd 3.4.23: the history's event, then nothing more, the answer open
+  // until the client goes.
+  call("PUT", "/v2/keys/h", "value=1");
+  auto w = send("GET", "/v2/keys/h?wait=true&stream=true&waitIndex=1");
+  ASSERT_TRUE(w->streaming());
+  EXPECT_EQ(
+      w->chunks(),
+      std::vector<std::string>{
+          R"({"action":"set","node":{"key":"/h","value":"1","modifiedIndex":1,"createdIndex":1}})"
+          "\n"});
+  call("PUT", "/v2/keys/h", "value=2");
+  EXPECT_EQ(w->chunks().size(), 1u);
+  EXPECT_FALSE(w->done());
+  w->disconnect();
+}
+
 TEST_F(V2HttpTest, OneShotWaitCancelledWhenTheClientLeaves) {
   auto w = send("GET", "/v2/keys/w?wait=true");
   EXPECT_EQ(api_.store().watcher_count(), 1u);
