@@ -247,8 +247,9 @@ void KeysHandler::handle(http::Request req, std::shared_ptr<http::Responder> r) 
   }
   KeyRequest kr = std::move(std::get<KeyRequest>(parsed));
   const etcdserverpb::Request& q = kr.req;
-  // etcd turns a GET with quorum into a QGET before it looks at wait.
-  if ((m == "GET" || m == "HEAD") && !q.quorum()) {
+  // etcd turns a GET with quorum into a QGET before it looks at wait; a
+  // HEAD reads the local store, quorum or not.
+  if (m == "HEAD" || (m == "GET" && !q.quorum())) {
     if (m == "GET" && q.wait()) return watch(kr, std::move(base), std::move(r));
     // A local read: no waiting, so it is answered here.
     auto got = api_.store().get(q.path(), q.recursive(), q.sorted());

@@ -335,6 +335,9 @@ TEST_F(V2HttpTest, PutGetDeleteAnswersAsEtcd) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "");
   EXPECT_EQ(header(r, "X-Etcd-Index"), "3");
+  r = call("HEAD", "/v2/keys/foo?quorum=true");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(header(r, "X-Etcd-Index"), "3");
   r = call("HEAD", "/v2/keys/nope");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, "");
