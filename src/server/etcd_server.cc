@@ -42,12 +42,15 @@ class EtcdServer::OpsHost final : public CompactorHost, public CorruptionHost {
 
 class EtcdServer::LateTransport final : public Transport {
  public:
+  explicit LateTransport(V2Stats& stats) : stats_(stats) {}
   void send(std::vector<raftpb::Message> msgs) override {
+    stats_.sent(msgs);
     if (target_ != nullptr) target_->send(std::move(msgs));
   }
   void set(Transport* t) { target_ = t; }
 
  private:
+  V2Stats& stats_;
   Transport* target_ = nullptr;  // set once, before the raft thread starts
 };
 
@@ -131,7 +134,8 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
                               : voters_at_start_ == 1             ? ticks - 1
                                                                   : std::max(0, ticks - 2);
   }
-  transport_ = std::make_unique<LateTransport>();
+  v2_stats_ = std::make_unique<V2Stats>(cfg_.name, membership_->local_id(), clock_);
+  transport_ = std::make_unique<LateTransport>(*v2_stats_);
   raft_node_ = std::make_unique<RaftNode>(std::move(b->raft), std::move(b->node), *transport_,
                                           clock_, logger_, ro);
   proposer_ =
@@ -185,6 +189,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   peer_service_ = std::make_unique<PeerService>(*core_, *raft_node_, *lessor_, *backend_,
                                                 *cluster_front_, DataDir(cfg_).snap, peers.http);
   peer_service_->set_on_removed([this] { mark_removed(); });
+  peer_service_->set_stats(v2_stats_.get());
   if (peers.network) {
     auto net = peers.network(PeerNetworkContext{membership_->local_id(), membership_->cluster_id(),
                                                 peer_service_.get()});
@@ -333,7 +338,10 @@ void EtcdServer::start() {
   for (const Member& m : remote_members_) network_->add_peer(m.id, m.peer_urls);
   raft_node_->start([this](ApplyBatch b) { apply_loop_->push(std::move(b)); },
                     [this](const raft::ReadState& rs) { proposer_->on_read_state(rs); },
-                    [this] { proposer_->on_leader_change(); });
+                    [this] {
+                      proposer_->on_leader_change();
+                      v2_stats_->leader_changed(raft_node_->is_leader());
+                    });
   // Auto-compaction: the retention was checked at start-up (main).
   auto retention =
       parse_compaction_retention(cfg_.auto_compaction_mode, cfg_.auto_compaction_retention);

@@ -55,6 +55,7 @@
 #include "server/raft_node.h"
 #include "server/server_core.h"
 #include "server/v2_front.h"
+#include "server/v2_stats.h"
 #include "storage/backend/backend.h"
 #include "v2store/store.h"
 
@@ -113,6 +114,10 @@ class EtcdServer {
   std::vector<etcdserverpb::AlarmMember> alarms() const;
   std::string cluster_version() const { return membership_->version(); }  // "" until decided
   std::chrono::milliseconds request_timeout() const;
+  // For the v2 API's members and stats endpoints (any thread).
+  const std::string& name() const { return cfg_.name; }
+  bool is_removed(MemberId id) const { return membership_->is_removed(id); }
+  V2Stats& v2_stats() { return *v2_stats_; }
 
  private:
   EtcdServer(const config::ServerConfig& cfg, log::Logger& logger, env::Clock& clock);
@@ -160,6 +165,9 @@ class EtcdServer {
   // needs the parts below as its host).
   class LateTransport;
   std::unique_ptr<LateTransport> transport_;
+  // Fed by transport_ (appends sent), the peer service (appends received)
+  // and leader changes; read by /v2/stats.
+  std::unique_ptr<V2Stats> v2_stats_;
   std::unique_ptr<RaftNode> raft_node_;
   std::unique_ptr<Proposer> proposer_;
   std::unique_ptr<ApplyLoop> apply_loop_;

@@ -75,6 +75,7 @@ void PeerService::process(raftpb::Message m) {
   // A message from a removed member is dropped (etcd's Process answers
   // "the member has been permanently removed").
   if (core_.membership.is_removed(MemberId(m.from()))) return;
+  if (stats_ != nullptr) stats_->received(m);
   raft_.step(std::move(m));
 }
 

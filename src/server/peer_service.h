@@ -25,6 +25,7 @@
 #include "server/peer_network.h"
 #include "server/raft_node.h"
 #include "server/server_core.h"
+#include "server/v2_stats.h"
 #include "storage/backend/backend.h"
 
 namespace etcd::server {
@@ -49,13 +50,20 @@ class PeerService final : public PeerHost {
   // getPeerHashKVs), for the corruption checker.
   std::vector<PeerHashKV> peer_hashes(MainRev revision);
 
+  // Where the Raft traffic is counted for /v2/stats (set once, before the
+  // network starts).
+  void set_stats(V2Stats* stats) { stats_ = stats; }
+
   // Called once when a peer says this member was removed.
   void set_on_removed(std::function<void()> f) { on_removed_ = std::move(f); }
 
   // PeerHost.
   void process(raftpb::Message m) override;
   bool is_removed(MemberId id) override { return core_.membership.is_removed(id); }
-  void report_unreachable(MemberId id) override { raft_.report_unreachable(id); }
+  void report_unreachable(MemberId id) override {
+    if (stats_ != nullptr) stats_->unreachable(id);
+    raft_.report_unreachable(id);
+  }
   void report_snapshot(MemberId id, bool failed) override { raft_.report_snapshot(id, failed); }
   void removed_from_cluster() override;
   Result<std::unique_ptr<SnapshotSource>> open_snapshot() override;
@@ -87,6 +95,7 @@ class PeerService final : public PeerHost {
   const std::string snap_dir_;
   const PeerHttpCall http_call_;
   std::function<void()> on_removed_;
+  V2Stats* stats_ = nullptr;
   std::function<Result<etcdserverpb::HashKVResponse>(int64_t)> hash_kv_;
   std::atomic<bool> removed_{false};
 };
