@@ -24,9 +24,10 @@ What is normalised when two answers are compared, and why:
     exactly, X-Etcd-Index included.
   * in JSON bodies, "expiration" (a wall-clock time: checked to be RFC 3339
     in UTC with a Z, then replaced) and "ttl" (seconds left, rounded up:
-    checked to be a non-zero number no larger than TTL_MAX in magnitude,
-    negative only in the prevNode of the "expire" event of a key that
-    expired while its member was down, then replaced; the two sides' values must be within TTL_SLACK of each other).
+    checked to be a non-zero number no larger than TTL_MAX in magnitude:
+    the prevNode of the "expire" event of a key that expired while its
+    member was down has a negative one; then replaced; the two sides'
+    values must be within TTL_SLACK of each other).
   * the order of "nodes" of a directory listing that was not asked for
     sorted (etcd walks a Go map: the order is random, even between two
     requests to one server); sorted listings are compared as they are.
