@@ -194,6 +194,7 @@ def test_ttl_expiry_and_refresh(pair):
     # A long TTL, refreshed (no value; watchers are not told).
     r = pair.put("/ttl/b", value="x", ttl="300")
     idx = r.json["node"]["modifiedIndex"]
+    ws = pair.waiters(keys("/ttl/b"), {"wait": "true"})
     r = pair.put("/ttl/b", query={"refresh": "true", "ttl": "600", "prevExist": "true"})
     assert r.status == 200 and r.json["action"] == "update"
     assert r.json["node"]["value"] == "x" and 590 <= r.json["node"]["ttl"] <= 600
@@ -208,6 +209,12 @@ def test_ttl_expiry_and_refresh(pair):
     r = pair.put("/ttl/b", query={"prevExist": "true"}, value="y", ttl="")
     assert "ttl" not in r.json["node"] and "expiration" not in r.json["node"]
     assert r.json["prevNode"]["ttl"] > 0
+    assert r.json["node"]["modifiedIndex"] == idx + 2
+    # The refresh told no watcher, and the history skips it.
+    ev = pair.results("wait on /ttl/b", ws).json
+    assert ev["action"] == "update" and ev["node"]["value"] == "y"
+    r = pair.do("GET", keys("/ttl/b"), query={"wait": "true", "waitIndex": str(idx + 1)})
+    assert r.json["node"]["modifiedIndex"] == idx + 2
     # A directory with a TTL.
     r = pair.put("/ttl/d", query={"dir": "true", "ttl": "300"})
     assert r.json["node"]["dir"] is True and r.json["node"]["ttl"] > 290
