@@ -17,7 +17,7 @@ import time
 import pytest
 
 from v2util import (RFC3339_UTC, SIDES, Pair, keys, make_server, norm_body, request, settle,
-                    shape, start_both)
+                    shape, start_both, stop_all)
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,7 @@ def servers(tmp_path_factory):
         start_both(s)
         yield s
     finally:
-        for p in s.values():
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - stop the other one too
-                p.kill()
+        stop_all(s.values())
 
 
 @pytest.fixture(scope="module")
@@ -460,5 +456,4 @@ def test_without_enable_v2(tmp_path):
         for side, p in s.items():
             assert request(p.client_port, "GET", "/version").status == 200, side
     finally:
-        for p in s.values():
-            p.stop()
+        stop_all(s.values())

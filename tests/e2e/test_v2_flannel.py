@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from v2util import SIDES, Pair, keys, make_server, request, settle, start_both
+from v2util import SIDES, Pair, keys, make_server, request, settle, start_both, stop_all
 
 PREFIX = "/coreos.com/network"
 CONFIG = {"Network": "10.5.0.0/16", "SubnetLen": 24, "Backend": {"Type": "vxlan", "VNI": 1}}
@@ -50,11 +50,7 @@ def pair(tmp_path_factory):
         assert idx["ref"] == idx["ours"], f"etcd index after start: {idx}"
         yield Pair(s)
     finally:
-        for p in s.values():
-            try:
-                p.stop()
-            except Exception:  # noqa: BLE001 - stop the other one too
-                p.kill()
+        stop_all(s.values())
 
 
 def get_q(recursive: bool) -> list:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from v2util import SIDES, Pair, keys, make_server, norm_body, request, settle
+from v2util import SIDES, Pair, keys, make_server, norm_body, request, settle, stop_all
 
 
 @pytest.fixture
@@ -36,11 +36,7 @@ def pair_factory(tmp_path):
         return Pair(s)
 
     yield make
-    for p in made:
-        try:
-            p.stop()
-        except Exception:  # noqa: BLE001 - stop the others too
-            p.kill()
+    stop_all(made)
 
 
 def kill_and_restart(pair: Pair, down_s: float = 0.0) -> None:

@@ -21,6 +21,7 @@ as an operator fixing the file would."""
 import http.client
 import pathlib
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -97,6 +98,7 @@ class GuideMember:
         if not enable_v2:
             del env["ETCD_ENABLE_V2"]
         self.env = env
+        self.data_dir = pathlib.Path(env["ETCD_DATA_DIR"])
         flags = [f.replace("/opt/etcd/ssl/", f"{ssl_dir}/") for f in guide_exec_flags()]
         base.mkdir(parents=True)
         self.log_path = base / "etcd.log"
@@ -129,6 +131,7 @@ class GuideMember:
                 self.proc.kill()
                 self.proc.wait(timeout=STOP_TIMEOUT_S)
         self.log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)  # the WAL preallocates 64 MB
 
 
 def https_request(port: int, pki: Pki, client, method: str, path: str, form=None):

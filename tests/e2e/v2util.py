@@ -48,6 +48,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import threading
 import time
 import urllib.parse
@@ -88,6 +89,17 @@ def make_server(side: str, base: pathlib.Path, extra_args: tuple = ("--enable-v2
     p.reference = side == "ref"
     p.binary = side_binary(side)
     return p
+
+
+def stop_all(servers) -> None:
+    """Stops every server (SIGTERM, SIGKILL when that fails) and removes its
+    data dir (the WAL preallocates 64 MB); the logs stay."""
+    for p in servers:
+        try:
+            p.stop()
+        except Exception:  # noqa: BLE001 - stop the others too
+            p.kill()
+        shutil.rmtree(p.data_dir, ignore_errors=True)
 
 
 def start_both(servers: dict) -> None:
