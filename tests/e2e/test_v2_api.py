@@ -107,6 +107,11 @@ def test_set_get_update_delete(pair):
     r = pair.put("/kv/nv", query={"noValueOnSuccess": "true"}, value="x")
     assert r.status == 201 and r.json == {"action": "set"}
 
+    # Escaped keys: the path is decoded.
+    r = pair.do("PUT", "/v2/keys/kv/%E4%B8%AD%20x", form={"value": "u"})
+    assert r.status == 201 and r.json["node"]["key"] == "/kv/中 x"
+    assert pair.get("/kv/%E4%B8%AD%20x").json["node"]["value"] == "u"
+
     # Non-canonical paths: Go's mux redirects them.
     r = pair.do("GET", "/v2/keys/kv//b")
     assert r.status == 301 and r.headers["location"] == "/v2/keys/kv/b"
@@ -414,6 +419,11 @@ def test_headers_of_errors_and_index(pair):
     r = pair.put("/h/k", value="x", ttl="bad")
     assert err(r, 202, 400)["index"] == 0 and r.headers["x-etcd-index"] == "0"
     assert "x-raft-index" not in r.headers
+    # The root, with and without the slash.
+    r = pair.do("GET", "/v2/keys")
+    assert r.status == 200 and r.json["node"]["dir"] is True and "key" not in r.json["node"]
+    assert "/h" in [n["key"] for n in r.json["node"]["nodes"]]
+    pair.do("GET", "/v2/keys/", query={"recursive": "true"})
 
 
 def test_wait_index_cleared(pair, servers):
