@@ -302,6 +302,8 @@ int main(int argc, char** argv) {
   client_options.keepalive = cfg.grpc_keepalive;
   client_options.tls = std::move(client_tls).value();
   client_options.extensive_metrics = cfg.metrics == "extensive";
+  client_options.access.cors = cfg.cors;
+  client_options.access.host_whitelist = cfg.host_whitelist;
   auto client = etcd::rpc::ClientServer::start(**server, client_options, lg);
   if (!client.is_ok()) {
     (*server)->stop();

@@ -53,6 +53,11 @@ ClientHttp::ClientHttp(server::EtcdServer& server, log::Logger& logger)
   });
   client_.add_exact("/health", health);
   client_.add_exact("/version", version);
+  if (server.v2_enabled()) {
+    v2_cluster_ = std::make_unique<v2http::ServerV2Cluster>(server);
+    v2_ = std::make_unique<v2http::V2Routes>(server.v2(), *v2_cluster_);
+    v2_->register_routes(client_);
+  }
   metrics_.add_exact("/health", health);
   for (const auto& [type, names] :
        {std::pair{std::string("livez"), &server::HealthChecker::livez_checks()},

@@ -13,6 +13,8 @@
 #include "base/log.h"
 #include "base/task_pool.h"
 #include "rpc/http/http.h"
+#include "rpc/v2http/server_v2_cluster.h"
+#include "rpc/v2http/v2http.h"
 #include "server/etcd_server.h"
 #include "server/health.h"
 
@@ -30,7 +32,10 @@ class ClientHttp {
 
   // Waits for running checks and refuses new ones (before the server
   // stops). Idempotent.
-  void stop() { pool_.stop(); }
+  void stop() {
+    if (v2_) v2_->stop();
+    pool_.stop();
+  }
 
  private:
   void health(http::Request req, std::shared_ptr<http::Responder> r);
@@ -45,6 +50,9 @@ class ClientHttp {
   server::HealthChecker checker_;
   TaskPool pool_;
   std::vector<std::unique_ptr<http::Handler>> handlers_;
+  // --enable-v2: etcd's v2 API (null without it).
+  std::unique_ptr<v2http::ServerV2Cluster> v2_cluster_;
+  std::unique_ptr<v2http::V2Routes> v2_;
   http::Router client_;
   http::Router metrics_;
 };

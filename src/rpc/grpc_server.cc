@@ -367,18 +367,24 @@ Result<std::unique_ptr<ClientServer>> ClientServer::start(server::EtcdServer& se
   cs->http_->client_router().add_exact("/metrics", cs->metrics_handler_.get());
   cs->http_->metrics_router().add_exact("/metrics", cs->metrics_handler_.get());
 
+  // etcd's access controller (CORS, host whitelist) in front of the client
+  // URLs' HTTP side; not of the metrics URLs'.
+  cs->access_ = std::make_unique<http::AccessHandler>(
+      cs->http_->client_router(), options.access, [&logger](const std::string& host) {
+        logger.warn("rejecting HTTP request to prevent DNS rebinding attacks", {{"host", host}});
+      });
   struct Group {
     const std::vector<std::string>* urls;
     ClientListener::Serve serve;
-    http::Router* router;
+    http::Handler* router;
     bool metrics;
   };
   const Group groups[] = {
       {&options.urls,
        options.http_urls.empty() ? ClientListener::Serve::kGrpcAndHttp
                                  : ClientListener::Serve::kGrpcOnly,
-       &cs->http_->client_router(), false},
-      {&options.http_urls, ClientListener::Serve::kHttpOnly, &cs->http_->client_router(), false},
+       cs->access_.get(), false},
+      {&options.http_urls, ClientListener::Serve::kHttpOnly, cs->access_.get(), false},
       {&options.metrics_urls, ClientListener::Serve::kHttpOnly, &cs->http_->metrics_router(), true},
   };
   for (const auto& g : groups) {

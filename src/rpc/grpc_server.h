@@ -15,6 +15,7 @@
 #include "metrics/metrics_handler.h"
 #include "rpc/client_http.h"
 #include "rpc/client_listener.h"
+#include "rpc/http/access.h"
 #include "rpc/tls/tls.h"
 #include "server/config/config.h"
 #include "server/etcd_server.h"
@@ -66,6 +67,8 @@ struct ClientServerOptions {
   std::shared_ptr<tls::TlsContext> tls;
   // --metrics extensive: gRPC handling-time histograms.
   bool extensive_metrics = false;
+  // --cors and --host-whitelist, for the client URLs' HTTP side.
+  http::AccessPolicy access;
 };
 
 class ClientServer {
@@ -90,6 +93,7 @@ class ClientServer {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ClientHttp> http_;                        // its routers outlive the listeners
+  std::unique_ptr<http::AccessHandler> access_;             // before http_'s client router
   std::unique_ptr<gateway::Gateway> gateway_;               // in http_'s client router
   std::vector<std::unique_ptr<ClientListener>> listeners_;  // hand connections to server_
   WatchServiceBase* watch_ = nullptr;                       // in services_

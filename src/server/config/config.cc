@@ -253,6 +253,12 @@ FlagSet make_server_flags() {
   add("initial-election-tick-advance", T::kBool, "true", kClustering,
       "Whether to fast-forward initial election ticks on boot for faster election.");
 
+  add("cors", T::kStrings, "*", kSecurity,
+      "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty "
+      "or * means allow all).");
+  add("host-whitelist", T::kStrings, "*", kSecurity,
+      "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means "
+      "allow all).");
   add("cert-file", T::kString, "", kSecurity, "Path to the client server TLS cert file.");
   add("key-file", T::kString, "", kSecurity, "Path to the client server TLS key file.");
   add("client-cert-auth", T::kBool, "false", kSecurity, "Enable client cert authentication.");
@@ -408,6 +414,8 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.advertise_client_urls = flags.get_strings("advertise-client-urls");
   c.auto_compaction_mode = flags.get("auto-compaction-mode");
   c.enable_v2 = flags.get_bool("enable-v2");
+  c.cors = flags.get_strings("cors");
+  c.host_whitelist = flags.get_strings("host-whitelist");
   c.auto_compaction_retention = flags.get("auto-compaction-retention");
   c.auto_compaction_revision_interval_ns =
       *parse_go_duration(flags.get("experimental-auto-compaction-revision-interval"));

@@ -55,9 +55,11 @@ struct ServerConfig {
   std::vector<std::string> advertise_client_urls;
   // Auto-compaction (parsed and started with the server: etcd reports a bad
   // retention at start-up, not while verifying flags).
-  std::string auto_compaction_mode = "periodic";  // "periodic" or "revision"
-  bool enable_v2 = false;                          // serve the v2 API
-  std::string auto_compaction_retention = "0";    // "0": off
+  std::string auto_compaction_mode = "periodic";    // "periodic" or "revision"
+  bool enable_v2 = false;                           // serve the v2 API
+  std::vector<std::string> cors = {"*"};            // allowed CORS origins
+  std::vector<std::string> host_whitelist = {"*"};  // hosts plain HTTP may name
+  std::string auto_compaction_retention = "0";      // "0": off
   // Ours, not etcd's: how often revision mode looks at the revision (etcd:
   // a fixed 5 minutes).
   int64_t auto_compaction_revision_interval_ns = int64_t{300} * 1000000000;
