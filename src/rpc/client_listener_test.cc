@@ -183,10 +183,19 @@ class ClientListenerTest : public ::testing::Test {
       for (int i = 0; i < 3; ++i) r->write("{\"n\":" + std::to_string(i) + "}\n");
     }).detach();
   }};
+  // /once streams one chunk and finishes (a v2 long poll's answer).
+  http::FunctionHandler once_{[](http::Request, std::shared_ptr<http::Responder> r) {
+    r->start_stream(200, "application/json");
+    std::thread([r] {
+      r->write("{\"once\":true}\n");
+      r->finish();
+    }).detach();
+  }};
   http::Router router_ = [this] {
     http::Router router;
     router.add_exact("/echo", &echo_);
     router.add_exact("/stream", &stream_);
+    router.add_exact("/once", &once_);
     return router;
   }();
   std::unique_ptr<grpc::Server> server_;
@@ -289,6 +298,51 @@ TEST_F(ClientListenerTest, ATlsPortServesHttpWithTheClientCn) {
   EXPECT_EQ(resp.kvs(0).value(), "alice");
 }
 
+// A finished stream leaves the connection to the next request, as Go's
+// server does (etcdctl v2 and flannel send wait after wait on one
+// connection), also when that request was sent before the stream ended;
+// with "Connection: close" it ends the connection.
+TEST_F(ClientListenerTest, AFinishedStreamKeepsTheConnectionAlive) {
+  start(false, "http://127.0.0.1:0");
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect(endpoint_of(listener_->addresses()[0]));
+  beast::flat_buffer buf;
+  for (int i = 0; i < 3; ++i) {
+    bhttp::request<bhttp::string_body> req(bhttp::verb::get, "/once", 11);
+    bhttp::write(sock, req);
+    bhttp::response<bhttp::string_body> resp;
+    bhttp::read(sock, buf, resp);
+    EXPECT_EQ(resp.result_int(), 200);
+    EXPECT_TRUE(resp.chunked());
+    EXPECT_TRUE(resp.keep_alive());
+    EXPECT_EQ(resp.body(), "{\"once\":true}\n");
+  }
+  // Two requests at once: the second is read while the first streams.
+  bhttp::request<bhttp::string_body> a(bhttp::verb::get, "/once", 11);
+  bhttp::request<bhttp::string_body> b(bhttp::verb::post, "/echo", 11);
+  b.body() = "next";
+  b.prepare_payload();
+  bhttp::write(sock, a);
+  bhttp::write(sock, b);
+  bhttp::response<bhttp::string_body> ra, rb;
+  bhttp::read(sock, buf, ra);
+  bhttp::read(sock, buf, rb);
+  EXPECT_EQ(ra.body(), "{\"once\":true}\n");
+  EXPECT_EQ(rb.body(), "POST /echo  next");
+  // "Connection: close": the stream ends the connection.
+  bhttp::request<bhttp::string_body> last(bhttp::verb::get, "/once", 11);
+  last.keep_alive(false);
+  bhttp::write(sock, last);
+  bhttp::response<bhttp::string_body> rl;
+  bhttp::read(sock, buf, rl);
+  EXPECT_FALSE(rl.keep_alive());
+  boost::system::error_code ec;
+  char c;
+  sock.read_some(boost::asio::buffer(&c, 1), ec);
+  EXPECT_EQ(ec, boost::asio::error::eof);
+}
+
 TEST_F(ClientListenerTest, AStreamIsChunkedAndCancelledWhenTheClientGoes) {
   start(false, "http://127.0.0.1:0");
   {
@@ -303,7 +357,7 @@ TEST_F(ClientListenerTest, AStreamIsChunkedAndCancelledWhenTheClientGoes) {
     bhttp::read_header(sock, buf, parser);
     EXPECT_EQ(parser.get().result_int(), 200);
     EXPECT_TRUE(parser.get().chunked());
-    EXPECT_FALSE(parser.get().keep_alive());
+    EXPECT_TRUE(parser.get().keep_alive());  // HTTP/1.1's default
     // Read until the three chunks are in (the header's read may have
     // taken some or all of them already).
     std::string got(static_cast<const char*>(buf.data().data()), buf.size());

@@ -5,9 +5,11 @@
 //
 // Threads: everything here runs on the listener's I/O thread, except the
 // Responder's methods, which post to it. One request is handled at a time
-// (no pipelining); a streamed answer (chunked, "Connection: close") ends
-// the connection when it finishes, and while it streams a read is kept
-// pending so that a client that goes away cancels it.
+// (no pipelining); a streamed answer is chunked and keeps the connection
+// alive as a whole one does (a v2 long poll's client sends its next wait on
+// it); while it streams a read is kept pending so that a client that goes
+// away cancels it, and what that read gets is the start of the next
+// request.
 //
 // Bounds: the request's header and body (SessionLimits), the unsent
 // chunks of a stream (a client too slow to read is cut off), an idle
@@ -163,8 +165,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     header_->set(bhttp::field::date, http_date(std::chrono::system_clock::now()));
     if (!content_type.empty()) header_->set(bhttp::field::content_type, content_type);
     for (auto& [k, v] : headers) header_->set(k, v);
-    // The connection ends with the stream: no client reuses it.
-    header_->keep_alive(false);
+    header_->keep_alive(keep_alive_);
     header_->chunked(true);
     serializer_ = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*header_);
     queue_.push_back({Item::kHeader, {}});
@@ -307,7 +308,18 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (ec || self->closed_) return self->close();
       if (item->kind == Item::kLast) {
         self->responder_.reset();  // complete: no cancel
-        return self->close();
+        if (!self->keep_alive_) return self->close();
+        // The next request: once the pending read (if any) is back, as
+        // two reads may not be in flight at once.
+        if (!self->watching_) return self->read_request();
+        self->state_ = State::kReading;
+        self->stream_ended_ = true;
+        if (self->buf_.size() == 0) return self->arm_idle_timer();
+        // The next request is in already (sent with this one): the read
+        // would wait for bytes that never come. Nothing is written now.
+        boost::system::error_code ignored;
+        boost::beast::get_lowest_layer(*self->stream_).cancel(ignored);
+        return;
       }
       self->pump();
     };
@@ -325,15 +337,31 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
   }
 
-  // While a stream is sent, a pending read notices the client leaving.
+  // While a stream is sent, a pending read notices the client leaving;
+  // bytes it gets are kept for the next request (bounded by the header
+  // limit: a client does not send a body before its answer).
   void watch_disconnect() {
     auto self = this->shared_from_this();
-    stream_->async_read_some(boost::asio::buffer(scratch_),
-                             [self](boost::system::error_code ec, size_t) {
-                               if (self->closed_) return;
-                               if (ec) return self->close();
-                               self->watch_disconnect();  // bytes after the request: ignored
-                             });
+    watching_ = true;
+    stream_->async_read_some(
+        buf_.prepare(kWatchReadBytes), [self](boost::system::error_code ec, size_t n) {
+          self->watching_ = false;
+          if (self->closed_) return;
+          if (ec == boost::asio::error::operation_aborted && self->stream_ended_) {
+            self->stream_ended_ = false;
+            return self->read_request();
+          }
+          if (ec) return self->close();
+          self->buf_.commit(n);
+          if (self->stream_ended_) {
+            self->stream_ended_ = false;
+            return self->read_request();
+          }
+          if (self->buf_.size() > self->limits_.max_header_bytes) {
+            return self->close();
+          }
+          self->watch_disconnect();
+        });
   }
 
   void close() {
@@ -375,7 +403,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::shared_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
       serializer_;
   std::deque<Item> queue_;
-  char scratch_[512];
+  static constexpr size_t kWatchReadBytes = 512;
+  bool watching_ = false;      // watch_disconnect's read is in flight
+  bool stream_ended_ = false;  // a kept-alive stream ended under that read
 };
 
 }  // namespace etcd::rpc::http
