@@ -17,6 +17,7 @@
 
 #include "base/version.h"
 #include "client/srv.h"
+#include "etcdctl/v2/backup_command.h"
 
 extern char** environ;
 
@@ -612,6 +613,11 @@ int run_etcdctl(int argc, char** argv) {
     const std::string v = api;
     unsetenv("ETCDCTL_API");
     if (v == "2") {
+      // Until the rest of the v2 mode lands: its offline `backup`.
+      if (argc > 1 && std::string(argv[1]) == "backup") {
+        return v2::run_backup(std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                              std::cerr);
+      }
       std::cerr << "Error: ETCDCTL_API=2 (the v2 API and its commands) is not supported by this "
                    "etcdctl yet; "
                    "use ETCDCTL_API=3\n";
