@@ -171,3 +171,33 @@ def test_backup_with_v3_of_a_killed_member_neither_skips_nor_reapplies(etcd_fact
            for kv in out["kvs"]}
     assert got == {f"k/{i:02d}": (f"v{i}", 1, rev - KEYS + 1 + i) for i in range(KEYS)}
     assert out["header"]["revision"] == rev
+
+
+@pytest.mark.parametrize("kind", [OURS, REF])
+def test_backup_waits_while_a_server_holds_the_db(etcd_factory, tmp_path, kind):
+    """As etcd, the backup waits for a running member to let go of its db
+    ("waiting to acquire lock on <db>") and goes on once it stops. Ours
+    takes that lock before it reads the WAL (a live WAL is not read)."""
+    src = etcd_factory(reference=kind == REF)
+    src.start()
+    src.ok("put", "k/a", "1")
+    bak = tmp_path / "backup"
+    p = subprocess.Popen([str(etcdctl_binary(kind)), "backup", "--data-dir", str(src.data_dir),
+                          "--backup-dir", str(bak), "--with-v3"],
+                         env=clean_env(ETCDCTL_API="2"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            p.wait(timeout=2.5)
+        src.stop()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    db = src.data_dir / "member" / "snap" / "db"
+    assert f"waiting to acquire lock on {db}" in log_messages(err)
+    m = etcd_factory(name="restored", reference=kind == REF, data_dir=bak, sub="restored")
+    m.start("--force-new-cluster")
+    assert kvs(m) == {"k/a": "1"}

@@ -258,8 +258,23 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
                   "failed creating backup snapshot dir " + dest_snap + ": " + st.message());
   }
 
-  // The newest snapshot whose marker the WAL holds, and the WAL after it.
   RETURN_IF_ERROR(check_readable_dir(src_snap));
+  // The source db first: while a server holds it, its WAL is live and
+  // must not be read (reading repairs a torn tail). etcd opens it last,
+  // and only with --with-v3; it waits for the lock the same way.
+  const std::string src_db = env::join_path(src_snap, "db");
+  const std::string dest_db = env::join_path(dest_snap, "db");
+  std::unique_ptr<backend::Backend> src;
+  struct stat db_stat {};
+  if (::stat(src_db.c_str(), &db_stat) == 0) {
+    auto opened = open_db(src_db, clock, log);
+    if (!opened.is_ok()) return opened.status();
+    src = std::move(opened).value();
+  } else if (o.with_v3) {
+    return os_error("open", src_db, errno);
+  }
+
+  // The newest snapshot whose marker the WAL holds, and the WAL after it.
   snap::Snapshotter src_snapshotter(fs, src_snap, /*max_snapshots=*/0);
   auto loaded = src_snapshotter.load_newest();
   raftpb::Snapshot snapshot;
@@ -310,17 +325,6 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
   // The v3 backend.
   std::set<uint64_t> voters(snapshot.metadata().conf_state().voters().begin(),
                             snapshot.metadata().conf_state().voters().end());
-  const std::string src_db = env::join_path(src_snap, "db");
-  const std::string dest_db = env::join_path(dest_snap, "db");
-  std::unique_ptr<backend::Backend> src;
-  struct stat st {};
-  if (::stat(src_db.c_str(), &st) == 0) {
-    auto opened = open_db(src_db, clock, log);
-    if (!opened.is_ok()) return opened.status();
-    src = std::move(opened).value();
-  } else if (o.with_v3) {
-    return os_error("open", src_db, errno);
-  }
   if (o.with_v3) RETURN_IF_ERROR(copy_db(*src, dest_db));
   {
     auto opened = open_db(dest_db, clock, log);

@@ -275,6 +275,18 @@ TEST_F(BackupTest, WithoutV3DropsTheV3EntriesAndStartsAnEmptyDbAtTheCommit) {
   EXPECT_EQ(r.members, (std::vector<uint64_t>{1, 2}));
 }
 
+TEST_F(BackupTest, WalDirsOfTheSourceAndTheBackup) {
+  make_source(/*db_ci=*/10);
+  fs::rename(dir_ / "src/member/wal", dir_ / "srcwal");
+  ASSERT_EQ(run({"--wal-dir", (dir_ / "srcwal").string(), "--backup-wal-dir",
+                 (dir_ / "bakwal").string(), "--with-v3"}),
+            0);
+  EXPECT_FALSE(fs::exists(dir_ / "bak/member/wal"));
+  env::PosixFileSystem pfs;
+  EXPECT_TRUE(wal::Wal::exists(pfs, (dir_ / "bakwal").string()));
+  EXPECT_TRUE(fs::exists(dir_ / "bak/member/snap/db"));
+}
+
 TEST_F(BackupTest, ErrorsAsEtcd) {
   std::string err;
   EXPECT_EQ(run({}, &err), 1);
