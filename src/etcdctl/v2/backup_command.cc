@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -18,6 +19,7 @@
 #include "env/clock.h"
 #include "env/file_system.h"
 #include "env/posix_file_system.h"
+#include "etcdutl/db_reader.h"
 #include "server/bootstrap.h"
 #include "server/membership.h"
 #include "server/raft_entry.h"
@@ -257,6 +259,22 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
     return Status(st.code(),
                   "failed creating backup snapshot dir " + dest_snap + ": " + st.message());
   }
+  {
+    // etcd's CreateDirAll: the dir must be empty (a second backup into the
+    // same dir is refused before anything is written).
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dest_snap, ec)) {
+      names.push_back(e.path().filename().string());
+    }
+    if (!names.empty()) {
+      std::sort(names.begin(), names.end());
+      std::string got;
+      for (const auto& n : names) got += (got.empty() ? "\"" : " \"") + n + "\"";
+      return failed_precondition("failed creating backup snapshot dir " + dest_snap +
+                                 ": expected \"" + dest_snap + "\" to be empty, got [" + got + "]");
+    }
+  }
 
   RETURN_IF_ERROR(check_readable_dir(src_snap));
   // The source db first: while a server holds it, its WAL is live and
@@ -267,6 +285,11 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
   std::unique_ptr<backend::Backend> src;
   struct stat db_stat {};
   if (::stat(src_db.c_str(), &db_stat) == 0) {
+    if (utl::sniff_db_kind(src_db) == utl::DbKind::kBbolt) {
+      return invalid_argument(src_db +
+                              " is a bbolt db (etcd's): this etcdctl backs up the data dirs of "
+                              "its own etcd (LMDB)");
+    }
     auto opened = open_db(src_db, clock, log);
     if (!opened.is_ok()) return opened.status();
     src = std::move(opened).value();
@@ -347,6 +370,8 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
       keep_snapshot_voters(tx, voters);
     }
     dest->close();
+    // LMDB's lock file: the server makes its own.
+    (void)::unlink((dest_db + "-lock").c_str());
   }
   if (src) src->close();
 

@@ -293,11 +293,17 @@ TEST_F(BackupTest, ErrorsAsEtcd) {
   EXPECT_EQ(lines_without_time(err),
             std::vector<std::string>{"open " + (dir_ / "src/member/snap").string() +
                                      ": no such file or directory"});
-  // A second backup into the same dir: the WAL is there already.
+  // A second backup into the same dir: etcd wants an empty snap dir.
+  fs::remove_all(dir_ / "bak");
   make_source(10);
   ASSERT_EQ(run({}), 0);
   EXPECT_EQ(run({}, &err), 1);
-  EXPECT_FALSE(err.empty());
+  const std::string snap = (dir_ / "bak/member/snap").string();
+  EXPECT_EQ(lines_without_time(err),
+            std::vector<std::string>{
+                "failed creating backup snapshot dir " + snap + ": expected \"" + snap +
+                "\" to be empty, got [\"0000000000000002-0000000000000004.snap\" "
+                "\"db\"]"});
 }
 
 }  // namespace
