@@ -87,6 +87,8 @@ def test_force_new_cluster_restarts_one_member_alone_with_all_data(make_cluster,
     assert [x["ID"] for x in listed] == [ids[1]]
 
     # etcd's log lines: the forced restart, then the removals applied.
+    assert wait_log(m, "starting an etcd server",
+                    pred=lambda e: e.get("force-new-cluster") is True)["member-initialized"]
     forced = wait_log(m, "forcing restart member")
     assert forced["local-member-id"] == f"{ids[1]:x}"
     assert forced["cluster-id"] == f"{before['header']['cluster_id']:x}"
