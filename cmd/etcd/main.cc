@@ -75,7 +75,7 @@ void log_starting(etcd::log::Logger& lg, const etcd::config::ServerConfig& cfg) 
        {"wal-dir", cfg.wal_dir},
        {"wal-dir-dedicated", cfg.wal_dir},
        {"member-dir", member_dir},
-       {"force-new-cluster", false},
+       {"force-new-cluster", cfg.force_new_cluster},
        {"heartbeat-interval",
         format_go_duration(static_cast<int64_t>(cfg.heartbeat_interval_ms) * ms)},
        {"election-timeout", format_go_duration(static_cast<int64_t>(cfg.election_timeout_ms) * ms)},

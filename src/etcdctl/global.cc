@@ -17,6 +17,7 @@
 
 #include "base/version.h"
 #include "client/srv.h"
+#include "etcdctl/v2/backup_command.h"
 #include "etcdctl/v2/ctlv2.h"
 
 extern char** environ;
@@ -612,7 +613,12 @@ int run_etcdctl(int argc, char** argv) {
   if (const char* api = std::getenv("ETCDCTL_API")) {
     const std::string v = api;
     unsetenv("ETCDCTL_API");
-    if (v == "2") return v2::run_ctlv2(std::vector<std::string>(argv + 1, argv + argc));
+    if (v == "2") {
+      v2::register_backup_runner([](const std::vector<std::string>& a) {
+        return v2::run_backup(a, std::cout, std::cerr);
+      });
+      return v2::run_ctlv2(std::vector<std::string>(argv + 1, argv + argc));
+    }
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   auto root = make_root();

@@ -6,6 +6,7 @@
 #include "base/duration.h"
 #include "server/cluster_ids.h"
 #include "server/data_dir_check.h"
+#include "server/force_new_cluster.h"
 
 namespace etcd::server {
 
@@ -176,6 +177,7 @@ Status restart(const config::ServerConfig& cfg, const DataDir& dir, env::FileSys
   }
   MemberId local(meta["member_id"].get<uint64_t>());
   uint64_t cid = meta["cluster_id"].get<uint64_t>();
+  if (cfg.force_new_cluster) RETURN_IF_ERROR(force_new_cluster(b.raft, local, cid, logger));
   b.membership = std::make_unique<Membership>(local, cid);
   b.membership->load(*b.backend);
   b.voters_at_start = 0;
@@ -194,11 +196,13 @@ Status restart(const config::ServerConfig& cfg, const DataDir& dir, env::FileSys
     b.conf_state = b.raft.snapshot.metadata().conf_state();
     b.snapshot_index = b.raft.snapshot.metadata().index();
   }
-  logger.info("restarting local member",
-              {{"local-member-id", to_hex(local)},
-               {"cluster-id", to_hex(MemberId(cid))},
-               {"commit-index", b.raft.hard_state.commit()},
-               {"backend-consistent-index", b.backend->consistent_index().index.value()}});
+  if (!cfg.force_new_cluster) {
+    logger.info("restarting local member",
+                {{"local-member-id", to_hex(local)},
+                 {"cluster-id", to_hex(MemberId(cid))},
+                 {"commit-index", b.raft.hard_state.commit()},
+                 {"backend-consistent-index", b.backend->consistent_index().index.value()}});
+  }
   auto n = raft::RawNode::create(raft_config(cfg, local.value(), b.raft.log.get(), logger, clock));
   if (!n.is_ok()) return n.status();
   b.node = std::move(n).value();

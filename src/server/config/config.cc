@@ -82,6 +82,7 @@ constexpr const char* kLogging = "Logging";
 constexpr const char* kSecurity = "Security";
 constexpr const char* kAuth = "Auth";
 constexpr const char* kExperimental = "Experimental feature";
+constexpr const char* kUnsafe = "Unsafe feature";
 
 // The --help sections in etcd's order; a section is printed once it has flags.
 const std::vector<std::string>& group_order() {
@@ -94,7 +95,7 @@ const std::vector<std::string>& group_order() {
                                                   "Experimental distributed tracing",
                                                   "v2 Proxy",
                                                   kExperimental,
-                                                  "Unsafe feature"};
+                                                  kUnsafe};
   return kOrder;
 }
 
@@ -337,6 +338,8 @@ FlagSet make_server_flags() {
   add("listen-metrics-urls", T::kStrings, "", "Profiling and Monitoring",
       "List of URLs to listen on for the metrics and health endpoints.", check_optional_urls);
 
+  add("force-new-cluster", T::kBool, "false", kUnsafe, "Force to create a new one-member cluster.");
+
   add("logger", T::kString, "zap", kLogging, "Logger implementation; 'zap' (JSON lines).");
   add("log-outputs", T::kStrings, "default", kLogging,
       "Where logs go: 'default' (stderr), 'stderr', 'stdout', 'systemd/journal' (journald, "
@@ -392,6 +395,7 @@ LoadResult load(const std::vector<std::string>& args, const std::vector<std::str
   c.max_wals = flags.get_uint("max-wals");
   c.snapshot_count = flags.get_uint("snapshot-count");
   c.strict_reconfig_check = flags.get_bool("strict-reconfig-check");
+  c.force_new_cluster = flags.get_bool("force-new-cluster");
   c.pre_vote = flags.get_bool("pre-vote");
   c.initial_election_tick_advance = flags.get_bool("initial-election-tick-advance");
   c.snapshot_catchup_entries = flags.get_uint("experimental-snapshot-catchup-entries");
@@ -551,6 +555,10 @@ std::string help_text() {
         header = true;
       }
       out << "  --" << s.name << " '" << s.default_value << "'\n    " << s.usage << "\n";
+    }
+    if (header && group == kUnsafe) {
+      out << "\nCAUTIOUS with unsafe flag! It may break the guarantees given by the consensus "
+             "protocol!\n";
     }
   }
   return out.str();

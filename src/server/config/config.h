@@ -49,6 +49,10 @@ struct ServerConfig {
   std::string initial_cluster_state;  // "new" or "existing"
   std::string initial_cluster_token;
   bool strict_reconfig_check = true;
+  // Restart as a one-member cluster: the WAL's other members are removed
+  // by conf-change entries appended before Raft starts (a new member
+  // ignores it). See server/force_new_cluster.h.
+  bool force_new_cluster = false;
   bool pre_vote = true;
   bool initial_election_tick_advance = true;
   uint64_t snapshot_catchup_entries = 5000;

@@ -287,5 +287,25 @@ TEST(Config, MetricsFlags) {
   EXPECT_EQ(r.action, Action::kError);
 }
 
+TEST(Config, ForceNewClusterFromFlagEnvAndConfigFile) {
+  EXPECT_FALSE(load({}, {}).config.force_new_cluster);
+  EXPECT_TRUE(load({"--force-new-cluster"}, {}).config.force_new_cluster);
+  EXPECT_TRUE(load({"-force-new-cluster=true"}, {}).config.force_new_cluster);
+  EXPECT_FALSE(load({"--force-new-cluster=false"}, {}).config.force_new_cluster);
+  EXPECT_TRUE(load({}, {"ETCD_FORCE_NEW_CLUSTER=true"}).config.force_new_cluster);
+  std::string path = write_file("force.yml", "force-new-cluster: true\n");
+  auto r = load({"--config-file", path}, {});
+  ASSERT_EQ(r.action, Action::kRun) << r.error;
+  EXPECT_TRUE(r.config.force_new_cluster);
+  EXPECT_TRUE(r.file_unknown.empty());
+  // etcd's --help: the flag alone in the last section, then the caution.
+  std::string help = help_text();
+  EXPECT_NE(help.find("\nUnsafe feature:\n  --force-new-cluster 'false'\n    Force to create a new "
+                      "one-member cluster.\n\nCAUTIOUS with unsafe flag! It may break the "
+                      "guarantees given by the consensus protocol!\n"),
+            std::string::npos)
+      << help;
+}
+
 }  // namespace
 }  // namespace etcd::config
