@@ -752,6 +752,9 @@ int cluster_health(Context& c) {
       for (const auto& url : m.client_urls) {
         rpc::peer::HttpRequest req;
         req.target = "/health";
+        // etcdctl's transport bounds the dial only: a member that takes
+        // its time to say it is unhealthy (no quorum) is waited for.
+        req.answer_timeout = std::chrono::minutes(1);
         auto p = parse_url(url, nullptr);
         if (p) {
           req.target = escape_path(p->path + "/health");

@@ -90,6 +90,7 @@ void Router::handle(Request req, std::shared_ptr<Responder> responder) {
   Response r;
   r.status = 404;
   r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");  // Go's http.Error
   r.body = "404 page not found\n";
   responder->respond(std::move(r));
 }

@@ -145,7 +145,15 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     for (auto& [k, v] : r.headers) msg->set(k, v);
     msg->body() = std::move(r.body);
     msg->keep_alive(keep_alive_);
-    msg->prepare_payload();
+    // As Go's server answers a handler that set no length: a body that
+    // fits its 2 KiB buffer gets a Content-Length, a longer one is chunked
+    // (HTTP/1.1 only).
+    if (version_ >= 11 && msg->body().size() > kGoChunkingThreshold &&
+        msg->find(bhttp::field::content_length) == msg->end()) {
+      msg->chunked(true);
+    } else {
+      msg->prepare_payload();
+    }
     auto self = this->shared_from_this();
     bhttp::async_write(*stream_, *msg, [self, msg](boost::system::error_code ec, size_t) {
       if (ec || self->closed_) return self->close();
@@ -404,6 +412,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       serializer_;
   std::deque<Item> queue_;
   static constexpr size_t kWatchReadBytes = 512;
+  static constexpr size_t kGoChunkingThreshold = 2048;
   bool watching_ = false;      // watch_disconnect's read is in flight
   bool stream_ended_ = false;  // a kept-alive stream ended under that read
 };

@@ -71,11 +71,12 @@ Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
   beast::error_code result = asio::error::timed_out;
   bool done = false;
   bool connected = false;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   auto call = [&]() -> asio::awaitable<void> {
     beast::error_code ec = co_await dial(stream, *u, verify, timeout, timeout);
     if (!ec) {
       connected = true;
+      if (req.answer_timeout) deadline = std::chrono::steady_clock::now() + *req.answer_timeout;
       stream.tcp().expires_at(deadline);
       co_await http::async_write(stream, r, asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -88,7 +89,8 @@ Result<HttpResponse> http_call(const std::string& url, const HttpRequest& req,
     done = true;
   };
   asio::co_spawn(io, call(), asio::detached);
-  io.run_for(timeout + std::chrono::milliseconds(100));
+  io.run_for(timeout + req.answer_timeout.value_or(std::chrono::milliseconds(0)) +
+             std::chrono::milliseconds(100));
   stream.close();
   if (!done) {
     // Let the aborted operations finish the call before its state goes.

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct HttpRequest {
   std::string target = "/";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the call's timeout bounds the connection (and TLS handshake)
+  // only, and the request and answer get this long once connected (a Go
+  // client whose transport has a dial timeout and no response timeout).
+  std::optional<std::chrono::milliseconds> answer_timeout;
 };
 
 struct HttpResponse {
