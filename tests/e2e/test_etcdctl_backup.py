@@ -10,12 +10,17 @@ hold for both, and the command's output is compared line by line in
 form. The member snapshots every 20 entries (the backup carries a raft
 snapshot and the WAL after it) or never (no snapshot file).
 
-v2 keys come later: the server has no v2 API yet.
+The members serve v2 (--enable-v2): v2 keys written between the v3 ones
+are in the backup whether or not --with-v3 is given (the v2 store is the
+raft snapshot's data and the WAL's v2 entries, which the backup keeps).
 """
 
 import base64
+import json
 import re
 import subprocess
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -46,6 +51,20 @@ def kvs(m, prefix="k/"):
             for kv in out.get("kvs", [])}
 
 
+def v2_set(m, key, value):
+    req = urllib.request.Request(f"{m.client_url}/v2/keys/{key}", method="PUT",
+                                 data=urllib.parse.urlencode({"value": value}).encode(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status in (200, 201)
+
+
+def v2_values(m, d="v2k"):
+    with urllib.request.urlopen(f"{m.client_url}/v2/keys/{d}?recursive=true", timeout=10) as r:
+        node = json.load(r)["node"]
+    return {n["key"]: n["value"] for n in node.get("nodes", [])}
+
+
 def log_messages(stderr: str) -> list[str]:
     msgs = []
     for line in stderr.splitlines():
@@ -61,10 +80,14 @@ def log_messages(stderr: str) -> list[str]:
 def test_backup_starts_as_a_new_one_member_cluster(etcd_factory, tmp_path, kind, with_v3,
                                                    snapshot_count):
     src = etcd_factory(reference=kind == REF, extra_args=(
-        f"--snapshot-count={snapshot_count}", "--logger=zap", "--log-outputs=stderr"))
+        f"--snapshot-count={snapshot_count}", "--logger=zap", "--log-outputs=stderr",
+        "--enable-v2"))
     src.start()
     for i in range(KEYS):
         src.ok("put", f"k/{i:02d}", f"v{i}")
+        if i % 3 == 0:
+            v2_set(src, f"v2k/{i:02d}", f"w{i}")
+    want_v2 = {f"/v2k/{i:02d}": f"w{i}" for i in range(0, KEYS, 3)}
     old = src.json("endpoint", "status")[0]["Status"]["header"]
     src.stop()
     if snapshot_count == 20:
@@ -87,7 +110,7 @@ def test_backup_starts_as_a_new_one_member_cluster(etcd_factory, tmp_path, kind,
     # The source is left as it was: it starts as before.
 
     m = etcd_factory(name="restored", reference=kind == REF, data_dir=bak, sub="restored",
-                     extra_args=("--logger=zap", "--log-outputs=stderr"))
+                     extra_args=("--logger=zap", "--log-outputs=stderr", "--enable-v2"))
     m.start("--force-new-cluster")
     st = m.json("endpoint", "status")[0]["Status"]
     new_id = st["header"]["member_id"]
@@ -102,6 +125,7 @@ def test_backup_starts_as_a_new_one_member_cluster(etcd_factory, tmp_path, kind,
         assert kvs(m) == {f"k/{i:02d}": f"v{i}" for i in range(KEYS)}
     else:
         assert kvs(m) == {}
+    assert v2_values(m) == want_v2
     m.ok("put", "k/new", "x")
     assert kvs(m)["k/new"] == "x"
     # And it restarts as that cluster without the flag.
@@ -111,6 +135,7 @@ def test_backup_starts_as_a_new_one_member_cluster(etcd_factory, tmp_path, kind,
     assert kvs(m)["k/new"] == "x"
     assert len(kvs(m)) == (KEYS + 1 if with_v3 else 1)
     assert len(m.ok("member", "list").splitlines()) == 1
+    assert v2_values(m) == want_v2
 
     # The source member still starts, with its data.
     src.start()
