@@ -23,16 +23,7 @@
 extern char** environ;
 
 namespace etcd::ctl {
-namespace {
 
-std::string env_name(const std::string& flag) {
-  std::string s = "ETCDCTL_";
-  for (char c : flag)
-    s += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// capnslog's line prefix: "2026-12-07 07:31:00.396938 ".
 std::string capnslog_time() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -46,6 +37,15 @@ std::string capnslog_time() {
   char out[80];
   std::snprintf(out, sizeof out, "%s.%06lld", buf, static_cast<long long>(us));
   return out;
+}
+
+namespace {
+
+std::string env_name(const std::string& flag) {
+  std::string s = "ETCDCTL_";
+  for (char c : flag)
+    s += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace

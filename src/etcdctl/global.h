@@ -24,6 +24,9 @@ std::unique_ptr<Command> make_root();
 // main(): ETCDCTL_API, then the root command.
 int run_etcdctl(int argc, char** argv);
 
+// capnslog's line prefix in local time: "2026-12-07 07:31:00.396938".
+std::string capnslog_time();
+
 // Applies the ETCDCTL_* variables to the inherited (global) flags, with
 // etcd's rule: a variable and its flag both given is fatal. Runs before every
 // command.

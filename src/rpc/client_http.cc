@@ -14,7 +14,7 @@ constexpr size_t kMaxQueuedChecks = 64;
 
 bool only_get(const http::Request& req, const std::shared_ptr<http::Responder>& r) {
   if (req.method == "GET") return true;
-  auto resp = http_error(405, "Method Not Allowed");
+  auto resp = http::text_error(405, "Method Not Allowed");
   resp.headers.emplace_back("Allow", "GET");
   r->respond(std::move(resp));
   return false;
@@ -29,15 +29,6 @@ std::set<std::string> query_set(const http::Request& req, std::string_view name)
 }
 
 }  // namespace
-
-http::Response http_error(int status, std::string text) {
-  http::Response r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r.body = std::move(text) + "\n";
-  return r;
-}
 
 ClientHttp::ClientHttp(server::EtcdServer& server, log::Logger& logger)
     : server_(server), logger_(logger), checker_(server), pool_(kCheckThreads, kMaxQueuedChecks) {
@@ -95,7 +86,7 @@ ClientHttp::~ClientHttp() { stop(); }
 
 void ClientHttp::off_thread(const std::shared_ptr<http::Responder>& r, std::function<void()> fn) {
   if (!pool_.try_post(std::move(fn))) {
-    r->respond(http_error(503, "too many health checks in progress"));
+    r->respond(http::text_error(503, "too many health checks in progress"));
   }
 }
 
@@ -114,7 +105,7 @@ void ClientHttp::health(http::Request req, std::shared_ptr<http::Responder> r) {
     std::string body = j.dump();
     if (!h.healthy) {
       logger_.warn("/health error", {{"output", body}, {"status-code", 503}});
-      r->respond(http_error(503, body));
+      r->respond(http::text_error(503, body));
       return;
     }
     http::Response resp;
@@ -146,7 +137,7 @@ void ClientHttp::checks(const std::vector<std::string>& names, http::Request req
     if (!ok) {
       logger_.error("Health check error", {{"path", p}, {"reason", detail}, {"status-code", 503}});
       // Go's http.Error adds a newline after the detail's own.
-      r->respond(http_error(503, detail));
+      r->respond(http::text_error(503, detail));
       return;
     }
     http::Response resp;

@@ -57,7 +57,4 @@ class ClientHttp {
   http::Router metrics_;
 };
 
-// Go's http.Error: the text and a newline, text/plain, nosniff.
-http::Response http_error(int status, std::string text);
-
 }  // namespace etcd::rpc

@@ -1,5 +1,7 @@
 #include "etcdctl/v2/backup_command.h"
 
+#include "etcdctl/global.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -226,21 +228,6 @@ void keep_snapshot_voters(backend::BatchTx& tx, const std::set<uint64_t>& voters
     auto m = server::Member::from_json(kv.value);
     if (!m.is_ok() || voters.count(m->id.value()) == 0) tx.del(backend::Bucket::kMembers, kv.key);
   }
-}
-
-std::string capnslog_time() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto us =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1000000;
-  std::tm tm{};
-  ::localtime_r(&t, &tm);
-  char out[64];
-  std::snprintf(out, sizeof(out), "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us));
-  return out;
 }
 
 }  // namespace

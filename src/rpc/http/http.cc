@@ -87,12 +87,16 @@ void Router::handle(Request req, std::shared_ptr<Responder> responder) {
     }
   }
   if (best != nullptr) return best->handle(std::move(req), std::move(responder));
+  responder->respond(text_error(404, "404 page not found"));
+}
+
+Response text_error(int status, std::string text) {
   Response r;
-  r.status = 404;
+  r.status = status;
   r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");  // Go's http.Error
-  r.body = "404 page not found\n";
-  responder->respond(std::move(r));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.body = std::move(text) + "\n";
+  return r;
 }
 
 }  // namespace etcd::rpc::http

@@ -108,6 +108,9 @@ class FunctionHandler : public Handler {
   std::function<void(Request, std::shared_ptr<Responder>)> f_;
 };
 
+// Go's http.Error: the text and a newline, text/plain, nosniff.
+Response text_error(int status, std::string text);
+
 // Percent-decoding of a query component ('+' is a space).
 std::string url_decode(std::string_view s);
 

@@ -1,5 +1,7 @@
 #include "rpc/v2http/form.h"
 
+#include "v2store/store.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -48,30 +50,6 @@ std::optional<std::string> unescape(std::string_view s, bool plus_is_space, std:
     }
   }
   return out;
-}
-
-// Go's path.Clean of a rooted path.
-std::string clean(std::string_view p) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    std::string_view part = p.substr(i, j - i);
-    if (part.empty() || part == ".") {
-    } else if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out;
-  for (auto part : parts) {
-    out += "/";
-    out += part;
-  }
-  return out.empty() ? "/" : out;
 }
 
 std::string lower(std::string s) {
@@ -184,7 +162,7 @@ std::optional<uint64_t> parse_go_uint64(std::string_view s) {
 std::optional<http::Response> redirect_unclean(const std::string& path, const std::string& query,
                                                const std::string& method) {
   if (path.empty() || method == "CONNECT") return std::nullopt;
-  std::string c = clean(path);
+  std::string c = v2store::clean_path(path);
   if (path.back() == '/' && c != "/") c += "/";
   if (c == path) return std::nullopt;
   std::string location = c + (query.empty() ? "" : "?" + query);
@@ -219,15 +197,6 @@ std::optional<http::Response> redirect_unclean(const std::string& path, const st
   } else {
     r.content_type = "";
   }
-  return r;
-}
-
-http::Response go_http_error(int status, std::string text) {
-  http::Response r;
-  r.status = status;
-  r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r.body = std::move(text) + "\n";
   return r;
 }
 

@@ -48,9 +48,6 @@ std::optional<uint64_t> parse_go_uint64(std::string_view s);
 std::optional<http::Response> redirect_unclean(const std::string& path, const std::string& query,
                                                const std::string& method);
 
-// Go's http.Error: the text and a newline, text/plain, nosniff.
-http::Response go_http_error(int status, std::string text);
-
 // The answer Go's server gives a request line it cannot parse (a bad
 // escape in the path).
 http::Response bad_request();

@@ -37,25 +37,7 @@ bool drops_value(const std::string& action) {
 
 // Go's path.Join("/1", p).
 std::string join_keys(std::string_view p) {
-  std::string joined = std::string(server::kV2KeysPrefix) + "/" + std::string(p);
-  // Clean: collapse "//", ".", ".." and drop a trailing slash.
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i <= joined.size()) {
-    size_t j = joined.find('/', i);
-    if (j == std::string::npos) j = joined.size();
-    std::string part = joined.substr(i, j - i);
-    if (part.empty() || part == ".") {
-    } else if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else {
-      parts.push_back(part);
-    }
-    i = j + 1;
-  }
-  std::string out;
-  for (const auto& part : parts) out += "/" + part;
-  return out.empty() ? "/" : out;
+  return v2store::clean_path(std::string(server::kV2KeysPrefix) + "/" + std::string(p));
 }
 
 http::Response event_response(const v2store::Event& ev, uint64_t raft_index, uint64_t raft_term,
@@ -235,7 +217,7 @@ void KeysHandler::handle(http::Request req, std::shared_ptr<http::Responder> r) 
   }
   const std::string& m = req.method;
   if (m != "HEAD" && m != "GET" && m != "PUT" && m != "POST" && m != "DELETE") {
-    auto resp = go_http_error(405, "Method Not Allowed");
+    auto resp = http::text_error(405, "Method Not Allowed");
     resp.headers.emplace_back("Allow", "HEAD,GET,PUT,POST,DELETE");
     return r->respond(std::move(resp));
   }

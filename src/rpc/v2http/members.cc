@@ -44,7 +44,7 @@ http::Response json_response(int status, std::string body, http::Headers h = {})
 }
 
 http::Response not_allowed(const char* allow) {
-  auto resp = go_http_error(405, "Method Not Allowed");
+  auto resp = http::text_error(405, "Method Not Allowed");
   if (allow != nullptr) resp.headers.emplace_back("Allow", allow);
   return resp;
 }
