@@ -173,7 +173,7 @@ Status EtcdServer::open(env::FileSystem& fs, PeerWiring peers) {
   token_provider->set_index_waiter([this](uint64_t index) {
     return apply_loop_->wait_applied(index, server::request_timeout(cfg_));
   });
-  v2_front_ = std::make_unique<V2Front>(*proposer_, *raft_node_, *v2_store_, logger_);
+  v2_front_ = std::make_unique<V2Front>(*proposer_, *raft_node_, *v2_store_);
   core_ = std::make_unique<ServerCore>(cfg_, logger_, clock_, *kv_, *membership_, *raft_node_,
                                        *proposer_, *apply_loop_, *quota_, *auth_checks_);
   kv_front_ = std::make_unique<KvFront>(*core_, *kv_applier_, *backend_);

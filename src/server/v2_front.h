@@ -15,7 +15,6 @@
 
 #include <chrono>
 
-#include "base/log.h"
 #include "base/worker.h"
 #include "server/proposer.h"
 #include "server/raft_node.h"
@@ -29,8 +28,8 @@ class V2Front final : public V2Api {
   // etcd's syncTicker interval.
   static constexpr std::chrono::milliseconds kSyncInterval{500};
 
-  V2Front(Proposer& proposer, RaftNode& raft, v2store::Store& store, log::Logger& logger)
-      : proposer_(proposer), raft_(raft), store_(store), logger_(logger) {}
+  V2Front(Proposer& proposer, RaftNode& raft, v2store::Store& store)
+      : proposer_(proposer), raft_(raft), store_(store) {}
   ~V2Front() override { stop(); }
 
   void start();
@@ -47,7 +46,6 @@ class V2Front final : public V2Api {
   Proposer& proposer_;
   RaftNode& raft_;
   v2store::Store& store_;
-  log::Logger& logger_;
   Worker sync_;
 };
 
