@@ -9,6 +9,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "base/go_json_string.h"
 #include "serverpb/raft_internal.pb.h"
 
 namespace etcd::server {
@@ -122,40 +123,6 @@ std::optional<MemberId> member_of_attributes_path(std::string_view path) {
 
 namespace {
 
-// A JSON string as Go's encoding/json writes it (HTML characters escaped).
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 bool key_is(std::string_view key, std::string_view want) {
   // Go matches object keys to struct fields case-insensitively.
   if (key.size() != want.size()) return false;
@@ -174,14 +141,14 @@ std::string attributes_json(const std::string& name, const std::vector<std::stri
   std::string out = "{";
   if (!name.empty()) {
     out += "\"name\":";
-    append_json_string(out, name);
+    append_go_json_string(out, name);
   }
   if (!client_urls.empty()) {
     if (out.size() > 1) out += ',';
     out += "\"clientURLs\":[";
     for (size_t i = 0; i < client_urls.size(); ++i) {
       if (i) out += ',';
-      append_json_string(out, client_urls[i]);
+      append_go_json_string(out, client_urls[i]);
     }
     out += ']';
   }
@@ -198,7 +165,7 @@ std::string raft_attributes_json(const std::vector<std::string>& peer_urls, bool
     out += '[';
     for (size_t i = 0; i < peer_urls.size(); ++i) {
       if (i) out += ',';
-      append_json_string(out, peer_urls[i]);
+      append_go_json_string(out, peer_urls[i]);
     }
     out += ']';
   }

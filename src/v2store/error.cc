@@ -97,10 +97,10 @@ int Error::http_status() const {
 
 std::string Error::to_json() const {
   std::string out = "{\"errorCode\":" + std::to_string(code) + ",\"message\":";
-  append_go_json_string(&out, message());
+  append_go_json_string(out, message());
   if (!cause.empty()) {
     out += ",\"cause\":";
-    append_go_json_string(&out, cause);
+    append_go_json_string(out, cause);
   }
   out += ",\"index\":" + std::to_string(index) + "}";
   return out;

@@ -24,11 +24,11 @@ void append_node_json(std::string* out, const NodeExtern& n) {
   };
   if (!n.key.empty()) {
     field("key");
-    append_go_json_string(out, n.key);
+    append_go_json_string(*out, n.key);
   }
   if (n.value) {
     field("value");
-    append_go_json_string(out, *n.value);
+    append_go_json_string(*out, *n.value);
   }
   if (n.dir) {
     field("dir");
@@ -66,7 +66,7 @@ void append_node_json(std::string* out, const NodeExtern& n) {
 
 void append_event_json(std::string* out, const Event& e) {
   *out += "{\"action\":";
-  append_go_json_string(out, e.action);
+  append_go_json_string(*out, e.action);
   if (e.node) {
     *out += ",\"node\":";
     append_node_json(out, *e.node);

@@ -1,6 +1,6 @@
 // The pieces of Go's encoding/json that the v2 store's JSON needs to match
-// byte for byte: strings as Go escapes them and time.Time as Go marshals
-// it (RFC 3339 with nanoseconds).
+// byte for byte: strings (base/go_json_string.h) and time.Time as Go
+// marshals it (RFC 3339 with nanoseconds).
 //
 // Thread-safe: pure functions.
 #pragma once
@@ -10,14 +10,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/go_json_string.h"
+
 namespace etcd::v2store {
 
-// Appends s as a quoted JSON string the way Go's json.Marshal writes it:
-// '"', '\\', \n, \r, \t escaped by name, other control bytes, '<', '>'
-// and '&' as \u00XX, U+2028 and U+2029 as \u2028 and \u2029, every byte
-// of invalid UTF-8 as \ufffd, the rest as is.
-void append_go_json_string(std::string* out, std::string_view s);
-std::string go_json_string(std::string_view s);
+// Strings: base/go_json_string.h.
+using ::etcd::append_go_json_string;
+using ::etcd::go_json_string;
 
 // The JSON text of Go's zero time.Time (a node without a TTL).
 inline constexpr std::string_view kGoZeroTime = "0001-01-01T00:00:00Z";

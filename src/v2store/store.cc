@@ -139,7 +139,7 @@ struct Stats {
 void append_saved_node(std::string* out, const Node& top) {
   auto open = [out](const Node& n) {
     *out += "{\"Path\":";
-    append_go_json_string(out, n.path);
+    append_go_json_string(*out, n.path);
     *out += ",\"CreatedIndex\":" + std::to_string(n.created_index) +
             ",\"ModifiedIndex\":" + std::to_string(n.modified_index) + ",\"ExpireTime\":\"";
     if (n.permanent()) {
@@ -148,7 +148,7 @@ void append_saved_node(std::string* out, const Node& top) {
       *out += go_time_rfc3339nano(n.expire_ns);
     }
     *out += "\",\"Value\":";
-    append_go_json_string(out, n.value);
+    append_go_json_string(*out, n.value);
     *out += ",\"Children\":";
     if (!n.dir) {
       *out += "null}";
@@ -173,7 +173,7 @@ void append_saved_node(std::string* out, const Node& top) {
     if (f.next != f.node->children.begin()) out->push_back(',');
     const auto& [name, child] = *f.next;
     ++f.next;
-    append_go_json_string(out, name);
+    append_go_json_string(*out, name);
     out->push_back(':');
     if (open(*child)) stack.push_back({child.get(), child->children.begin()});
   }

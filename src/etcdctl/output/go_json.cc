@@ -218,56 +218,6 @@ std::string go_json(const Message& msg) {
   return out;
 }
 
-std::string go_json_string(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    const DecodedRune d = decode_rune(s.substr(i));
-    if (d.invalid) {
-      out += "\\ufffd";
-    } else if (d.rune == 0x2028 || d.rune == 0x2029) {
-      out += d.rune == 0x2028 ? "\\u2028" : "\\u2029";
-    } else {
-      out.append(s.substr(i, d.width));
-    }
-    i += d.width;
-  }
-  out += '"';
-  return out;
-}
-
 std::string base64_std(std::string_view in) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

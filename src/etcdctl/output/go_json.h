@@ -22,6 +22,8 @@
 // Request, whose Go tags carry no omitempty; etcdctl prints none of those.
 #pragma once
 
+#include "base/go_json_string.h"
+
 #include <google/protobuf/message.h>
 
 #include <cstdint>
@@ -33,12 +35,8 @@ namespace etcd::ctl {
 // `msg` as Go's json.Marshal writes its generated struct (no trailing newline).
 std::string go_json(const google::protobuf::Message& msg);
 
-// A JSON string literal, quotes included, escaped as Go's encoding/json does:
-// `"` and `\` backslashed; \n \r \t short; other bytes below 0x20 and
-// `<` `>` `&` as \u00XX (lowercase hex, so \b is \u0008: Go 1.19); U+2028
-// and U+2029 as \u2028 \u2029; each byte of invalid UTF-8 as \ufffd; DEL and
-// all other valid UTF-8 raw.
-std::string go_json_string(std::string_view s);
+// A JSON string literal as Go writes it: base/go_json_string.h.
+using ::etcd::go_json_string;
 
 // A Go []byte value: a JSON string of its standard base64 (with padding).
 std::string go_json_bytes(std::string_view bytes);

@@ -1000,63 +1000,6 @@ DecodeResult JsonBodyDecoder::next(pb::Message* msg, std::string* error) {
   return DecodeResult::kOk;
 }
 
-std::string go_json_string(std::string_view s) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    char buf[8];
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '<':
-        case '>':
-        case '&':
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-          break;
-        default:
-          if (c < 0x20) {
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
-      }
-      ++i;
-      continue;
-    }
-    uint32_t r;
-    size_t n = utf8_len(s, i, &r);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-    } else if (r == 0x2028 || r == 0x2029) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", r);
-      out += buf;
-      i += n;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string message_to_json(const pb::Message& msg) {
   std::string out;
   write_message(msg, &out);

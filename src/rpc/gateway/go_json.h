@@ -12,6 +12,8 @@
 // (docs/gateway.md lists them).
 #pragma once
 
+#include "base/go_json_string.h"
+
 #include <google/protobuf/message.h>
 
 #include <string>
@@ -37,9 +39,8 @@ class JsonBodyDecoder {
   size_t pos_ = 0;
 };
 
-// s as a quoted JSON string, escaped as Go's encoding/json escapes it
-// (<, > and & as \u003c..., invalid UTF-8 as \ufffd).
-std::string go_json_string(std::string_view s);
+// s as a quoted JSON string as Go writes it: base/go_json_string.h.
+using ::etcd::go_json_string;
 
 // The message as JSON the way etcd's gateway writes it: proto field names,
 // 64-bit integers as strings, bytes in base64, enums by name, fields left
