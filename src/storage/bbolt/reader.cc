@@ -299,6 +299,8 @@ Status ReaderImpl::init() {
     if (m.ok || m0.ok) {
       m1 = std::move(m);
       if (m1.ok) break;
+    } else if (ps == kDefaultPageSize) {
+      m1.why = "at offset " + u(ps) + ": " + m.why;
     }
   }
   if (!m0.ok && !m1.ok) {
@@ -325,11 +327,11 @@ Status ReaderImpl::load_page(uint64_t pgid, bool want_tree, Page* out) {
     return loss("page " + u(pgid) + ": outside the data pages (high water mark " +
                 u(meta_.high_water) + ")");
   }
-  std::string_view head;
-  RETURN_IF_ERROR(src_->read(pgid * ps, kPageHeaderSize, &head, &out->buf));
-  out->data = head;
+  // The first page (with the header) in one read; the overflow, if any, in
+  // a second one.
+  RETURN_IF_ERROR(src_->read(pgid * ps, ps, &out->data, &out->buf));
   RETURN_IF_ERROR(parse_header(out));
-  uint64_t id = get64(head.data() + kOffId);
+  uint64_t id = get64(out->data.data() + kOffId);
   if (id != pgid) return loss("page " + u(pgid) + ": header says page " + u(id));
   if (want_tree ? (out->flags != kBranchPage && out->flags != kLeafPage)
                 : out->flags != kFreelistPage) {
@@ -345,7 +347,7 @@ Status ReaderImpl::load_page(uint64_t pgid, bool want_tree, Page* out) {
   if (span > kMaxPageSpan) {
     return loss("page " + u(pgid) + ": overflow " + u(out->overflow) + " exceeds any valid page");
   }
-  RETURN_IF_ERROR(src_->read(pgid * ps, span, &out->data, &out->buf));
+  if (span > ps) RETURN_IF_ERROR(src_->read(pgid * ps, span, &out->data, &out->buf));
   if (want_tree) RETURN_IF_ERROR(check_element_array(*out));
   return Status::ok();
 }
