@@ -10,11 +10,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -369,6 +371,8 @@ TEST(BboltReader, ReadsTheFilesOfRealBboltAtTestTime) {
 TEST(BboltReader, ReadsARealEtcdDb) {
   auto r = open_ok(testdata("etcd-3.4.23.db"));
   ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->meta().freelist_pgid, kNoFreelist);  // etcd sets NoFreelistSync
+  EXPECT_EQ(r->meta().page_size, 4096u);
   Status s = r->check();
   EXPECT_TRUE(s.is_ok()) << s.to_string();
   auto names = r->bucket_names();
@@ -622,6 +626,146 @@ TEST(BboltReader, InlineBucketFaults) {
   rb = mem_ok(bad);
   ASSERT_NE(rb, nullptr);
   expect_loss(rb->check(), "expected a leaf page");
+}
+
+// Builds images page by page, for shapes our writer never produces.
+class RawImage {
+ public:
+  explicit RawImage(uint32_t ps) : ps_(ps) {}
+  char* page(uint64_t id, uint16_t flags, uint16_t count, uint32_t overflow = 0) {
+    if (img_.size() < (id + overflow + 1) * ps_) img_.resize((id + overflow + 1) * ps_, '\0');
+    char* p = img_.data() + id * ps_;
+    put64(p + kOffId, id);
+    put16(p + kOffFlags, flags);
+    put16(p + kOffCount, count);
+    put32(p + kOffOverflow, overflow);
+    return p;
+  }
+  void leaf(uint64_t id, const std::vector<std::tuple<uint32_t, std::string, std::string>>& elems) {
+    char* p = page(id, kLeafPage, static_cast<uint16_t>(elems.size()));
+    size_t data = kPageHeaderSize + elems.size() * kLeafElementSize;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      const auto& [flags, k, v] = elems[i];
+      char* e = p + kPageHeaderSize + i * kLeafElementSize;
+      put32(e, flags);
+      put32(e + 4, static_cast<uint32_t>(data - (e - p)));
+      put32(e + 8, static_cast<uint32_t>(k.size()));
+      put32(e + 12, static_cast<uint32_t>(v.size()));
+      std::memcpy(p + data, k.data(), k.size());
+      std::memcpy(p + data + k.size(), v.data(), v.size());
+      data += k.size() + v.size();
+    }
+  }
+  void branch(uint64_t id, const std::vector<std::pair<std::string, uint64_t>>& elems) {
+    char* p = page(id, kBranchPage, static_cast<uint16_t>(elems.size()));
+    size_t data = kPageHeaderSize + elems.size() * kBranchElementSize;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      char* e = p + kPageHeaderSize + i * kBranchElementSize;
+      put32(e, static_cast<uint32_t>(data - (e - p)));
+      put32(e + 4, static_cast<uint32_t>(elems[i].first.size()));
+      put64(e + 8, elems[i].second);
+      std::memcpy(p + data, elems[i].first.data(), elems[i].first.size());
+      data += elems[i].first.size();
+    }
+  }
+  // Both metas (txid and txid - 1) and the file size: hw pages.
+  std::string finish(uint64_t root, uint64_t freelist, uint64_t hw, uint64_t txid = 2) {
+    img_.resize(hw * ps_, '\0');
+    for (uint64_t t : {txid - 1, txid}) {
+      char* p = page(t % 2, kMetaPage, 0);
+      char* m = p + kPageHeaderSize;
+      put32(m + kMetaMagic, kMagic);
+      put32(m + kMetaVersion, kVersion);
+      put32(m + kMetaPageSize, ps_);
+      put64(m + kMetaRoot, root);
+      put64(m + kMetaFreelist, freelist);
+      put64(m + kMetaPgid, hw);
+      put64(m + kMetaTxid, t);
+      put64(m + kMetaChecksum, fnv64a(std::string_view(m, kMetaChecksum)));
+    }
+    return img_;
+  }
+
+ private:
+  uint32_t ps_;
+  std::string img_;
+};
+
+std::string bucket_header(uint64_t root) {
+  std::string h(kBucketHeaderSize, '\0');
+  put64(h.data(), root);
+  return h;
+}
+
+TEST(BboltReader, RefusesTreesDeeperThanTheLimit) {
+  // Bucket "b": a chain of branch pages, each with one element, over a leaf.
+  for (int depth : {63, 70}) {
+    SCOPED_TRACE(depth);
+    RawImage raw(512);
+    const uint64_t first = 3, leaf = first + depth, freelist = leaf + 1;
+    raw.leaf(2, {{kBucketLeafFlag, "b", bucket_header(first)}});
+    for (uint64_t id = first; id < leaf; ++id) raw.branch(id, {{"k", id + 1}});
+    raw.leaf(leaf, {{0, "k", "v"}});
+    raw.page(freelist, kFreelistPage, 0);
+    std::string img = raw.finish(2, freelist, freelist + 1);
+    auto r = mem_ok(img);
+    ASSERT_NE(r, nullptr);
+    int n = 0;
+    Status s = r->for_each({"b"}, [&](const Entry&) {
+      ++n;
+      return Status::ok();
+    });
+    if (depth < 64) {
+      EXPECT_TRUE(s.is_ok()) << s.to_string();
+      EXPECT_EQ(n, 1);
+      EXPECT_TRUE(r->check().is_ok());
+    } else {
+      expect_loss(s, "deeper than 64 levels");
+      expect_loss(r->check(), "deeper than 64 levels");
+    }
+  }
+}
+
+TEST(BboltReader, ExtendedFreelistCountAndNoFreelist) {
+  // 65535 free pages: the freelist stores its count in its first id.
+  RawImage raw(512);
+  const uint64_t kFree = 0xFFFF;
+  std::string empty_inline(kPageHeaderSize, '\0');
+  put16(empty_inline.data() + kOffFlags, kLeafPage);
+  raw.leaf(2, {{kBucketLeafFlag, "b", bucket_header(0) + empty_inline}});
+  const uint64_t freelist = 3 + kFree;
+  const uint64_t bytes = kPageHeaderSize + (kFree + 1) * 8;
+  const uint32_t overflow = static_cast<uint32_t>((bytes + 511) / 512 - 1);
+  char* fl = raw.page(freelist, kFreelistPage, 0xFFFF, overflow);
+  put64(fl + kPageHeaderSize, kFree);
+  for (uint64_t i = 0; i < kFree; ++i) put64(fl + kPageHeaderSize + 8 * (i + 1), 3 + i);
+  std::string img = raw.finish(2, freelist, freelist + overflow + 1);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  Status s = r->check();
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(*r->bucket_names(), std::vector<std::string>{"b"});
+  TempDir dir;
+  write_file(dir.file("db"), img);
+  EXPECT_EQ(go_dump(dir.file("db")), "B 62\n");
+
+  // One page short in the list: that page is neither used nor free...
+  std::string short_list = img;
+  put64(short_list.data() + freelist * 512 + kPageHeaderSize, kFree - 1);
+  r = mem_ok(short_list);
+  ASSERT_NE(r, nullptr);
+  expect_loss(r->check(), "page " + std::to_string(3 + kFree - 1) + ": neither in use nor free");
+  // ...which is fine when the freelist is not stored (etcd's NoFreelistSync).
+  for (size_t off : {size_t{0}, size_t{512}}) {
+    char* m = short_list.data() + off + kPageHeaderSize;
+    put64(m + kMetaFreelist, kNoFreelist);
+    put64(m + kMetaChecksum, fnv64a(std::string_view(m, kMetaChecksum)));
+  }
+  r = mem_ok(short_list);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->meta().freelist_pgid, kNoFreelist);
+  s = r->check();
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
 }
 
 // ---- writer ----------------------------------------------------------------
