@@ -816,8 +816,20 @@ TEST(BboltWriter, InlineAndNestedBuckets) {
 }
 
 TEST(BboltWriter, HundredThousandKeys) {
-  // Several branch levels at 4 KiB pages.
-  round_trip(many_keys(100000));
+  // Two branch levels at 4 KiB pages.
+  const Model m = many_keys(100000);
+  round_trip(m);
+  std::string img = image_of(m);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  uint64_t key_root = 0;
+  ASSERT_TRUE(r->for_each({}, [&](const Entry& e) {
+                 key_root = get64(e.value.data());
+                 return Status::ok();
+               }).is_ok());
+  ASSERT_EQ(page_flags(img, key_root), kBranchPage);
+  const char* e0 = img.data() + key_root * 4096 + kPageHeaderSize;
+  EXPECT_EQ(page_flags(img, get64(e0 + 8)), kBranchPage);
 }
 
 TEST(BboltWriter, SmallPagesDeepTrees) {
@@ -866,6 +878,10 @@ TEST(BboltWriter, ManyBuckets) {
     }
   }
   round_trip(m);
+  std::string img = image_of(m);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(page_flags(img, r->meta().root_pgid), kBranchPage);
 }
 
 TEST(BboltWriter, TxidAndCreateFd) {
