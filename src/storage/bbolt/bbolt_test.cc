@@ -552,6 +552,29 @@ TEST(BboltReader, FindsCorruptPages) {
         put64(e0 + get32(e0 + 4) + get32(e0 + 8), 5000);
       },
       "outside the data pages");
+  // A branch key that does not separate its children: equal to the last key
+  // of the child before, or above the first key of its own child.
+  auto leaf_key = [&](std::string& s, uint64_t pgid, uint32_t i) {
+    char* e = at(s, pgid) + kPageHeaderSize + i * kLeafElementSize;
+    return e + get32(e + 4);
+  };
+  auto branch_key = [&](std::string& s, uint32_t i) {
+    char* e = at(s, branch) + kPageHeaderSize + i * kBranchElementSize;
+    return e + get32(e);
+  };
+  corrupt(
+      [&](std::string& s) {
+        uint64_t c0 = get64(at(s, branch) + kPageHeaderSize + 8);
+        uint16_t n = get16(at(s, c0) + kOffCount);
+        std::memcpy(branch_key(s, 1), leaf_key(s, c0, n - 1), 11);
+      },
+      "not above the keys of the subtree before it");
+  corrupt(
+      [&](std::string& s) {
+        uint64_t c1 = get64(at(s, branch) + kPageHeaderSize + kBranchElementSize + 8);
+        std::memcpy(branch_key(s, 1), leaf_key(s, c1, 1), 11);
+      },
+      "below the key of the branch element above it");
   // A branch page with no elements.
   corrupt([&](std::string& s) { put16(at(s, branch) + kOffCount, 0); }, "no elements");
 }

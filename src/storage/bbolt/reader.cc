@@ -412,8 +412,13 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
   stack.emplace_back();
   RETURN_IF_ERROR(open_bucket(b, &stack.back().page));
   RETURN_IF_ERROR(mark(stack.back().page, seen, freed));
+  // Keys ascend strictly across the walk. A branch element i > 0 with key K
+  // bounds its subtree from below (bbolt's seek relies on it): the keys
+  // before it are < K, the next key after descending is >= K.
   std::string last_key;
   bool have_last = false;
+  std::string lower;
+  bool have_lower = false;
   while (!stack.empty()) {
     Frame& f = stack.back();
     if (f.next >= f.page.count) {
@@ -427,6 +432,11 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
       if (have_last && std::string_view(last_key) >= e.key) {
         return loss(f.page.name() + ": leaf element " + u(i) + " is not after the key before it");
       }
+      if (have_lower && e.key < std::string_view(lower)) {
+        return loss(f.page.name() + ": leaf element " + u(i) +
+                    " is below the key of the branch element above it");
+      }
+      have_lower = false;
       last_key.assign(e.key);
       have_last = true;
       RETURN_IF_ERROR(fn(f.page, i, e));
@@ -442,6 +452,12 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
       if (prev >= key) {
         return loss(f.page.name() + ": branch element " + u(i) + " is not after the key before it");
       }
+      if (have_last && std::string_view(last_key) >= key) {
+        return loss(f.page.name() + ": branch element " + u(i) +
+                    " is not above the keys of the subtree before it");
+      }
+      lower.assign(key);
+      have_lower = true;
     }
     if (child < 2 || child >= meta_.high_water) {
       return loss(f.page.name() + ": branch element " + u(i) + " points to page " + u(child) +
