@@ -229,8 +229,7 @@ def test_reference_backup_of_a_data_dir_and_the_reference_on_it(etcd_factory, tm
     backup with --force-new-cluster, holding the v2 key (the v3 keys stay
     behind, as etcd does). On ours it reads the backup's snapshot and WAL
     just as far, then refuses to run: our v2 store says cluster version
-    3.5, and etcd 3.4 does not downgrade a cluster (what it does with an
-    etcd 3.5 data dir too)."""
+    3.5, and etcd 3.4 does not downgrade a cluster."""
     src = write_and_stop(etcd_factory, source, None, SNAPSHOT_COUNT)
     snap_index = df.read_snap(only_snap(src.data_dir))[0].metadata.index
     bak = tmp_path / "backup"
@@ -269,8 +268,7 @@ def test_a_server_replays_the_others_wal(etcd_factory, tmp_path, writer, reader)
     The reference on ours: it reads the WAL (the member and cluster ids of
     our metadata record, the bootstrap conf change), then stops at our
     cluster-version entry, an etcd 3.5 request (InternalRaftRequest
-    cluster_version_set) that etcd 3.4 cannot apply ("not implemented"),
-    as it would on an etcd 3.5 WAL."""
+    cluster_version_set) that etcd 3.4 cannot apply ("not implemented")."""
     w = write_and_stop(etcd_factory, writer, None, 100000)
     assert not list((w.data_dir / "member" / "snap").glob("*.snap"))
     wal = Wal(w.data_dir)
