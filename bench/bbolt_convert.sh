@@ -67,7 +67,7 @@ wait_serving() {  # port timeout_s -> prints seconds waited
 }
 
 key_count() {  # port -> number of keys the member serves
-  ETCDCTL_API=3 /usr/bin/etcdctl --endpoints "127.0.0.1:$1" get "" --prefix --count-only -w json |
+  "$BIN/etcdctl" --endpoints "127.0.0.1:$1" get "" --prefix --count-only -w json |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("count", 0))'
 }
 
