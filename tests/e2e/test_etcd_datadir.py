@@ -63,7 +63,10 @@ def observe(m, lease_ids) -> dict:
         "roles": ctl(m, "role", "list"),
         "user_u1": ctl(m, "user", "get", "u1"),
         "role_r1": ctl(m, "role", "get", "r1"),
-        "auth_status": ctl(m, "auth", "status").split("AuthRevision")[0],
+        # Auth is on: no user, and a user outside its role's range, are refused.
+        "no_user": m.etcdctl("get", "a").stderr.strip().splitlines()[-1:],
+        "u1_denied": m.etcdctl("--user", "u1:u1pw", "get", "a").stderr.strip().splitlines()[-1:],
+        "u1_allowed": m.etcdctl("--user", "u1:u1pw", "get", "k/1", "--print-value-only").stdout,
         "leases": [],
     }
     # A compacted revision reads as such on both.
@@ -117,7 +120,7 @@ def write_reference_data(ref) -> list[int]:
     r = ref.etcdctl("--user", "u1:u1pw", "put", "k/2", "by-u1")
     assert r.returncode == 0, r.stderr
     # Past the quota: the put fails and NOSPACE is raised.
-    r = ref.etcdctl(*ROOT_AUTH, "put", "big", "x" * 300000)
+    r = ref.etcdctl(*ROOT_AUTH, "put", "big", input="x" * 300000)
     assert r.returncode != 0 and "database space exceeded" in r.stderr, r.stderr
     assert "NOSPACE" in ctl(ref, "alarm", "list")
     return leases
