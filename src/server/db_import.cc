@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "base/duration.h"
-#include "storage/backend/backend.h"
 #include "storage/backend/bbolt_convert.h"
 #include "storage/backend/fs_util.h"
 #include "storage/bbolt/bbolt.h"
@@ -101,13 +100,13 @@ Status import_etcd_db(const DbImportPaths& p, log::Logger& logger, env::Clock& c
   const auto start = clock.now();
   BboltLock lock;
   RETURN_IF_ERROR(lock.lock(p.db));
-  auto reader = bbolt::Reader::open(p.db);
-  if (!reader.is_ok()) {
-    return Status(reader.status().code(),
-                  "cannot read the etcd (bbolt) db " + p.db + ": " + reader.status().message());
-  }
   if (!p.wal_exists) {
     // The half-made check, before anything in the dir changes.
+    auto reader = bbolt::Reader::open(p.db);
+    if (!reader.is_ok()) {
+      return Status(reader.status().code(), "cannot read the etcd (bbolt) db " + p.db + ": " +
+                                                reader.status().message());
+    }
     auto ci = bbolt_consistent_index(**reader);
     if (!ci.is_ok()) {
       return Status(ci.status().code(),
@@ -118,31 +117,22 @@ Status import_etcd_db(const DbImportPaths& p, log::Logger& logger, env::Clock& c
   logger.info("importing etcd bbolt db", {{"path", p.db}, {"into", tmp}});
   RETURN_IF_ERROR(remove_tmp(tmp));
   backend::ImportStats stats;
-  {
-    backend::Options bo;
-    bo.sync_mode = backend::SyncMode::kNoSync;  // force_commit and close fsync at the end
-    auto opened = backend::Backend::open(tmp, bo, clock);
-    if (!opened.is_ok()) return opened.status();
-    std::unique_ptr<backend::Backend> dest = std::move(opened).value();
-    auto r = backend::import_bbolt(**reader, *dest);
-    dest->close();
-    if (!r.is_ok()) {
-      (void)remove_tmp(tmp);
-      return Status(r.status().code(), "importing the etcd (bbolt) db " + p.db + " failed: " +
-                                           r.status().message() + " (the db is unchanged)");
-    }
-    stats = std::move(r).value();
+  // Writes tmp (synced), removes its -lock; on error nothing is left.
+  if (Status st = backend::convert_to_lmdb(p.db, tmp, &stats); !st.is_ok()) {
+    (void)remove_tmp(tmp);
+    return Status(st.code(), "importing the etcd (bbolt) db " + p.db + " failed: " + st.message() +
+                                 " (the db is unchanged)");
   }
-  reader.value().reset();  // closes the file before it is renamed
-  RETURN_IF_ERROR(fs::remove_if_exists(lock_path(tmp)));
   RETURN_IF_ERROR(fs::sync_dir(fs::dir_of(p.db)));
   for (const std::string& b : stats.skipped_buckets) {
     logger.warn("skipped a bucket etcd does not use", {{"path", p.db}, {"bucket", b}});
   }
-  RETURN_IF_ERROR(fs::replace_keeping_original(p.db, tmp, keep));
-  // LMDB's lock file of the db, if one is left from an earlier life of
-  // this dir: it belongs to no process now (we hold the bbolt lock).
+  // LMDB's lock file of db, if one is left from an earlier life of this
+  // dir (a migrate-to-etcd killed before its cleanup): no process uses it
+  // while db is a bbolt file. Removed before the rename, never after (a
+  // member starting on the new db may hold it then).
   RETURN_IF_ERROR(fs::remove_if_exists(lock_path(p.db)));
+  RETURN_IF_ERROR(fs::replace_keeping_original(p.db, tmp, keep));
   logger.info("imported etcd bbolt db; the original is kept until the operator removes it",
               {{"source", p.db},
                {"keys", stats.keys},
