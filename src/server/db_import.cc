@@ -104,8 +104,8 @@ Status import_etcd_db(const DbImportPaths& p, log::Logger& logger, env::Clock& c
     // The half-made check, before anything in the dir changes.
     auto reader = bbolt::Reader::open(p.db);
     if (!reader.is_ok()) {
-      return Status(reader.status().code(), "cannot read the etcd (bbolt) db " + p.db + ": " +
-                                                reader.status().message());
+      return Status(reader.status().code(),
+                    "cannot read the etcd (bbolt) db " + p.db + ": " + reader.status().message());
     }
     auto ci = bbolt_consistent_index(**reader);
     if (!ci.is_ok()) {
