@@ -45,7 +45,7 @@ struct MetaInfo {
   uint64_t freelist_pgid = 0;  // kNoFreelist: not stored (NoFreelistSync)
   uint64_t high_water = 0;     // meta.pgid: pages in use, the file holds at least this many
   uint64_t txid = 0;
-  int meta_page = 0;           // 0 or 1: the one that won
+  int meta_page = 0;  // 0 or 1: the one that won
 };
 inline constexpr uint64_t kNoFreelist = ~uint64_t{0};
 
