@@ -8,15 +8,9 @@
 #include "server/data_dir_check.h"
 #include "server/db_import.h"
 #include "server/force_new_cluster.h"
+#include "server/wal_metadata.h"
 
 namespace etcd::server {
-
-std::string wal_metadata(MemberId id, uint64_t cluster_id) {
-  nlohmann::json j;
-  j["member_id"] = id.value();
-  j["cluster_id"] = cluster_id;
-  return j.dump();
-}
 
 namespace {
 
@@ -172,12 +166,17 @@ Status restart(const config::ServerConfig& cfg, const DataDir& dir, env::FileSys
   auto rs = RaftStorage::open(fs, dir.wal, dir.snap, storage_options(cfg, logger));
   if (!rs.is_ok()) return rs.status();
   b.raft = std::move(rs).value();
-  auto meta = nlohmann::json::parse(b.raft.metadata, nullptr, false);
-  if (meta.is_discarded() || !meta.contains("member_id") || !meta.contains("cluster_id")) {
-    return data_loss("WAL metadata is not readable");
+  auto meta = parse_wal_metadata(b.raft.metadata);
+  if (!meta.is_ok()) return meta.status();
+  const MemberId local = meta->member_id;
+  const uint64_t cid = meta->cluster_id;
+  if (meta->legacy_json) {
+    // New segments keep this form (a WAL's segments share one metadata):
+    // etcd's tools cannot read this WAL until the member is restored or
+    // backed up into a new data dir.
+    logger.warn("WAL metadata is in the JSON form of earlier builds, not etcd's protobuf",
+                {{"local-member-id", to_hex(local)}, {"cluster-id", to_hex(MemberId(cid))}});
   }
-  MemberId local(meta["member_id"].get<uint64_t>());
-  uint64_t cid = meta["cluster_id"].get<uint64_t>();
   if (cfg.force_new_cluster) RETURN_IF_ERROR(force_new_cluster(b.raft, local, cid, logger));
   b.membership = std::make_unique<Membership>(local, cid);
   b.membership->load(*b.backend);

@@ -71,11 +71,6 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
                                log::Logger& logger, env::Clock& clock,
                                const PeerHttpCall& http = {});
 
-// The WAL's metadata record of member `id` of cluster `cluster_id` (what
-// a restart reads back to know who it is): {"member_id":..,"cluster_id":..}.
-// `etcdutl snapshot restore` writes the same.
-std::string wal_metadata(MemberId id, uint64_t cluster_id);
-
 // etcd's version.Cluster: "3.5.0" -> "3.5", as the cluster version is logged.
 std::string cluster_version(const std::string& v);
 

@@ -4,18 +4,27 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "env/posix_file_system.h"
 #include "server/test_util.h"
+#include "server/wal_metadata.h"
+#include "storage/wal/wal.h"
 
 namespace etcd::server {
 namespace {
 
 class BootstrapTest : public ::testing::Test {
  protected:
-  BootstrapTest() : logger_(log::Level::kError, {}, [] { return int64_t{0}; }) {}
+  BootstrapTest()
+      : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(log_)),
+        logger_(log::Level::kInfo, {sink_}, [] { return int64_t{0}; }) {}
 
   void SetUp() override {
     dir_ = testing_util::fresh_test_dir("bootstrap");
@@ -39,6 +48,28 @@ class BootstrapTest : public ::testing::Test {
     b.backend->close();
   }
 
+  // A new member's data dir, stopped; its WAL replaced by one (nothing but
+  // the head records) whose metadata record is `metadata`. Returns the
+  // member and cluster ids the data dir was made with.
+  std::pair<MemberId, uint64_t> data_dir_with_wal_metadata(
+      const std::function<std::string(MemberId, uint64_t)>& metadata) {
+    auto b = boot();
+    EXPECT_TRUE(b.is_ok()) << b.status().to_string();
+    if (!b.is_ok()) return {};
+    std::pair<MemberId, uint64_t> ids{b->membership->local_id(), b->membership->cluster_id()};
+    close(*b);
+    const auto wal_dir = dir_ / "infra1.etcd/member/wal";
+    std::filesystem::remove_all(wal_dir);
+    auto w = wal::Wal::create(fs_, wal_dir.string(), metadata(ids.first, ids.second));
+    EXPECT_TRUE(w.is_ok()) << w.status().to_string();
+    if (w.is_ok()) {
+      EXPECT_TRUE((*w)->close().is_ok());
+    }
+    return ids;
+  }
+
+  std::ostringstream log_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
   std::filesystem::path dir_;
   config::ServerConfig cfg_;
   env::PosixFileSystem fs_;
@@ -136,6 +167,42 @@ TEST_F(BootstrapTest, ADamagedWalIsDataLoss) {
   auto b = boot();
   ASSERT_FALSE(b.is_ok());
   EXPECT_EQ(b.status().code(), Code::kDataLoss) << b.status().to_string();
+}
+
+TEST_F(BootstrapTest, TheWalMetadataIsEtcdsProtobuf) {
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    EXPECT_EQ(b->raft.metadata,
+              wal_metadata(b->membership->local_id(), b->membership->cluster_id()));
+    close(*b);
+  }
+  auto b = boot();
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_EQ(log_.str().find("JSON form"), std::string::npos) << log_.str();
+  close(*b);
+}
+
+TEST_F(BootstrapTest, ADataDirOfAnEarlierBuildRestartsWithItsJsonMetadata) {
+  auto [id, cluster] = data_dir_with_wal_metadata([](MemberId m, uint64_t c) {
+    return nlohmann::json{{"member_id", m.value()}, {"cluster_id", c}}.dump();
+  });
+  auto b = boot();
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_EQ(b->membership->local_id(), id);
+  EXPECT_EQ(b->membership->cluster_id(), cluster);
+  EXPECT_NE(log_.str().find(R"("msg":"WAL metadata is in the JSON form of earlier builds)"),
+            std::string::npos)
+      << log_.str();
+  close(*b);
+}
+
+TEST_F(BootstrapTest, UnreadableWalMetadataIsDataLoss) {
+  data_dir_with_wal_metadata([](MemberId, uint64_t) { return std::string("garbage"); });
+  auto b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), Code::kDataLoss);
+  EXPECT_EQ(b.status().message(), "WAL metadata is not readable");
 }
 
 }  // namespace

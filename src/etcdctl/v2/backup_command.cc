@@ -22,9 +22,9 @@
 #include "env/file_system.h"
 #include "env/posix_file_system.h"
 #include "etcdutl/db_reader.h"
-#include "server/bootstrap.h"
 #include "server/membership.h"
 #include "server/raft_entry.h"
+#include "server/wal_metadata.h"
 #include "serverpb/raft_internal.pb.h"
 #include "storage/backend/backend.h"
 #include "storage/backend/snapshot.h"
@@ -317,6 +317,11 @@ Status backup(const BackupOptions& o, const BackupLog& log) {
         " Term:" + std::to_string(walsnap.term.value()) + "} in wal " + src_wal + ".");
     log("etcdctl will use the newest older snapshot the WAL records instead.");
     loaded = src_snapshotter.load_newest_below(walsnap.index);
+  }
+  // The source's ids are replaced below; like etcd, refuse a WAL whose
+  // metadata does not decode.
+  if (auto meta = server::parse_wal_metadata(contents.metadata); !meta.is_ok()) {
+    return meta.status();
   }
   const uint64_t snap_index = snapshot.metadata().index();
   const uint64_t snap_term = snapshot.metadata().term();

@@ -6,7 +6,7 @@
 // What it writes under --backup-dir (or --backup-wal-dir for the WAL):
 // - member/snap: the newest raft snapshot file of the source, unchanged;
 // - member/wal: a new WAL with fresh random member and cluster ids in its
-//   metadata (our JSON metadata, server::wal_metadata), the snapshot's
+//   metadata (etcd's form, server::wal_metadata), the snapshot's
 //   marker, and the source's entries after the snapshot without the
 //   conf changes, the member-attribute updates and (unless --with-v3) the
 //   v3 requests; the kept entries are renumbered to stay contiguous, and

@@ -13,10 +13,10 @@
 
 #include "env/clock.h"
 #include "env/posix_file_system.h"
-#include "server/bootstrap.h"
 #include "server/membership.h"
 #include "server/raft_entry.h"
 #include "server/raft_storage.h"
+#include "server/wal_metadata.h"
 #include "serverpb/raft_internal.pb.h"
 #include "storage/backend/backend.h"
 #include "storage/snap/snapshotter.h"
@@ -98,11 +98,11 @@ class BackupTest : public ::testing::Test {
   // (added after it); after the snapshot, in order: 5 put a, 6 attributes,
   // 7 add 3, 8 put b, 9 empty, 10 v2 PUT /foo, 11 put c (uncommitted:
   // commit 10). The db has applied up to `db_ci`.
-  void make_source(uint64_t db_ci) {
+  void make_source(uint64_t db_ci,
+                   const std::string& metadata = server::wal_metadata(MemberId(1), 0xc1)) {
     env::PosixFileSystem pfs;
     const std::string member = (dir_ / "src/member").string();
-    auto rs = server::RaftStorage::create(pfs, member + "/wal", member + "/snap",
-                                          server::wal_metadata(MemberId(1), 0xc1), {});
+    auto rs = server::RaftStorage::create(pfs, member + "/wal", member + "/snap", metadata, {});
     ASSERT_TRUE(rs.is_ok()) << rs.status().to_string();
     std::vector<raftpb::Entry> ents = {
         entry(1, 1, conf_add(1), raftpb::EntryConfChange),
@@ -230,11 +230,12 @@ TEST_F(BackupTest, WithV3KeepsTheV3EntriesAndRenumbersTheConsistentIndex) {
   EXPECT_EQ(r.wal.entries[4].data(), v3_put(4, "c"));
   EXPECT_EQ(r.wal.hard_state.commit(), 8u);  // 10 - 2 dropped at or below it
   EXPECT_EQ(r.wal.hard_state.term(), 3u);
-  // New ids, our metadata format.
-  auto meta = nlohmann::json::parse(r.wal.metadata);
-  EXPECT_NE(meta["member_id"].get<uint64_t>(), 1u);
-  EXPECT_NE(meta["cluster_id"].get<uint64_t>(), 0xc1u);
-  EXPECT_NE(meta["member_id"].get<uint64_t>(), 0u);
+  // New ids, in etcd's metadata form.
+  auto meta = server::parse_wal_metadata(r.wal.metadata);
+  ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
+  EXPECT_FALSE(meta->legacy_json);
+  EXPECT_NE(meta->member_id, MemberId(1));
+  EXPECT_NE(meta->cluster_id, 0xc1u);
   // The db applied "put b" (old 8, now 6): nothing before is re-applied,
   // nothing after skipped.
   EXPECT_EQ(r.ci, (backend::ConsistentIndex{Index(6), Term(2)}));
@@ -285,6 +286,24 @@ TEST_F(BackupTest, WalDirsOfTheSourceAndTheBackup) {
   env::PosixFileSystem pfs;
   EXPECT_TRUE(wal::Wal::exists(pfs, (dir_ / "bakwal").string()));
   EXPECT_TRUE(fs::exists(dir_ / "bak/member/snap/db"));
+}
+
+TEST_F(BackupTest, ASourceWithTheJsonMetadataOfEarlierBuildsGetsEtcdsForm) {
+  make_source(/*db_ci=*/10, R"({"cluster_id":193,"member_id":1})");
+  std::string err;
+  ASSERT_EQ(run({}, &err), 0) << err;
+  auto meta = server::parse_wal_metadata(read_backup().wal.metadata);
+  ASSERT_TRUE(meta.is_ok()) << meta.status().to_string();
+  EXPECT_FALSE(meta->legacy_json);
+  EXPECT_NE(meta->member_id, MemberId(1));
+}
+
+TEST_F(BackupTest, ASourceWithUnreadableWalMetadataIsRefused) {
+  make_source(/*db_ci=*/10, "garbage");
+  std::string err;
+  EXPECT_EQ(run({}, &err), 1);
+  EXPECT_EQ(lines_without_time(err), std::vector<std::string>{"WAL metadata is not readable"});
+  EXPECT_FALSE(fs::exists(dir_ / "bak/member/wal"));
 }
 
 TEST_F(BackupTest, ErrorsAsEtcd) {
