@@ -12,6 +12,7 @@
 #include "etcdutl/console_log.h"
 #include "etcdutl/defrag.h"
 #include "etcdutl/hashkv.h"
+#include "etcdutl/migrate.h"
 #include "etcdutl/printer.h"
 #include "etcdutl/snapshot.h"
 
@@ -249,6 +250,24 @@ int run_defrag(Invocation& inv) {
   return kExitSuccess;
 }
 
+int run_migrate_to_etcd(Invocation& inv) {
+  const std::string dir = inv.str("data-dir");
+  auto logger = make_console_logger(inv.err);
+  auto r = migrate_to_etcd(dir, logger.get());
+  if (logger) logger->flush();
+  if (!r.is_ok()) {
+    return fail(inv.err, kExitError,
+                "Failed to migrate etcd data[" + dir + "] (" + r.status().message() + ")");
+  }
+  if (r->already) {
+    inv.out << r->db << " is in etcd's bbolt format already\n";
+  } else {
+    inv.out << "Migrated " << r->db << " to etcd's bbolt format (" << r->bytes
+            << " bytes); the LMDB file is kept at " << r->backup << "\n";
+  }
+  return kExitSuccess;
+}
+
 int run_hashkv(Invocation& inv) {
   if (inv.args.size() != 1) {
     return cobra_error(inv.err, "accepts 1 arg(s), received " + std::to_string(inv.args.size()));
@@ -281,6 +300,15 @@ std::unique_ptr<Command> build_tree() {
                     "Required. Defragments a data directory not in use by etcd.", true}};
   defrag->run = run_defrag;
   root->add(std::move(defrag));
+
+  auto migrate = std::make_unique<Command>();
+  migrate->use = "migrate-to-etcd";
+  migrate->short_desc = "Converts a stopped member's data dir back to etcd's bbolt db";
+  migrate->flags = {{"data-dir", 0, FlagType::kString, "",
+                     "Required. The data directory of a stopped member to hand back to etcd.",
+                     true}};
+  migrate->run = run_migrate_to_etcd;
+  root->add(std::move(migrate));
 
   auto hashkv = std::make_unique<Command>();
   hashkv->use = "hashkv <filename>";

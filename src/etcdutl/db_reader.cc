@@ -74,13 +74,20 @@ Status check_db_file(const std::string& path) {
     case DbKind::kBbolt:
       return invalid_argument(path +
                               " is a bbolt database (an etcd snapshot or data dir); this etcd "
-                              "keeps its backend in LMDB and cannot read bbolt files yet");
+                              "keeps its backend in LMDB: restore it with `etcdutl snapshot "
+                              "restore` first");
     case DbKind::kUnknown:
       break;
   }
+  return invalid_argument(path + " is not a backend database of this etcd (LMDB)");
+}
+
+Status check_snapshot_file(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return errno_status("stat " + path, errno);
+  if (sniff_db_kind(path) != DbKind::kUnknown) return Status::ok();
   return invalid_argument(path +
-                          " is not a snapshot of this etcd: neither a backend image (LMDB) nor a "
-                          "snapshot file made of one");
+                          " is not a snapshot: neither a bbolt database (etcd's format) nor a "
+                          "backend image of this etcd (LMDB), nor a snapshot file made of one");
 }
 
 Status walk_db(const std::string& path, const DbVisitor& visitor, int64_t* size_bytes) {

@@ -30,7 +30,12 @@ struct DbVisitor {
 // kUnavailable (a running server holds the db).
 Status walk_db(const std::string& path, const DbVisitor& visitor, int64_t* size_bytes = nullptr);
 
-// Fails as walk_db does when `path` is not a backend image of ours.
+// Fails as walk_db does when `path` is not a backend image of ours (LMDB):
+// what defrag and walk_db open.
 Status check_db_file(const std::string& path);
+// A snapshot or db file `snapshot status|restore` and `hashkv` accept: a
+// bbolt file (etcd's format: what etcd and ours stream as a snapshot, or
+// an etcd member's member/snap/db) or an LMDB image of ours.
+Status check_snapshot_file(const std::string& path);
 
 }  // namespace etcd::utl

@@ -15,20 +15,22 @@
 namespace etcd::utl {
 
 Result<HashKvResult> hash_kv(const std::string& path, int64_t rev) {
-  RETURN_IF_ERROR(check_db_file(path));
+  RETURN_IF_ERROR(check_snapshot_file(path));
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return not_found("stat " + path);
   // A snapshot file carries its digest after the image: hash a copy of the
   // image (checked against the digest first), so the file and its digest
-  // stay as they are. A db file is opened in place, as etcd does.
+  // stay as they are. A bbolt file (etcd's) is imported into a temporary
+  // LMDB db. An LMDB db file is opened in place, as etcd does.
   std::string db = path;
   std::string tmp_dir;
-  if (backend::has_sha256_trailer(static_cast<uint64_t>(st.st_size))) {
+  const bool has_digest = backend::has_sha256_trailer(static_cast<uint64_t>(st.st_size));
+  if (has_digest || sniff_db_kind(path) == DbKind::kBbolt) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "etcdutl-hashkv-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) return internal_error("mkdtemp: cannot create " + tmpl);
     tmp_dir = tmpl;
     db = tmp_dir + "/db";
-    Status s = backend::install_snapshot(path, db, /*skip_hash_check=*/false);
+    Status s = backend::install_snapshot(path, db, /*skip_hash_check=*/!has_digest);
     if (!s.is_ok()) {
       std::error_code ec;
       std::filesystem::remove_all(tmp_dir, ec);

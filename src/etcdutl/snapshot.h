@@ -1,9 +1,12 @@
 // `etcdutl snapshot status` and `etcdutl snapshot restore` (also what
 // etcdctl's deprecated `snapshot status|restore` call). A snapshot file is
-// what Maintenance.Snapshot streams (`etcdctl snapshot save` writes it): an
-// LMDB backend image followed by the 32 bytes of its SHA-256
-// (docs/storage-backend.md, "Snapshot stream"); member/snap/db of a stopped
-// member is accepted too (restore then needs skip_hash_check, as etcd's).
+// what Maintenance.Snapshot streams (`etcdctl snapshot save` writes it): a
+// bbolt image, etcd's format, followed by the 32 bytes of its SHA-256
+// (docs/storage-backend.md, "Snapshot stream"), from etcd or from ours.
+// A db file without the digest is accepted too (restore then needs
+// skip_hash_check, as etcd's): an etcd member's member/snap/db (bbolt) or
+// ours (LMDB), and so is a snapshot file an older version of ours saved
+// (an LMDB image and its digest).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,8 @@ namespace etcd::utl {
 // etcd's snapshot.Status.
 struct SnapshotStatus {
   // CRC-32C (Castagnoli) over every bucket name, key and value, buckets in
-  // name order (nothing ignored: the consistent index counts).
+  // name order (nothing ignored: the consistent index counts). Equal to
+  // etcd's for the same bbolt file.
   uint32_t hash = 0;
   int64_t revision = 0;    // main revision of the last record of the key bucket
   int64_t total_keys = 0;  // keys in all buckets

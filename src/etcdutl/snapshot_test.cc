@@ -106,11 +106,10 @@ TEST_F(UtlTest, StatusOfASnapshotFile) {
   auto st = snapshot_status(file);
   ASSERT_TRUE(st.is_ok()) << st.status().to_string();
   EXPECT_EQ(st->revision, 7);  // 5 puts (2..6) and a delete (7)
+  // The file is etcd's format: a bbolt image and its digest.
+  EXPECT_EQ(sniff_db_kind(file), DbKind::kBbolt);
   // Every record of every bucket: 6 revisions, consistent_index, term,
   // and the cluster-less rest of a fresh backend.
-  int64_t records = 0;
-  ASSERT_TRUE(walk_db(file, {nullptr, [&](auto, auto) { ++records; }}).is_ok());
-  EXPECT_EQ(st->total_keys, records);
   EXPECT_EQ(st->total_keys, 8);
   // The same CRC as the backend's own hash with nothing ignored.
   EXPECT_EQ(st->hash, source_hash_);
@@ -148,9 +147,10 @@ TEST_F(UtlTest, StatusRefusesWhatIsNotASnapshotOfOurs) {
   std::ofstream(path("text.db")) << std::string(8192, 'x');
   auto text = snapshot_status(path("text.db"));
   ASSERT_FALSE(text.is_ok());
-  EXPECT_NE(text.status().message().find("is not a snapshot of this etcd"), std::string::npos);
+  EXPECT_NE(text.status().message().find("is not a snapshot"), std::string::npos);
 
-  // A bbolt file: its meta page's magic at offset 16.
+  // Looks like bbolt (its meta page's magic at offset 16) but is not one:
+  // the reader names what is wrong.
   std::string bolt(8192, '\0');
   const unsigned char magic[] = {0xED, 0xDA, 0x0C, 0xED};
   std::copy(magic, magic + 4, bolt.begin() + 16);
@@ -282,6 +282,63 @@ TEST_F(UtlTest, RestoreOfADbFileNeedsSkipHashCheck) {
   EXPECT_EQ(snapshot_restore(o).message(), "snapshot missing hash but --skip-hash-check=false");
   o.skip_hash_check = true;
   EXPECT_TRUE(snapshot_restore(o).is_ok());
+}
+
+TEST_F(UtlTest, StatusAndRestoreOfABboltFileWithoutItsDigest) {
+  const std::string file = make_snapshot(5, 1);
+  auto with = snapshot_status(file);
+  ASSERT_TRUE(with.is_ok()) << with.status().to_string();
+  // member/snap/db of an etcd member: the image without the digest.
+  const std::string db = path("bare.db");
+  stdfs::copy_file(file, db);
+  stdfs::resize_file(db, stdfs::file_size(file) - 32);
+  auto bare = snapshot_status(db);
+  ASSERT_TRUE(bare.is_ok()) << bare.status().to_string();
+  EXPECT_EQ(bare->hash, with->hash);
+  EXPECT_EQ(bare->revision, 7);
+  EXPECT_EQ(bare->total_keys, with->total_keys);
+  EXPECT_EQ(bare->total_size, with->total_size);
+
+  RestoreOptions o;
+  o.snapshot_path = db;
+  o.data_dir = path("r.etcd");
+  EXPECT_EQ(snapshot_restore(o).message(), "snapshot missing hash but --skip-hash-check=false");
+  o.skip_hash_check = true;
+  ASSERT_TRUE(snapshot_restore(o).is_ok());
+  EXPECT_EQ(sniff_db_kind(o.data_dir + "/member/snap/db"), DbKind::kLmdb);
+  auto b = server::bootstrap(config_for("default", o.data_dir, "", "http://localhost:2380"), fs_,
+                             logger_, clock_);
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_EQ(b->kv->rev().value(), 7);
+  auto r = b->kv->range(mvcc::KeyRange{"k", "l"}, {});
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->kvs.size(), 4u);
+  close(*b);
+}
+
+TEST_F(UtlTest, AnLmdbSnapshotFileStillRestores) {
+  // What an earlier version of ours saved: an LMDB image and its digest.
+  {
+    auto be = make_db(path("src/member/snap/db"), 3);
+    auto reader = be->copy_lmdb();
+    ASSERT_TRUE(reader.is_ok());
+    ASSERT_TRUE(backend::save_snapshot_file(**reader, path("old.db")).is_ok());
+    reader->reset();
+    be->close();
+  }
+  EXPECT_EQ(sniff_db_kind(path("old.db")), DbKind::kLmdb);
+  auto st = snapshot_status(path("old.db"));
+  ASSERT_TRUE(st.is_ok()) << st.status().to_string();
+  EXPECT_EQ(st->revision, 4);
+  RestoreOptions o;
+  o.snapshot_path = path("old.db");
+  o.data_dir = path("r.etcd");
+  ASSERT_TRUE(snapshot_restore(o).is_ok());
+  auto b = server::bootstrap(config_for("default", o.data_dir, "", "http://localhost:2380"), fs_,
+                             logger_, clock_);
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  EXPECT_EQ(b->kv->rev().value(), 4);
+  close(*b);
 }
 
 TEST_F(UtlTest, RestoreValidatesTheClusterFlags) {

@@ -6,6 +6,7 @@
 #include "base/duration.h"
 #include "server/cluster_ids.h"
 #include "server/data_dir_check.h"
+#include "server/db_import.h"
 #include "server/force_new_cluster.h"
 #include "server/wal_metadata.h"
 
@@ -247,6 +248,10 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
   (void)warn_loose_permissions(fs, cfg.data_dir, logger);
   if (!cfg.wal_dir.empty()) (void)warn_loose_permissions(fs, cfg.wal_dir, logger);
   RETURN_IF_ERROR(env::mkdir_all(fs, dir.member, env::kPrivateDirMode));
+  const DbImportPaths import_paths{cfg.data_dir, dir.db, dir.wal, wal::Wal::exists(fs, dir.wal)};
+  // An etcd data dir: its bbolt db becomes ours before anything opens it
+  // (also the half-made check of a bbolt db, before it is touched).
+  RETURN_IF_ERROR(import_etcd_db(import_paths, logger, clock));
   backend::Options bo;
   bo.sync_mode = backend::SyncMode::kNoMetaSync;
   const auto opening = clock.now();
@@ -265,13 +270,7 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
     // would be taken as applied already and nothing would ever complete.
     // Refuse, naming the files, and touch nothing.
     if (uint64_t ci = b.backend->consistent_index().index.value(); ci > 0) {
-      return failed_precondition(
-          "data dir " + cfg.data_dir + " is half-made: " + dir.db +
-          " holds applied data (consistent index " + std::to_string(ci) +
-          ") but there is no WAL in " + dir.wal +
-          " (a failed 'snapshot restore' or a moved --wal-dir leaves this); restore again into an "
-          "empty data dir, point --wal-dir at the member's WAL, or move the db away to start a "
-          "new member");
+      return half_made_error(import_paths, ci, /*bbolt=*/false);
     }
   }
   b.kv = std::make_unique<mvcc::KVStore>(*b.backend);

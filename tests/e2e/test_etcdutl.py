@@ -133,7 +133,7 @@ def test_snapshot_status_errors(source, tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 1000)
     r = etcdutl("snapshot", "status", str(junk))
-    assert r.returncode == 1 and "is not a snapshot of this etcd" in r.stderr
+    assert r.returncode == 1 and "is not a snapshot" in r.stderr
     r = etcdutl("snapshot", "status", str(snap), "-w", "protobuf")
     assert (r.returncode, r.stderr) == (4, "Error: protobuf not supported as output format\n")
     r = etcdutl("snapshot", "status")
@@ -294,17 +294,8 @@ def test_restore_bump_revision_marks_it_compacted(source, etcd_factory):
     assert revision(m) == rev + 1001
 
 
-def test_an_etcd_bbolt_snapshot_is_refused(etcd_factory, tmp_path):
-    """A snapshot of the reference etcd is a bbolt file: named, not misread."""
-    ref = etcd_factory(name="ref", reference=True).start()
-    ref.ok("put", "a", "1")
-    snap = save_snapshot(ref, tmp_path / "etcd.db")
-    r = etcdutl("snapshot", "status", str(snap))
-    assert r.returncode == 1 and "is a bbolt database" in r.stderr, r.stderr
-    m = etcd_factory(name="frombolt", sub="frombolt")
-    r = restore(snap, m)
-    assert r.returncode == 1 and "is a bbolt database" in r.stderr, r.stderr
-    assert not m.data_dir.exists()
+# A snapshot of the reference etcd (bbolt) is restored by etcdutl, and
+# ours by the reference: test_snapshot_bbolt.py.
 
 
 def test_restore_with_a_separate_wal_dir(source, etcd_factory, tmp_path):

@@ -177,7 +177,7 @@ Result<std::unique_ptr<backend::Backend>> open_db(const std::string& path, env::
 // Writes the compacted image of `src` to `dest` (mode 0644 as etcd's
 // os.Create leaves it under the usual umask), synced.
 Status copy_db(backend::Backend& src, const std::string& dest) {
-  auto reader = src.snapshot();
+  auto reader = src.copy_lmdb();
   if (!reader.is_ok()) return reader.status();
   int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) return os_error("open", dest, errno);

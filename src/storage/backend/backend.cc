@@ -13,12 +13,27 @@
 
 #include "base/crc32c.h"
 #include "metrics/metrics.h"
+#include "storage/backend/bbolt_convert.h"
 #include "storage/backend/buffer.h"
 #include "storage/backend/fs_util.h"
 #include "storage/backend/snapshot.h"
 
 namespace etcd::backend {
 namespace {
+
+// An LMDB data file: its first meta page's magic (after the 16-byte page
+// header), little-endian as LMDB writes it on the machines we run on.
+bool is_lmdb_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  unsigned char head[20];
+  const ssize_t n = ::pread(fd, head, sizeof head, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof head)) return false;
+  const uint32_t magic = uint32_t{head[16]} | uint32_t{head[17]} << 8 | uint32_t{head[18]} << 16 |
+                         uint32_t{head[19]} << 24;
+  return magic == 0xBEEFC0DE;
+}
 
 // LMDB reader slots beyond max_readers: every read transaction goes through
 // our gate, so these only absorb slots a crashed process left behind.
@@ -866,6 +881,18 @@ Result<DefragResult> Backend::defrag_locked() {
 }
 
 Status Backend::replace_with(const std::string& image) {
+  // A bbolt image (what etcd's members, and ours, send) becomes an LMDB
+  // file beside it first, while the live database still serves; a failed
+  // conversion leaves the backend as it was.
+  std::string lmdb_image = image;
+  if (bbolt::is_bbolt_file(image)) {
+    lmdb_image = image + ".lmdb";
+    if (Status st = convert_to_lmdb(image, lmdb_image); !st.is_ok()) {
+      return Status(st.code(), "backend: import bbolt snapshot " + image + ": " + st.message());
+    }
+  } else if (!is_lmdb_file(image)) {
+    return invalid_argument("backend: " + image + " is neither a bbolt nor an LMDB db image");
+  }
   writer_mu_.lock();
   commit_all(/*sync=*/false);
   commit_mu_.lock();
@@ -873,10 +900,13 @@ Status Backend::replace_with(const std::string& image) {
   drain_readers();
   close_env();
   Status st = Status::ok();
-  if (::rename(image.c_str(), path_.c_str()) != 0) {
-    st = fs::errno_status("backend: rename " + image, errno);
+  if (::rename(lmdb_image.c_str(), path_.c_str()) != 0) {
+    st = fs::errno_status("backend: rename " + lmdb_image, errno);
   } else if (Status synced = fs::sync_dir(fs::dir_of(path_)); !synced.is_ok()) {
     PANIC("backend: replace: " + synced.to_string());
+  } else if (lmdb_image != image) {
+    // Only now: a crash before the swap finds the received image again.
+    ::unlink(image.c_str());
   }
   Status reopened = open_env();
   if (!reopened.is_ok()) PANIC("backend: reopen after replace: " + reopened.to_string());
@@ -887,11 +917,9 @@ Status Backend::replace_with(const std::string& image) {
   return st;
 }
 
-Result<std::unique_ptr<SnapshotReader>> Backend::snapshot() {
+Result<std::unique_ptr<SnapshotReader>> Backend::copy_lmdb() {
   // Acknowledged writes must be in the image: commit them (no fsync needed,
-  // the copy reads the page cache). etcd's snapshot histogram times its
-  // copy; ours is this compacting copy into a temporary file.
-  auto start = std::chrono::steady_clock::now();
+  // the copy reads the page cache).
   commit_all(/*sync=*/false);
   Result<int> fd = fs::open_anonymous_temp(fs::dir_of(path_));
   if (!fd.is_ok()) return fd.status();
@@ -904,7 +932,6 @@ Result<std::unique_ptr<SnapshotReader>> Backend::snapshot() {
     ::close(*fd);
     return internal_error(std::string("snapshot: compacting copy: ") + mdb_strerror(rc));
   }
-  metrics::Metrics::global().backend_snapshot_seconds->Observe(metrics::seconds_since(start));
   return SnapshotReader::from_fd(*fd);
 }
 

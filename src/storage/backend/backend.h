@@ -228,16 +228,24 @@ class Backend {
   static constexpr uint64_t kMaxBatchBytesDuringDefrag = uint64_t{8} << 20;
 
   // Replaces the whole database with the file at `image` (a db image a
-  // leader sent with a snapshot): buffered writes are committed first, then
+  // leader sent with a snapshot: bbolt, converted into an LMDB file beside
+  // it first, or LMDB): buffered writes are committed first, then
   // the file is renamed over this one and reopened, as a defrag's swap
   // does; the consistent index is the image's. The caller must hold no
   // BatchTx or ReadTx, and no other thread may write meanwhile (the apply
   // thread, the only writer, calls it).
   Status replace_with(const std::string& image);
 
-  // A consistent, compacted copy of the committed backend (after committing
-  // the buffered writes) for etcd's Maintenance.Snapshot; see snapshot.h.
+  // etcd's Maintenance.Snapshot and the db image of a raft snapshot: a
+  // bbolt image (etcd's format, so etcd's tools and members read it) of
+  // one consistent ReadTx, written into an anonymous temporary file beside
+  // the db while the backend keeps serving; see snapshot.h and
+  // bbolt_convert.h (implemented in bbolt_export.cc).
   Result<std::unique_ptr<SnapshotReader>> snapshot();
+  // A compacted LMDB copy of the committed backend (after committing the
+  // buffered writes): a db file this backend opens as it is (etcdctl
+  // backup's member/snap/db).
+  Result<std::unique_ptr<SnapshotReader>> copy_lmdb();
 
   // etcd's Maintenance.Hash: CRC-32C over every bucket name, key and value,
   // buckets in name order, keys in order, skipping `ignores`.

@@ -39,4 +39,12 @@ Result<ImportStats> import_bbolt(bbolt::Reader& src, Backend& dest);
 // set by the writer's options.
 Result<uint64_t> export_bbolt(const ReadTx& tx, bbolt::Writer& w);
 
+// Makes the LMDB file `lmdb_path` (replaced if present; its "-lock" file is
+// removed afterwards) from the bbolt file `bbolt_path` (a db or a snapshot
+// file: a trailing digest is ignored) through import_bbolt, synced. On
+// error nothing is left at lmdb_path. `stats` (optional) gets what was
+// copied.
+Status convert_to_lmdb(const std::string& bbolt_path, const std::string& lmdb_path,
+                       ImportStats* stats = nullptr);
+
 }  // namespace etcd::backend

@@ -77,4 +77,40 @@ Result<int> open_anonymous_temp(const std::string& dir) {
   return fd;
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa;
+  struct stat sb;
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+Status remove_if_exists(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return errno_status("remove " + path, errno);
+  }
+  return Status::ok();
+}
+
+Status replace_keeping_original(const std::string& path, const std::string& tmp,
+                                const std::string& keep) {
+  const std::string dir = dir_of(path);
+  if (!same_file(path, keep)) {
+    // An older copy under that name (a previous conversion's): the file at
+    // `path` now is the newer state, so it takes the name.
+    struct stat st;
+    if (::lstat(keep.c_str(), &st) == 0) {
+      RETURN_IF_ERROR(remove_if_exists(keep));
+      RETURN_IF_ERROR(sync_dir(dir));
+    }
+    if (::link(path.c_str(), keep.c_str()) != 0) {
+      return errno_status("link " + path + " to " + keep, errno);
+    }
+    RETURN_IF_ERROR(sync_dir(dir));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return errno_status("rename " + tmp + " to " + path, errno);
+  }
+  return sync_dir(dir);
+}
+
 }  // namespace etcd::backend::fs

@@ -23,4 +23,20 @@ Status write_all(int fd, std::string_view data);
 // unlinked file where the filesystem lacks O_TMPFILE), mode 0600.
 Result<int> open_anonymous_temp(const std::string& dir);
 
+// True when `a` and `b` name the same file (same device and inode); false
+// also when either is missing.
+bool same_file(const std::string& a, const std::string& b);
+// Removes `path` if it exists (ENOENT is success).
+Status remove_if_exists(const std::string& path);
+
+// The swap at the end of a format conversion (the bbolt import at start,
+// `etcdutl migrate-to-etcd`): keeps the file at `path` under the name
+// `keep` (a hard link; an older `keep` that is another file is removed
+// first), then renames `tmp` over `path`; the directory is fsynced after
+// each step. `tmp` must be complete and fsynced. A crash at any point
+// leaves `path` either the original or the whole converted file, and once
+// it is the converted one, `keep` is the original.
+Status replace_keeping_original(const std::string& path, const std::string& tmp,
+                                const std::string& keep);
+
 }  // namespace etcd::backend::fs

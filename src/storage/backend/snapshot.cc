@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "storage/backend/bbolt_convert.h"
 #include "storage/backend/fs_util.h"
 
 namespace etcd::backend {
@@ -227,9 +228,18 @@ Status install_snapshot(const std::string& snapshot_path, const std::string& db_
     ::unlink(tmp.c_str());
     return st_copy;
   }
-  if (::rename(tmp.c_str(), db_path.c_str()) != 0) {
-    Status s = fs::errno_status("rename " + tmp, errno);
+  std::string installed = tmp;
+  if (bbolt::is_bbolt_file(tmp)) {
+    // etcd's format (a snapshot etcd or we took): the backend is LMDB, so
+    // the image's buckets are imported into a new LMDB file.
+    installed = db_path + ".import.tmp";
+    Status converted = convert_to_lmdb(tmp, installed);
     ::unlink(tmp.c_str());
+    if (!converted.is_ok()) return converted;
+  }
+  if (::rename(installed.c_str(), db_path.c_str()) != 0) {
+    Status s = fs::errno_status("rename " + installed, errno);
+    ::unlink(installed.c_str());
     return s;
   }
   return fs::sync_dir(dir);

@@ -1,6 +1,7 @@
-// Backend snapshots in etcd's format: the db image followed by the 32 raw
-// bytes of its SHA-256 (what Maintenance.Snapshot streams and `etcdctl
-// snapshot save` writes), and the reverse: verifying and installing one.
+// Backend snapshots in etcd's format: the db image (bbolt, see
+// bbolt_convert.h) followed by the 32 raw bytes of its SHA-256 (what
+// Maintenance.Snapshot streams and `etcdctl snapshot save` writes), and the
+// reverse: verifying and installing one.
 #pragma once
 
 #include <openssl/evp.h>
@@ -73,8 +74,10 @@ Status verify_snapshot_file(const std::string& path);
 
 // Copies the image of `snapshot_path` (without its digest) to `db_path`
 // atomically (temporary file, fsync, rename, directory fsync), after
-// checking the digest unless skip_hash_check. The backend at db_path must
-// be closed; Backend::open then opens the installed image.
+// checking the digest unless skip_hash_check. A bbolt image (etcd's format,
+// what Backend::snapshot streams) is imported into a new LMDB file; an LMDB
+// image is installed as it is. The backend at db_path must be closed;
+// Backend::open then opens the installed db.
 Status install_snapshot(const std::string& snapshot_path, const std::string& db_path,
                         bool skip_hash_check = false);
 
