@@ -308,6 +308,9 @@ std::unique_ptr<Command> build_tree() {
                      "Required. The data directory of a stopped member to hand back to etcd.",
                      true}};
   migrate->run = run_migrate_to_etcd;
+  // Ours alone: left out of the command list, so `etcdutl --help` stays
+  // etcd's text byte for byte (its column width too); docs/etcdutl.md.
+  migrate->hidden = true;
   root->add(std::move(migrate));
 
   auto hashkv = std::make_unique<Command>();
