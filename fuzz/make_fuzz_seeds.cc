@@ -1,10 +1,13 @@
 // Writes a seed corpus for the fuzzers: a few valid WAL segment images (with
-// entries, hard states, snapshot markers, padding and trailing zeros) and
-// .snap files. Usage: make_fuzz_seeds <dir> (creates <dir>/wal, <dir>/snap).
+// entries, hard states, snapshot markers, padding and trailing zeros),
+// .snap files and bbolt files (512-byte pages: branch, leaf, overflow,
+// inline and nested buckets). Usage: make_fuzz_seeds <dir> (writes into
+// <dir>/wal, <dir>/snap and <dir>/bbolt, which must exist).
 #include <cstdio>
 #include <string>
 
 #include "raftpb/raft.pb.h"
+#include "storage/bbolt/bbolt.h"
 #include "storage/snap/snap_file.h"
 #include "storage/wal/decoder.h"
 #include "storage/wal/record.h"
@@ -41,6 +44,28 @@ std::string segment(int entries, size_t entry_bytes, size_t trailing_zeros) {
   return out;
 }
 
+// A small bbolt file: `keys` keys in "key", a value of `big` bytes, an
+// inline bucket and a nested one.
+bool bbolt_seed(const std::string& path, int keys, size_t big) {
+  etcd::bbolt::WriterOptions opts;
+  opts.page_size = 512;
+  auto w = etcd::bbolt::Writer::create(path, opts);
+  if (!w.is_ok()) return false;
+  etcd::bbolt::Writer& wr = **w;
+  bool ok = wr.begin_bucket("big").is_ok() && wr.put("v", std::string(big, 'b')).is_ok() &&
+            wr.end_bucket().is_ok() && wr.begin_bucket("key").is_ok();
+  for (int i = 0; ok && i < keys; ++i) {
+    char k[16];
+    std::snprintf(k, sizeof k, "k%05d", i);
+    ok = wr.put(k, std::to_string(i * i)).is_ok();
+  }
+  ok = ok && wr.end_bucket().is_ok() && wr.begin_bucket("meta").is_ok() &&
+       wr.put("consistent_index", std::string(8, '\1')).is_ok() && wr.end_bucket().is_ok() &&
+       wr.begin_bucket("nest").is_ok() && wr.begin_bucket("inner").is_ok() &&
+       wr.put("a", "b").is_ok() && wr.end_bucket().is_ok() && wr.end_bucket().is_ok();
+  return ok && wr.finish().is_ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,5 +86,8 @@ int main(int argc, char** argv) {
     s.mutable_metadata()->mutable_conf_state()->add_learners(static_cast<uint64_t>(i));
     ok = ok && write(dir + "/snap/seed-" + std::to_string(i), etcd::snap::encode_snap_file(s));
   }
+  ok = ok && bbolt_seed(dir + "/bbolt/seed-tiny", 3, 10) &&
+       bbolt_seed(dir + "/bbolt/seed-branches", 200, 100) &&
+       bbolt_seed(dir + "/bbolt/seed-overflow", 20, 3000);
   return ok ? 0 : 1;
 }

@@ -81,8 +81,9 @@ class Reader {
   const MetaInfo& meta() const;
   // Names of the root bucket's buckets (etcd's top-level buckets), in order.
   Result<std::vector<std::string>> bucket_names();
-  // Walks the bucket at `path` (one name: a top-level bucket; more: nested
-  // buckets) in key order. kNotFound if it does not exist. A callback that
+  // Walks the bucket at `path` (empty: the root bucket; one name: a
+  // top-level bucket; more: nested buckets) in key order. kNotFound if it
+  // does not exist or is a plain key. A callback that
   // returns an error stops the walk and that error is returned.
   Status for_each(const std::vector<std::string>& path, const EntryFn& fn);
   // Every page reachable from the root: checks each page's id and kind,
@@ -117,9 +118,12 @@ struct WriterOptions {
 //   w->end_bucket();
 //   w->finish();                               // metas, fsync
 //
-// Misuse (unsorted keys or buckets, put outside a bucket, a key longer than
-// bbolt's 32 KiB limit or a value over its 2 GiB limit) gives kInvalidArgument
-// and the writer refuses further calls.
+// begin_bucket inside an open bucket starts a nested one (up to 64 deep); a
+// bucket's name and its keys share one strictly ascending order.
+// Misuse (unsorted or empty keys or buckets, put outside a bucket, a key
+// longer than bbolt's 32 KiB limit, a value over its 2 GiB limit, finish with
+// a bucket open) gives kInvalidArgument and the writer refuses every further
+// call with kFailedPrecondition. I/O errors are kInternal.
 class Writer {
  public:
   // Creates (truncating) `path`, mode 0600.

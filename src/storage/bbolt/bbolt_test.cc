@@ -10,11 +10,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -223,9 +226,34 @@ void round_trip(const Model& m, WriterOptions opts = {}, bool with_go = true) {
   EXPECT_TRUE(s.is_ok()) << s.to_string();
   const std::string want = dump_model(m);
   EXPECT_TRUE(dump(*r) == want) << "our reader disagrees with what was written";
-  if (with_go) {
-    EXPECT_TRUE(go_dump(path) == want) << "real bbolt disagrees with what was written";
+  if (!with_go) return;
+  EXPECT_TRUE(go_dump(path) == want) << "real bbolt disagrees with what was written";
+
+  // Real bbolt can go on writing our file: it deletes the first item of
+  // every top-level bucket and adds a key; the result passes both checks
+  // and both readers see the change.
+  std::string tool = bboltcheck();
+  if (tool.empty()) return;
+  std::string out;
+  EXPECT_EQ(run(tool + " modify " + path + " 2>&1", &out), 0) << out;
+  Model changed = m;
+  for (auto& [name, b] : changed.buckets) {
+    bool key_first =
+        !b.kv.empty() && (b.buckets.empty() || b.kv.begin()->first < b.buckets.begin()->first);
+    if (key_first) {
+      b.kv.erase(b.kv.begin());
+    } else if (!b.buckets.empty()) {
+      b.buckets.erase(b.buckets.begin());
+    }
+    b.kv["~added"] = "by bboltcheck";
   }
+  const std::string want_changed = dump_model(changed);
+  EXPECT_TRUE(go_dump(path) == want_changed) << "bbolt's change went wrong";
+  r = open_ok(path);
+  ASSERT_NE(r, nullptr);
+  s = r->check();
+  EXPECT_TRUE(s.is_ok()) << "after bbolt's change: " << s.to_string();
+  EXPECT_TRUE(dump(*r) == want_changed) << "our reader misreads bbolt's change";
 }
 
 std::string testdata(const std::string& name) {
@@ -344,6 +372,8 @@ TEST(BboltReader, ReadsTheFilesOfRealBboltAtTestTime) {
 TEST(BboltReader, ReadsARealEtcdDb) {
   auto r = open_ok(testdata("etcd-3.4.23.db"));
   ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->meta().freelist_pgid, kNoFreelist);  // etcd sets NoFreelistSync
+  EXPECT_EQ(r->meta().page_size, 4096u);
   Status s = r->check();
   EXPECT_TRUE(s.is_ok()) << s.to_string();
   auto names = r->bucket_names();
@@ -523,6 +553,29 @@ TEST(BboltReader, FindsCorruptPages) {
         put64(e0 + get32(e0 + 4) + get32(e0 + 8), 5000);
       },
       "outside the data pages");
+  // A branch key that does not separate its children: equal to the last key
+  // of the child before, or above the first key of its own child.
+  auto leaf_key = [&](std::string& s, uint64_t pgid, uint32_t i) {
+    char* e = at(s, pgid) + kPageHeaderSize + i * kLeafElementSize;
+    return e + get32(e + 4);
+  };
+  auto branch_key = [&](std::string& s, uint32_t i) {
+    char* e = at(s, branch) + kPageHeaderSize + i * kBranchElementSize;
+    return e + get32(e);
+  };
+  corrupt(
+      [&](std::string& s) {
+        uint64_t c0 = get64(at(s, branch) + kPageHeaderSize + 8);
+        uint16_t n = get16(at(s, c0) + kOffCount);
+        std::memcpy(branch_key(s, 1), leaf_key(s, c0, n - 1), 11);
+      },
+      "not above the keys of the subtree before it");
+  corrupt(
+      [&](std::string& s) {
+        uint64_t c1 = get64(at(s, branch) + kPageHeaderSize + kBranchElementSize + 8);
+        std::memcpy(branch_key(s, 1), leaf_key(s, c1, 1), 11);
+      },
+      "below the key of the branch element above it");
   // A branch page with no elements.
   corrupt([&](std::string& s) { put16(at(s, branch) + kOffCount, 0); }, "no elements");
 }
@@ -599,6 +652,146 @@ TEST(BboltReader, InlineBucketFaults) {
   expect_loss(rb->check(), "expected a leaf page");
 }
 
+// Builds images page by page, for shapes our writer never produces.
+class RawImage {
+ public:
+  explicit RawImage(uint32_t ps) : ps_(ps) {}
+  char* page(uint64_t id, uint16_t flags, uint16_t count, uint32_t overflow = 0) {
+    if (img_.size() < (id + overflow + 1) * ps_) img_.resize((id + overflow + 1) * ps_, '\0');
+    char* p = img_.data() + id * ps_;
+    put64(p + kOffId, id);
+    put16(p + kOffFlags, flags);
+    put16(p + kOffCount, count);
+    put32(p + kOffOverflow, overflow);
+    return p;
+  }
+  void leaf(uint64_t id, const std::vector<std::tuple<uint32_t, std::string, std::string>>& elems) {
+    char* p = page(id, kLeafPage, static_cast<uint16_t>(elems.size()));
+    size_t data = kPageHeaderSize + elems.size() * kLeafElementSize;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      const auto& [flags, k, v] = elems[i];
+      char* e = p + kPageHeaderSize + i * kLeafElementSize;
+      put32(e, flags);
+      put32(e + 4, static_cast<uint32_t>(data - (e - p)));
+      put32(e + 8, static_cast<uint32_t>(k.size()));
+      put32(e + 12, static_cast<uint32_t>(v.size()));
+      std::memcpy(p + data, k.data(), k.size());
+      std::memcpy(p + data + k.size(), v.data(), v.size());
+      data += k.size() + v.size();
+    }
+  }
+  void branch(uint64_t id, const std::vector<std::pair<std::string, uint64_t>>& elems) {
+    char* p = page(id, kBranchPage, static_cast<uint16_t>(elems.size()));
+    size_t data = kPageHeaderSize + elems.size() * kBranchElementSize;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      char* e = p + kPageHeaderSize + i * kBranchElementSize;
+      put32(e, static_cast<uint32_t>(data - (e - p)));
+      put32(e + 4, static_cast<uint32_t>(elems[i].first.size()));
+      put64(e + 8, elems[i].second);
+      std::memcpy(p + data, elems[i].first.data(), elems[i].first.size());
+      data += elems[i].first.size();
+    }
+  }
+  // Both metas (txid and txid - 1) and the file size: hw pages.
+  std::string finish(uint64_t root, uint64_t freelist, uint64_t hw, uint64_t txid = 2) {
+    img_.resize(hw * ps_, '\0');
+    for (uint64_t t : {txid - 1, txid}) {
+      char* p = page(t % 2, kMetaPage, 0);
+      char* m = p + kPageHeaderSize;
+      put32(m + kMetaMagic, kMagic);
+      put32(m + kMetaVersion, kVersion);
+      put32(m + kMetaPageSize, ps_);
+      put64(m + kMetaRoot, root);
+      put64(m + kMetaFreelist, freelist);
+      put64(m + kMetaPgid, hw);
+      put64(m + kMetaTxid, t);
+      put64(m + kMetaChecksum, fnv64a(std::string_view(m, kMetaChecksum)));
+    }
+    return img_;
+  }
+
+ private:
+  uint32_t ps_;
+  std::string img_;
+};
+
+std::string bucket_header(uint64_t root) {
+  std::string h(kBucketHeaderSize, '\0');
+  put64(h.data(), root);
+  return h;
+}
+
+TEST(BboltReader, RefusesTreesDeeperThanTheLimit) {
+  // Bucket "b": a chain of branch pages, each with one element, over a leaf.
+  for (int depth : {63, 70}) {
+    SCOPED_TRACE(depth);
+    RawImage raw(512);
+    const uint64_t first = 3, leaf = first + depth, freelist = leaf + 1;
+    raw.leaf(2, {{kBucketLeafFlag, "b", bucket_header(first)}});
+    for (uint64_t id = first; id < leaf; ++id) raw.branch(id, {{"k", id + 1}});
+    raw.leaf(leaf, {{0, "k", "v"}});
+    raw.page(freelist, kFreelistPage, 0);
+    std::string img = raw.finish(2, freelist, freelist + 1);
+    auto r = mem_ok(img);
+    ASSERT_NE(r, nullptr);
+    int n = 0;
+    Status s = r->for_each({"b"}, [&](const Entry&) {
+      ++n;
+      return Status::ok();
+    });
+    if (depth < 64) {
+      EXPECT_TRUE(s.is_ok()) << s.to_string();
+      EXPECT_EQ(n, 1);
+      EXPECT_TRUE(r->check().is_ok());
+    } else {
+      expect_loss(s, "deeper than 64 levels");
+      expect_loss(r->check(), "deeper than 64 levels");
+    }
+  }
+}
+
+TEST(BboltReader, ExtendedFreelistCountAndNoFreelist) {
+  // 65535 free pages: the freelist stores its count in its first id.
+  RawImage raw(512);
+  const uint64_t kFree = 0xFFFF;
+  std::string empty_inline(kPageHeaderSize, '\0');
+  put16(empty_inline.data() + kOffFlags, kLeafPage);
+  raw.leaf(2, {{kBucketLeafFlag, "b", bucket_header(0) + empty_inline}});
+  const uint64_t freelist = 3 + kFree;
+  const uint64_t bytes = kPageHeaderSize + (kFree + 1) * 8;
+  const uint32_t overflow = static_cast<uint32_t>((bytes + 511) / 512 - 1);
+  char* fl = raw.page(freelist, kFreelistPage, 0xFFFF, overflow);
+  put64(fl + kPageHeaderSize, kFree);
+  for (uint64_t i = 0; i < kFree; ++i) put64(fl + kPageHeaderSize + 8 * (i + 1), 3 + i);
+  std::string img = raw.finish(2, freelist, freelist + overflow + 1);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  Status s = r->check();
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(*r->bucket_names(), std::vector<std::string>{"b"});
+  TempDir dir;
+  write_file(dir.file("db"), img);
+  EXPECT_EQ(go_dump(dir.file("db")), "B 62\n");
+
+  // One page short in the list: that page is neither used nor free...
+  std::string short_list = img;
+  put64(short_list.data() + freelist * 512 + kPageHeaderSize, kFree - 1);
+  r = mem_ok(short_list);
+  ASSERT_NE(r, nullptr);
+  expect_loss(r->check(), "page " + std::to_string(3 + kFree - 1) + ": neither in use nor free");
+  // ...which is fine when the freelist is not stored (etcd's NoFreelistSync).
+  for (size_t off : {size_t{0}, size_t{512}}) {
+    char* m = short_list.data() + off + kPageHeaderSize;
+    put64(m + kMetaFreelist, kNoFreelist);
+    put64(m + kMetaChecksum, fnv64a(std::string_view(m, kMetaChecksum)));
+  }
+  r = mem_ok(short_list);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->meta().freelist_pgid, kNoFreelist);
+  s = r->check();
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+}
+
 // ---- writer ----------------------------------------------------------------
 
 TEST(BboltWriter, EmptyFileAndEmptyBuckets) {
@@ -647,8 +840,20 @@ TEST(BboltWriter, InlineAndNestedBuckets) {
 }
 
 TEST(BboltWriter, HundredThousandKeys) {
-  // Several branch levels at 4 KiB pages.
-  round_trip(many_keys(100000));
+  // Two branch levels at 4 KiB pages.
+  const Model m = many_keys(100000);
+  round_trip(m);
+  std::string img = image_of(m);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  uint64_t key_root = 0;
+  ASSERT_TRUE(r->for_each({}, [&](const Entry& e) {
+                 key_root = get64(e.value.data());
+                 return Status::ok();
+               }).is_ok());
+  ASSERT_EQ(page_flags(img, key_root), kBranchPage);
+  const char* e0 = img.data() + key_root * 4096 + kPageHeaderSize;
+  EXPECT_EQ(page_flags(img, get64(e0 + 8)), kBranchPage);
 }
 
 TEST(BboltWriter, SmallPagesDeepTrees) {
@@ -697,6 +902,71 @@ TEST(BboltWriter, ManyBuckets) {
     }
   }
   round_trip(m);
+  std::string img = image_of(m);
+  auto r = mem_ok(img);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(page_flags(img, r->meta().root_pgid), kBranchPage);
+}
+
+// Random binary keys and values (sizes from tiny to overflowing), nested
+// buckets, page sizes and fill percents: our writer and real bbolt's, each
+// read by the other side.
+void random_bucket(std::mt19937_64& rng, Model* b, int depth) {
+  auto pick = [&](uint64_t n) { return rng() % n; };
+  auto bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(pick(4) == 0 ? pick(256) : 'a' + pick(3));
+    return s;
+  };
+  auto size = [&](size_t small, size_t large) {
+    return pick(10) == 0 ? 1 + pick(large) : 1 + pick(small);
+  };
+  const size_t keys = pick(4) == 0 ? pick(600) : pick(30);
+  for (size_t i = 0; i < keys; ++i) b->kv[bytes(size(12, 3000))] = bytes(size(40, 20000) - 1);
+  if (depth < 3) {
+    const size_t children = pick(depth == 0 ? 6 : 3);
+    for (size_t i = 0; i < children; ++i) {
+      std::string name = bytes(size(8, 100));
+      if (b->kv.count(name) != 0) continue;
+      random_bucket(rng, &b->buckets[name], depth + 1);
+    }
+  }
+}
+
+TEST(BboltWriter, RandomContentAgreesWithRealBbolt) {
+  const std::string tool = bboltcheck();
+  ASSERT_FALSE(tool.empty());
+  std::mt19937_64 rng(20261207);
+  for (int round = 0; round < 12; ++round) {
+    SCOPED_TRACE(round);
+    Model m;
+    const size_t top = 1 + rng() % 5;
+    for (size_t i = 0; i < top; ++i) {
+      std::string name(1 + rng() % 10, '\0');
+      for (char& c : name) c = static_cast<char>(rng() % 256);
+      random_bucket(rng, &m.buckets[name], 1);
+    }
+    WriterOptions opts;
+    opts.page_size = std::vector<uint32_t>{512, 1024, 4096, 8192}[rng() % 4];
+    opts.fill_percent = std::vector<double>{1.0, 0.9, 0.5, 0.1}[rng() % 4];
+    opts.txid = 1 + rng() % 1000;
+    round_trip(m, opts);
+
+    // The same content written by real bbolt, read by us.
+    TempDir dir;
+    write_file(dir.file("spec"), dump_model(m));
+    std::string out;
+    ASSERT_EQ(
+        run(tool + " gen " + dir.file("db") + " - " + std::to_string(opts.page_size) + " 2>&1",
+            &out, dir.file("spec")),
+        0)
+        << out;
+    auto r = open_ok(dir.file("db"));
+    ASSERT_NE(r, nullptr);
+    Status s = r->check();
+    EXPECT_TRUE(s.is_ok()) << s.to_string();
+    EXPECT_TRUE(dump(*r) == dump_model(m));
+  }
 }
 
 TEST(BboltWriter, TxidAndCreateFd) {

@@ -299,6 +299,8 @@ Status ReaderImpl::init() {
     if (m.ok || m0.ok) {
       m1 = std::move(m);
       if (m1.ok) break;
+    } else if (ps == kDefaultPageSize) {
+      m1.why = "at offset " + u(ps) + ": " + m.why;
     }
   }
   if (!m0.ok && !m1.ok) {
@@ -325,11 +327,11 @@ Status ReaderImpl::load_page(uint64_t pgid, bool want_tree, Page* out) {
     return loss("page " + u(pgid) + ": outside the data pages (high water mark " +
                 u(meta_.high_water) + ")");
   }
-  std::string_view head;
-  RETURN_IF_ERROR(src_->read(pgid * ps, kPageHeaderSize, &head, &out->buf));
-  out->data = head;
+  // The first page (with the header) in one read; the overflow, if any, in
+  // a second one.
+  RETURN_IF_ERROR(src_->read(pgid * ps, ps, &out->data, &out->buf));
   RETURN_IF_ERROR(parse_header(out));
-  uint64_t id = get64(head.data() + kOffId);
+  uint64_t id = get64(out->data.data() + kOffId);
   if (id != pgid) return loss("page " + u(pgid) + ": header says page " + u(id));
   if (want_tree ? (out->flags != kBranchPage && out->flags != kLeafPage)
                 : out->flags != kFreelistPage) {
@@ -345,7 +347,7 @@ Status ReaderImpl::load_page(uint64_t pgid, bool want_tree, Page* out) {
   if (span > kMaxPageSpan) {
     return loss("page " + u(pgid) + ": overflow " + u(out->overflow) + " exceeds any valid page");
   }
-  RETURN_IF_ERROR(src_->read(pgid * ps, span, &out->data, &out->buf));
+  if (span > ps) RETURN_IF_ERROR(src_->read(pgid * ps, span, &out->data, &out->buf));
   if (want_tree) RETURN_IF_ERROR(check_element_array(*out));
   return Status::ok();
 }
@@ -410,8 +412,13 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
   stack.emplace_back();
   RETURN_IF_ERROR(open_bucket(b, &stack.back().page));
   RETURN_IF_ERROR(mark(stack.back().page, seen, freed));
+  // Keys ascend strictly across the walk. A branch element i > 0 with key K
+  // bounds its subtree from below (bbolt's seek relies on it): the keys
+  // before it are < K, the next key after descending is >= K.
   std::string last_key;
   bool have_last = false;
+  std::string lower;
+  bool have_lower = false;
   while (!stack.empty()) {
     Frame& f = stack.back();
     if (f.next >= f.page.count) {
@@ -425,6 +432,11 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
       if (have_last && std::string_view(last_key) >= e.key) {
         return loss(f.page.name() + ": leaf element " + u(i) + " is not after the key before it");
       }
+      if (have_lower && e.key < std::string_view(lower)) {
+        return loss(f.page.name() + ": leaf element " + u(i) +
+                    " is below the key of the branch element above it");
+      }
+      have_lower = false;
       last_key.assign(e.key);
       have_last = true;
       RETURN_IF_ERROR(fn(f.page, i, e));
@@ -440,6 +452,12 @@ Status ReaderImpl::walk(const BucketRef& b, std::vector<bool>* seen, const std::
       if (prev >= key) {
         return loss(f.page.name() + ": branch element " + u(i) + " is not after the key before it");
       }
+      if (have_last && std::string_view(last_key) >= key) {
+        return loss(f.page.name() + ": branch element " + u(i) +
+                    " is not above the keys of the subtree before it");
+      }
+      lower.assign(key);
+      have_lower = true;
     }
     if (child < 2 || child >= meta_.high_water) {
       return loss(f.page.name() + ": branch element " + u(i) + " points to page " + u(child) +

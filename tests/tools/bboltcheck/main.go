@@ -5,6 +5,9 @@
 //	bboltcheck dump <db>              tx.Check(), then every bucket and key
 //	bboltcheck gen <db> sample [ps]   writes a fixed sample (see genSample)
 //	bboltcheck gen <db> - [ps]        writes the content of a dump read from stdin
+//	bboltcheck modify <db>            read-write: in every top-level bucket deletes
+//	                                  the first key and puts "~added", commits,
+//	                                  then tx.Check() (our files must stay usable)
 //
 // gen truncates the file to its high water mark afterwards.
 //
@@ -273,9 +276,30 @@ func shrink(path string) {
 	}
 }
 
+// modify changes every top-level bucket in one read-write transaction.
+func modify(db *bolt.DB) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if k, v := b.Cursor().First(); k != nil {
+				if v == nil {
+					if err := b.DeleteBucket(k); err != nil {
+						return err
+					}
+				} else if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return b.Put([]byte("~added"), []byte("by bboltcheck"))
+		})
+	})
+	if err != nil {
+		die("modify: %v", err)
+	}
+}
+
 func main() {
 	if len(os.Args) < 3 {
-		die("usage: bboltcheck check|dump <db> | gen <db> sample|- [pagesize]")
+		die("usage: bboltcheck check|dump|modify <db> | gen <db> sample|- [pagesize]")
 	}
 	cmd, path := os.Args[1], os.Args[2]
 	switch cmd {
@@ -291,6 +315,16 @@ func main() {
 		check(db)
 		if cmd == "dump" {
 			dump(db)
+		}
+	case "modify":
+		db, err := bolt.Open(path, 0600, nil)
+		if err != nil {
+			die("open %s: %v", path, err)
+		}
+		modify(db)
+		check(db)
+		if err := db.Close(); err != nil {
+			die("close: %v", err)
 		}
 	case "gen":
 		if len(os.Args) < 4 {
