@@ -5,11 +5,12 @@ restored by our etcdutl and served by ours, with the same `snapshot
 status`; and raft snapshots sent between members of a mixed cluster, a
 leader of ours catching up a reference follower and the reverse."""
 
+import base64
 import json
 import pathlib
 import shutil
 import subprocess
-import time
+import threading
 
 import pytest
 
@@ -84,8 +85,6 @@ def contents(m, prefix: str = "s") -> dict:
     """key -> (value, create, mod, version) under `prefix`, read from m's
     own store."""
     out = json.loads(m.ok("get", prefix, "--prefix", "--consistency=s", "-w", "json"))
-    import base64
-
     return {base64.b64decode(kv["key"]).decode(): (base64.b64decode(kv.get("value", "")).decode(),
                                                    kv["create_revision"], kv["mod_revision"],
                                                    kv["version"])
@@ -145,6 +144,9 @@ def test_a_reference_snapshot_is_restored_by_etcdutl(etcd_factory, tmp_path):
     r_table = must(ref_etcdctl("snapshot", "status", str(snap), "-w", "table"), "ref table")
     o_table = must(etcdutl("snapshot", "status", str(snap), "-w", "table"), "our table")
     assert o_table == r_table
+    # Our etcdctl's deprecated `snapshot status` is etcdutl's.
+    ctl = our_etcdctl("snapshot", "status", str(snap), "-w", "json")
+    assert json.loads(must(ctl, "etcdctl snapshot status")) == ref
 
     dst = etcd_factory(name="dst", sub="restored")
     must(etcdutl(*restore_args(dst, snap)), "etcdutl snapshot restore")
@@ -191,8 +193,6 @@ def test_a_reference_db_file_is_restored_with_skip_hash_check(etcd_factory, tmp_
 
 
 def write_many(c: Cluster, idx: list[int], n: int, prefix: str, threads: int = 8) -> None:
-    import threading
-
     errors = []
 
     def work(k):

@@ -182,6 +182,23 @@ TEST_F(BboltExportTest, ReplaceWithAcceptsBboltAndLmdbImages) {
   EXPECT_NE(::access((bolt + ".lmdb").c_str(), F_OK), 0);
   EXPECT_NE(::access((bolt + ".lmdb-lock").c_str(), F_OK), 0);
 
+  // An LMDB image (what an older member of ours sends) replaces it too.
+  {
+    BatchTx tx = other->batch_tx();
+    ASSERT_TRUE(tx.put(Bucket::kKey, "gone", "x").is_ok());
+  }
+  {
+    auto reader = be_->copy_lmdb();
+    ASSERT_TRUE(reader.is_ok());
+    ASSERT_TRUE(save_snapshot_file(**reader, bolt + ".tmp").is_ok());
+    std::filesystem::resize_file(bolt + ".tmp", std::filesystem::file_size(bolt + ".tmp") - 32);
+    std::filesystem::rename(bolt + ".tmp", bolt);
+  }
+  ASSERT_FALSE(bbolt::is_bbolt_file(bolt));
+  ASSERT_TRUE(other->replace_with(bolt).is_ok());
+  EXPECT_EQ(content_of(*other), want);
+  EXPECT_NE(::access(bolt.c_str(), F_OK), 0);
+
   // A corrupt bbolt image (meta pages without a valid checksum) and a file
   // of neither format are refused; the backend stays as it was.
   std::string bad(8192, '\0');

@@ -8,6 +8,7 @@
 
 #include "storage/backend/backend.h"
 #include "storage/backend/test_util.h"
+#include "storage/bbolt/bbolt.h"
 
 namespace etcd::backend {
 namespace {
@@ -93,13 +94,32 @@ TEST_F(SnapshotTest, RoundTripThroughAFile) {
   struct stat st;
   ASSERT_EQ(::stat(restored.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(static_cast<uint64_t>(st.st_size) + kSha256Size, read_file(path).size());
+  // The snapshot is a bbolt image; the installed db is LMDB, imported.
+  EXPECT_TRUE(bbolt::is_bbolt_file(path));
+  EXPECT_FALSE(bbolt::is_bbolt_file(restored));
 
   auto dst = must_open(restored, manual_options(), clock_);
   EXPECT_EQ(dst->hash(), src_->hash());
   EXPECT_EQ(dst->consistent_index(), (ConsistentIndex{Index(77), Term(3)}));
   EXPECT_EQ(dst->read_tx().range(Bucket::kKey, "", "").size(), 300u);
   EXPECT_EQ(dst->read_tx().get(Bucket::kMembers, "abc"), "{}");
+}
+
+TEST_F(SnapshotTest, AnLmdbImageInstallsAsItIs) {
+  // What this server streamed before its snapshots were bbolt.
+  auto reader = src_->copy_lmdb();
+  ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+  const std::string path = dir_.path() + "/lmdb-snapshot.db";
+  ASSERT_TRUE(save_snapshot_file(**reader, path).is_ok());
+  EXPECT_FALSE(bbolt::is_bbolt_file(path));
+  const std::string restored = dir_.path() + "/restored/member/snap/db";
+  ASSERT_TRUE(install_snapshot(path, restored).is_ok());
+  struct stat st;
+  ASSERT_EQ(::stat(restored.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size) + kSha256Size, read_file(path).size());
+  auto dst = must_open(restored, manual_options(), clock_);
+  EXPECT_EQ(dst->hash(), src_->hash());
+  EXPECT_EQ(dst->consistent_index(), (ConsistentIndex{Index(77), Term(3)}));
 }
 
 TEST_F(SnapshotTest, CorruptedSnapshotIsRejected) {
