@@ -12,7 +12,9 @@ import grpc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 _PROTOS = ["etcdserverpb/rpc.proto", "mvccpb/kv.proto", "authpb/auth.proto",
-           "v3lockpb/v3lock.proto", "v3electionpb/v3election.proto"]
+           "v3lockpb/v3lock.proto", "v3electionpb/v3election.proto",
+           "etcdserverpb/etcdserver.proto", "membershippb/membership.proto",
+           "serverpb/raft_internal.proto", "raftpb/raft.proto", "walpb/record.proto"]
 _out: pathlib.Path | None = None
 
 
@@ -37,6 +39,12 @@ def kv():
     """The mvccpb.kv_pb2 module."""
     _compile()
     return importlib.import_module("mvccpb.kv_pb2")
+
+
+def module(name: str):
+    """Any compiled module by its proto path: module("raftpb/raft") is raftpb.raft_pb2."""
+    _compile()
+    return importlib.import_module(name.replace("/", ".") + "_pb2")
 
 
 def lock():
