@@ -106,6 +106,10 @@ TEST(CliTest, ErrorsOfTheOperations) {
       << r.err;
   r = run({"migrate-to-etcd"});
   EXPECT_EQ(r.code, 1);
+  r = run({"migrate-to-etcd", "--data-dir", "/nonexistent/d", "--target-version", "3.3"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--target-version must be 3.4 or 3.5, not \"3.3\""), std::string::npos)
+      << r.err;
   r = run({"snapshot", "save", "x.db"});
   EXPECT_EQ(r.code, kExitBadArgs);
   EXPECT_EQ(r.err,
