@@ -253,7 +253,7 @@ int run_defrag(Invocation& inv) {
 int run_migrate_to_etcd(Invocation& inv) {
   const std::string dir = inv.str("data-dir");
   auto logger = make_console_logger(inv.err);
-  auto r = migrate_to_etcd(dir, logger.get());
+  auto r = migrate_to_etcd(dir, logger.get(), inv.str("target-version"));
   if (logger) logger->flush();
   if (!r.is_ok()) {
     return fail(inv.err, kExitError,
@@ -304,10 +304,16 @@ std::unique_ptr<Command> build_tree() {
   auto migrate = std::make_unique<Command>();
   migrate->use = "migrate-to-etcd";
   migrate->short_desc = "Converts a stopped member's data dir back to etcd's bbolt db";
-  migrate->flags = {{"data-dir", 0, FlagType::kString, "",
-                     "Required. The data directory of a stopped member to hand back to etcd.",
-                     true}};
+  migrate->flags = {
+      {"data-dir", 0, FlagType::kString, "",
+       "Required. The data directory of a stopped member to hand back to etcd.", true},
+      {"target-version", 0, FlagType::kString, "3.4",
+       "etcd version to hand the data dir to: 3.4 caps the cluster version the "
+       ".snap files hold at 3.4, 3.5 leaves them"}};
   migrate->run = run_migrate_to_etcd;
+  // Ours alone: left out of the command list, so `etcdutl --help` stays
+  // etcd's text byte for byte (its column width too); docs/etcdutl.md.
+  migrate->hidden = true;
   root->add(std::move(migrate));
 
   auto hashkv = std::make_unique<Command>();

@@ -55,6 +55,12 @@ TEST(CliTest, VersionAndHelp) {
   EXPECT_NE(sub.out.find("--skip-hash-check"), std::string::npos);
   EXPECT_NE(sub.out.find("Global Flags:"), std::string::npos);
   EXPECT_EQ(run({"help", "snapshot", "restore"}).out, sub.out);
+  // Ours alone, hidden from the list but with its own help.
+  EXPECT_EQ(r.out.find("migrate-to-etcd"), std::string::npos);
+  sub = run({"migrate-to-etcd", "--help"});
+  EXPECT_EQ(sub.code, 0);
+  EXPECT_NE(sub.out.find("etcdutl migrate-to-etcd [flags]"), std::string::npos) << sub.out;
+  EXPECT_NE(sub.out.find("--data-dir string"), std::string::npos) << sub.out;
 }
 
 TEST(CliTest, ArgumentErrors) {
@@ -91,6 +97,19 @@ TEST(CliTest, ErrorsOfTheOperations) {
   r = run({"defrag", "--data-dir", "/nonexistent/d"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err.rfind("Error: Failed to defragment etcd data[/nonexistent/d] (", 0), 0u) << r.err;
+  r = run({"migrate-to-etcd", "--data-dir", "/nonexistent/d"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Error: Failed to migrate etcd data[/nonexistent/d] (no member db in "
+                       "/nonexistent/d: stat /nonexistent/d/member/snap/db: No such file or "
+                       "directory)\n"),
+            std::string::npos)
+      << r.err;
+  r = run({"migrate-to-etcd"});
+  EXPECT_EQ(r.code, 1);
+  r = run({"migrate-to-etcd", "--data-dir", "/nonexistent/d", "--target-version", "3.3"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--target-version must be 3.4 or 3.5, not \"3.3\""), std::string::npos)
+      << r.err;
   r = run({"snapshot", "save", "x.db"});
   EXPECT_EQ(r.code, kExitBadArgs);
   EXPECT_EQ(r.err,

@@ -1,9 +1,19 @@
 #include "etcdutl/migrate.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <chrono>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include "base/duration.h"
 #include "env/clock.h"
@@ -13,15 +23,89 @@
 #include "storage/backend/bbolt_convert.h"
 #include "storage/backend/fs_util.h"
 #include "storage/bbolt/bbolt.h"
+#include "storage/snap/snap_file.h"
 
 namespace etcd::utl {
 
 namespace fs = backend::fs;
 
+namespace {
+
+// Sets the v2 store's /0/version node (etcd's cluster version) to "3.4.0"
+// when it is above 3.4. True when it changed something.
+bool cap_version_node(nlohmann::ordered_json& node) {
+  if (!node.is_object()) return false;
+  auto path = node.find("Path");
+  if (path != node.end() && path->is_string() && *path == "/0/version") {
+    auto value = node.find("Value");
+    if (value == node.end() || !value->is_string()) return false;
+    const std::string v = value->get<std::string>();
+    int major = 0;
+    int minor = 0;
+    if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) != 2) return false;
+    if (major < 3 || (major == 3 && minor <= 4)) return false;
+    *value = "3.4.0";
+    return true;
+  }
+  auto children = node.find("Children");
+  if (children == node.end() || !children->is_object()) return false;
+  bool changed = false;
+  for (auto& [name, child] : children->items()) changed |= cap_version_node(child);
+  return changed;
+}
+
+// Caps the cluster version in every .snap file of `snap_dir` at 3.4.
+Status cap_snap_versions(const std::string& snap_dir, std::vector<std::string>* capped) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(snap_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 5 && name.ends_with(".snap")) files.push_back(e.path().string());
+  }
+  if (ec) return internal_error("list " + snap_dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in.good() && !in.eof()) return internal_error("read " + f);
+    auto snap = snap::decode_snap_file(bytes.str());
+    if (!snap.is_ok()) return Status(snap.status().code(), f + ": " + snap.status().message());
+    auto store = nlohmann::ordered_json::parse(snap->data(), nullptr, false);
+    if (store.is_discarded() || !store.contains("Root")) {
+      return data_loss(f + ": the v2 store in it is not etcd's JSON");
+    }
+    if (!cap_version_node(store["Root"])) continue;
+    snap->set_data(store.dump());
+    const std::string tmp = f + ".tmp";
+    {
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return fs::errno_status("create " + tmp, errno);
+      Status w = fs::write_all(fd, snap::encode_snap_file(*snap));
+      if (w.is_ok() && ::fsync(fd) != 0) w = fs::errno_status("fsync " + tmp, errno);
+      ::close(fd);
+      if (!w.is_ok()) {
+        ::unlink(tmp.c_str());
+        return w;
+      }
+    }
+    if (::rename(tmp.c_str(), f.c_str()) != 0) return fs::errno_status("rename " + tmp, errno);
+    RETURN_IF_ERROR(fs::sync_dir(snap_dir));
+    capped->push_back(f);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 std::string migrate_tmp_path(const std::string& db) { return db + ".bbolt.tmp"; }
 std::string migrate_backup_path(const std::string& db) { return db + ".lmdb-backup"; }
 
-Result<MigrateResult> migrate_to_etcd(const std::string& data_dir, log::Logger* logger) {
+Result<MigrateResult> migrate_to_etcd(const std::string& data_dir, log::Logger* logger,
+                                      const std::string& target_version) {
+  if (target_version != "3.4" && target_version != "3.5") {
+    return invalid_argument("--target-version must be 3.4 or 3.5, not \"" + target_version + "\"");
+  }
   MigrateResult res;
   res.db = env::join_path(env::join_path(env::join_path(data_dir, "member"), "snap"), "db");
   res.backup = migrate_backup_path(res.db);
@@ -77,6 +161,11 @@ Result<MigrateResult> migrate_to_etcd(const std::string& data_dir, log::Logger* 
     }
   }
   if (st.is_ok()) st = fs::sync_dir(fs::dir_of(res.db));
+  // Before the swap: a crash between the two leaves ours' db with .snap
+  // files capped at 3.4, which ours reads as it does any 3.4 data dir.
+  if (st.is_ok() && target_version == "3.4") {
+    st = cap_snap_versions(fs::dir_of(res.db), &res.snaps_capped);
+  }
   if (st.is_ok()) st = fs::replace_keeping_original(res.db, tmp, res.backup);
   be->close();
   if (!st.is_ok()) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -18,17 +19,24 @@
 namespace etcd::utl {
 
 struct MigrateResult {
-  bool already = false;  // db was a bbolt file already: nothing was done
-  uint64_t bytes = 0;    // size of the bbolt file written
-  std::string db;        // member/snap/db
-  std::string backup;    // where the LMDB file is kept
+  bool already = false;                   // db was a bbolt file already: nothing was done
+  uint64_t bytes = 0;                     // size of the bbolt file written
+  std::string db;                         // member/snap/db
+  std::string backup;                     // where the LMDB file is kept
+  std::vector<std::string> snaps_capped;  // .snap files whose cluster version became 3.4.0
 };
 
 std::string migrate_tmp_path(const std::string& db);     // db.bbolt.tmp
 std::string migrate_backup_path(const std::string& db);  // db.lmdb-backup
 
+// `target_version` "3.4" (etcd 3.4 refuses a cluster version above its
+// own, which it reads from the v2 store of the newest .snap file): every
+// .snap file's /0/version above 3.4 is set to "3.4.0" (the file rewritten
+// whole: tmp, fsync, rename); "3.5": the .snap files stay as they are.
 // Errors: no db (kNotFound), a running member holds it (kUnavailable),
-// not a db of ours; on any error db is unchanged.
-Result<MigrateResult> migrate_to_etcd(const std::string& data_dir, log::Logger* logger = nullptr);
+// not a db of ours, an unreadable .snap file, a target other than 3.4 or
+// 3.5 (kInvalidArgument); on any error db is unchanged.
+Result<MigrateResult> migrate_to_etcd(const std::string& data_dir, log::Logger* logger = nullptr,
+                                      const std::string& target_version = "3.4");
 
 }  // namespace etcd::utl

@@ -61,7 +61,9 @@ struct Bootstrapped {
 raft::Config raft_config(const config::ServerConfig& cfg, raft::NodeId id, raft::Storage* storage,
                          log::Logger& logger, env::Clock& clock);
 
-// Errors: a half-made data dir (a backend with applied data and no WAL),
+// An etcd data dir's bbolt db is imported first (db_import.h).
+// Errors: a half-made data dir (a backend with applied data and no WAL, or
+// an etcd bbolt db in that state), a bbolt db that cannot be imported,
 // an --initial-cluster that does not name this member, a damaged WAL or
 // snapshot (kDataLoss), "existing" when no running member answers or none
 // lists this member.
