@@ -248,7 +248,8 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
   (void)warn_loose_permissions(fs, cfg.data_dir, logger);
   if (!cfg.wal_dir.empty()) (void)warn_loose_permissions(fs, cfg.wal_dir, logger);
   RETURN_IF_ERROR(env::mkdir_all(fs, dir.member, env::kPrivateDirMode));
-  const DbImportPaths import_paths{cfg.data_dir, dir.db, dir.wal, wal::Wal::exists(fs, dir.wal)};
+  const DbImportPaths import_paths{cfg.data_dir, dir.db, dir.wal, wal::Wal::exists(fs, dir.wal),
+                                   dir.snap,     &fs};
   // An etcd data dir: its bbolt db becomes ours before anything opens it
   // (also the half-made check of a bbolt db, before it is touched).
   RETURN_IF_ERROR(import_etcd_db(import_paths, logger, clock));

@@ -4,14 +4,24 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/duration.h"
+#include "server/membership.h"
+#include "server/v2_api.h"
 #include "storage/backend/bbolt_convert.h"
 #include "storage/backend/fs_util.h"
 #include "storage/bbolt/bbolt.h"
+#include "storage/snap/snapshotter.h"
+#include "v2store/store.h"
 
 namespace etcd::server {
 namespace {
@@ -68,6 +78,133 @@ Status remove_tmp(const std::string& tmp) {
   return fs::remove_if_exists(lock_path(tmp));
 }
 
+// The members and removed members recorded in a v2 store JSON (a .snap's
+// data) under /0/members/<hex id>/{raftAttributes,attributes} and
+// /0/removed_members/<hex id>. An empty member list when there are none.
+struct V2Membership {
+  std::vector<Member> members;
+  std::set<uint64_t> removed;
+};
+
+Result<V2Membership> v2_membership(std::string_view store_json) {
+  v2store::Store store({std::string(kV2ClusterPrefix), std::string(kV2KeysPrefix)});
+  auto recovered = store.recovery(store_json);
+  if (const auto* err = std::get_if<v2store::Error>(&recovered)) {
+    return Status(Code::kDataLoss, "the snapshot's v2 store is not readable: " + err->message());
+  }
+  V2Membership out;
+  auto hex_id = [](const std::string& key) -> std::optional<uint64_t> {
+    const std::string name = key.substr(key.rfind('/') + 1);
+    if (name.empty() || name.size() > 16) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : name) {
+      const int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                    : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+                                                                : -1;
+      if (d < 0) return std::nullopt;
+      v = v << 4 | static_cast<uint64_t>(d);
+    }
+    return v;
+  };
+  auto members = store.get("/0/members", /*recursive=*/true, /*sorted=*/true);
+  const auto* listed = std::get_if<v2store::Event>(&members);
+  if (listed != nullptr && listed->node && listed->node->nodes) {
+    for (const v2store::NodeExtern& m : *listed->node->nodes) {
+      auto id = hex_id(m.key);
+      if (!id || !m.nodes) continue;
+      nlohmann::json raft, attrs;
+      for (const v2store::NodeExtern& f : *m.nodes) {
+        if (!f.value) continue;
+        auto j = nlohmann::json::parse(*f.value, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded() || !j.is_object()) continue;
+        if (f.key.ends_with("/raftAttributes")) raft = std::move(j);
+        if (f.key.ends_with("/attributes")) attrs = std::move(j);
+      }
+      if (!raft.is_object()) continue;  // not a member etcd would load either
+      nlohmann::json merged = {{"id", *id}};
+      for (auto& [k, v] : raft.items()) merged[k] = v;
+      for (auto& [k, v] : attrs.items()) merged[k] = v;
+      auto member = Member::from_json(merged.dump());
+      if (member.is_ok()) out.members.push_back(std::move(member).value());
+    }
+  }
+  auto removed = store.get("/0/removed_members", /*recursive=*/false, /*sorted=*/true);
+  const auto* gone = std::get_if<v2store::Event>(&removed);
+  if (gone != nullptr && gone->node && gone->node->nodes) {
+    for (const v2store::NodeExtern& r : *gone->node->nodes) {
+      if (auto id = hex_id(r.key)) out.removed.insert(*id);
+    }
+  }
+  return out;
+}
+
+// See import_etcd_db: the newest .snap's membership replaces the members
+// buckets of the imported LMDB file `lmdb` when the two are at one index.
+Status adopt_snapshot_membership(const DbImportPaths& p, const std::string& lmdb,
+                                 log::Logger& logger, env::Clock& clock) {
+  if (p.snap_dir.empty() || p.fs == nullptr) return Status::ok();
+  snap::Snapshotter snapshotter(*p.fs, p.snap_dir, /*max_snapshots=*/0);
+  auto snapshot = snapshotter.load_newest();
+  if (!snapshot.is_ok()) {
+    // No .snap (a WAL-only dir): the WAL's entries carry the membership.
+    return snapshot.status().code() == Code::kNotFound ? Status::ok() : snapshot.status();
+  }
+  const uint64_t snap_index = snapshot->metadata().index();
+  auto v2 = v2_membership(snapshot->data());
+  if (!v2.is_ok() || v2->members.empty()) return Status::ok();
+  backend::Options bo;
+  bo.background_commit = false;
+  auto opened = backend::Backend::open(lmdb, bo, clock);
+  if (!opened.is_ok()) return opened.status();
+  std::unique_ptr<backend::Backend> be = std::move(opened).value();
+  Status result = Status::ok();
+  if (be->consistent_index().index.value() == snap_index) {
+    std::vector<std::string> before;
+    {
+      backend::ReadTx r = be->read_tx();
+      r.for_each(backend::Bucket::kMembers, "", "", [&](std::string_view k, std::string_view) {
+        before.emplace_back(k);
+        return true;
+      });
+    }
+    std::vector<std::string> after;
+    for (const Member& m : v2->members) after.push_back(backend::member_key(m.id));
+    std::sort(after.begin(), after.end());
+    if (before != after) {
+      {
+        backend::BatchTx tx = be->batch_tx();
+        for (const auto& bucket : {backend::Bucket::kMembers, backend::Bucket::kMembersRemoved}) {
+          std::vector<std::string> keys;
+          tx.for_each(bucket, "", "", [&](std::string_view k, std::string_view) {
+            keys.emplace_back(k);
+            return true;
+          });
+          for (const std::string& k : keys) tx.del(bucket, k);
+        }
+        for (const Member& m : v2->members) {
+          if (Status st = tx.put(backend::Bucket::kMembers, backend::member_key(m.id), m.to_json());
+              !st.is_ok() && result.is_ok()) {
+            result = st;
+          }
+        }
+        for (uint64_t id : v2->removed) {
+          if (Status st = tx.put(backend::Bucket::kMembersRemoved,
+                                 backend::member_key(MemberId(id)), backend::kMemberRemovedValue);
+              !st.is_ok() && result.is_ok()) {
+            result = st;
+          }
+        }
+      }
+      be->force_commit();
+      logger.warn(
+          "the db's members differ from its snapshot's; took the snapshot's (etcd keeps the "
+          "membership in the v2 store)",
+          {{"db-members", before}, {"snapshot-members", after}, {"snapshot-index", snap_index}});
+    }
+  }
+  be->close();
+  return result;
+}
 }  // namespace
 
 std::string import_tmp_path(const std::string& db) { return db + ".import.tmp"; }
@@ -123,6 +260,12 @@ Status import_etcd_db(const DbImportPaths& p, log::Logger& logger, env::Clock& c
     return Status(st.code(), "importing the etcd (bbolt) db " + p.db + " failed: " + st.message() +
                                  " (the db is unchanged)");
   }
+  if (Status st = adopt_snapshot_membership(p, tmp, logger, clock); !st.is_ok()) {
+    (void)remove_tmp(tmp);
+    return Status(st.code(), "importing the etcd (bbolt) db " + p.db + " failed: " + st.message() +
+                                 " (the db is unchanged)");
+  }
+  RETURN_IF_ERROR(fs::remove_if_exists(lock_path(tmp)));
   RETURN_IF_ERROR(fs::sync_dir(fs::dir_of(p.db)));
   for (const std::string& b : stats.skipped_buckets) {
     logger.warn("skipped a bucket etcd does not use", {{"path", p.db}, {"bucket", b}});

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "env/clock.h"
+#include "env/file_system.h"
 
 namespace etcd::server {
 
@@ -23,6 +24,9 @@ struct DbImportPaths {
   std::string db;        // member/snap/db
   std::string wal;       // the WAL directory (member/wal or --wal-dir)
   bool wal_exists = false;
+  // The .snap files' directory (member/snap); empty: no membership check.
+  std::string snap_dir;
+  env::FileSystem* fs = nullptr;
 };
 
 // The names beside `db` the import uses.
@@ -33,6 +37,12 @@ std::string import_backup_path(const std::string& db);  // db.etcd-bbolt
 // a consistent index above 0: the error of half_made_error, and nothing is
 // touched), imports it into db.import.tmp, fsyncs, keeps the original as
 // db.etcd-bbolt and renames the import over db, and logs what it did.
+// etcd 3.4/3.5 keep the membership in the v2 store and the members buckets
+// only as a copy, and etcd 3.4's `snapshot restore` leaves the source
+// cluster's members in the buckets (its new members are only in the .snap).
+// So when the imported db is exactly at the newest .snap (consistent index
+// == snapshot index, as a restore leaves it), the members and removed
+// members of that snapshot's v2 store replace the buckets' (logged).
 // Otherwise it only removes a leftover db.import.tmp (a crash before the
 // rename). Sets *imported when it converted the file.
 // Errors: kUnavailable (another process holds the bbolt file's lock),
