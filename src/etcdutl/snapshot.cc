@@ -12,6 +12,7 @@
 #include "env/file_system.h"
 #include "env/posix_file_system.h"
 #include "etcdutl/db_reader.h"
+#include "raft/raftpb_encode.h"
 #include "raftpb/raft.pb.h"
 #include "server/cluster_ids.h"
 #include "server/config/config.h"
@@ -187,7 +188,7 @@ Status write_raft_state(const std::string& wal_dir, const std::string& snap_dir,
     e.set_type(raftpb::EntryConfChange);
     e.set_term(1);
     e.set_index(entries.size());
-    e.set_data(cc.SerializeAsString());
+    e.set_data(raft::gogo::encode(cc));  // etcd's bytes
     cs.add_voters(id.value());
   }
   const uint64_t commit = entries.size();

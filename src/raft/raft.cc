@@ -4,6 +4,7 @@
 
 #include "base/ids.h"
 #include "raft/confchange/confchange.h"
+#include "raft/raftpb_encode.h"
 
 namespace etcd::raft {
 namespace {
@@ -1023,6 +1024,7 @@ void Raft::advance(uint64_t applied_cursor, const std::vector<raftpb::Entry>& pe
         applied_cursor >= pending_conf_index_ && state_ == StateType::kLeader) {
       raftpb::Entry e;
       e.set_type(raftpb::EntryConfChangeV2);
+      e.set_data(gogo::encode(raftpb::ConfChangeV2()));  // etcd's data: 08 00
       bool ok = append_entry({e});
       ASSERT(ok, "refused un-refusable auto-leaving ConfChangeV2");
       pending_conf_index_ = raft_log_.last_index();

@@ -1,5 +1,7 @@
 #include "raft/rawnode.h"
 
+#include "raft/raftpb_encode.h"
+
 namespace etcd::raft {
 
 bool Ready::contains_updates() const {
@@ -49,7 +51,7 @@ Status RawNode::bootstrap(const std::vector<Peer>& peers) {
     e.set_type(raftpb::EntryConfChange);
     e.set_term(1);
     e.set_index(i + 1);
-    e.set_data(cc.SerializeAsString());
+    e.set_data(gogo::encode(cc));
     ents.push_back(std::move(e));
   }
   raft_->mutable_raft_log().append(ents);
@@ -82,7 +84,7 @@ Status RawNode::propose_conf_change(const raftpb::ConfChange& cc) {
   m.set_type(raftpb::MsgProp);
   auto* e = m.add_entries();
   e->set_type(raftpb::EntryConfChange);
-  e->set_data(cc.SerializeAsString());
+  e->set_data(gogo::encode(cc));
   return raft_->step(std::move(m));
 }
 
@@ -91,7 +93,7 @@ Status RawNode::propose_conf_change(const raftpb::ConfChangeV2& cc) {
   m.set_type(raftpb::MsgProp);
   auto* e = m.add_entries();
   e->set_type(raftpb::EntryConfChangeV2);
-  e->set_data(cc.SerializeAsString());
+  e->set_data(gogo::encode(cc));
   return raft_->step(std::move(m));
 }
 

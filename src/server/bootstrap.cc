@@ -152,8 +152,8 @@ Status bootstrap_new(const config::ServerConfig& cfg, const DataDir& dir, env::F
   auto n = raft::RawNode::create(raft_config(cfg, local.value(), b.raft.log.get(), logger, clock));
   if (!n.is_ok()) return n.status();
   std::vector<raft::Peer> peers;
-  for (Member m : members) {
-    m.name.clear();  // names are published by each member when it starts
+  for (const Member& m : members) {
+    // etcd 3.4's context: the member with its name from --initial-cluster.
     peers.push_back(raft::Peer{m.id.value(), m.to_json()});
   }
   RETURN_IF_ERROR((*n)->bootstrap(peers));
@@ -248,6 +248,8 @@ Result<Bootstrapped> bootstrap(const config::ServerConfig& cfg, env::FileSystem&
   (void)warn_loose_permissions(fs, cfg.data_dir, logger);
   if (!cfg.wal_dir.empty()) (void)warn_loose_permissions(fs, cfg.wal_dir, logger);
   RETURN_IF_ERROR(env::mkdir_all(fs, dir.member, env::kPrivateDirMode));
+  // Before the backend is opened (which would create an empty db).
+  RETURN_IF_ERROR(check_db_for_snapshot(fs, dir.snap, dir.db, wal::Wal::exists(fs, dir.wal)));
   const DbImportPaths import_paths{cfg.data_dir, dir.db, dir.wal, wal::Wal::exists(fs, dir.wal),
                                    dir.snap,     &fs};
   // An etcd data dir: its bbolt db becomes ours before anything opens it

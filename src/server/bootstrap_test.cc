@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/encoding.h"
 #include "env/posix_file_system.h"
 #include "server/test_util.h"
 #include "server/wal_metadata.h"
@@ -105,6 +106,26 @@ TEST_F(BootstrapTest, ANewMemberThenARestart) {
   close(*b);
 }
 
+// The bootstrap entry is etcd 3.4's, byte for byte: a gogoproto ConfChange
+// whose context is the member's JSON in Go's field order, name included.
+TEST_F(BootstrapTest, TheBootstrapConfChangeIsEtcds) {
+  auto b = boot();
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  const MemberId id = b->membership->local_id();
+  auto ents = b->node->raft().raft_log().all_entries();
+  ASSERT_EQ(ents.size(), 1u);
+  const std::string ctx = "{\"id\":" + std::to_string(id.value()) +
+                          ",\"peerURLs\":[\"http://127.0.0.1:2380\"],\"name\":\"infra1\"}";
+  std::string want = std::string("\x08\x00\x10\x00\x18", 5);
+  append_varint(&want, id.value());
+  want += '\x22';
+  append_varint(&want, ctx.size());
+  want += ctx;
+  EXPECT_EQ(ents[0].type(), raftpb::EntryConfChange);
+  EXPECT_EQ(ents[0].data(), want);
+  close(*b);
+}
+
 TEST_F(BootstrapTest, ANameMissingFromTheInitialClusterIsRefused) {
   cfg_.name = "infra9";
   auto b = boot();
@@ -136,6 +157,34 @@ TEST_F(BootstrapTest, AHalfMadeDataDirIsRefusedAndLeftAlone) {
   EXPECT_EQ(b.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(b.status().message().find("is half-made"), std::string::npos) << b.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "infra1.etcd/member/wal"));
+}
+
+// A WAL and a raft snapshot past index 0 but no db: the v3 data up to the
+// snapshot exists nowhere else, so the start is refused and no empty db made.
+TEST_F(BootstrapTest, AMissingDbWithASnapshotIsRefused) {
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    close(*b);
+  }
+  const auto snap = dir_ / "infra1.etcd/member/snap";
+  std::filesystem::remove(snap / "db");
+  // Without a snapshot a missing db is a member that has applied nothing.
+  {
+    auto b = boot();
+    ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+    close(*b);
+  }
+  std::filesystem::remove(snap / "db");
+  std::ofstream(snap / "0000000000000002-0000000000000066.snap") << "x";
+  auto b = boot();
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_EQ(b.status().code(), Code::kFailedPrecondition);
+  const std::string& msg = b.status().message();
+  EXPECT_NE(msg.find("failed to find database snapshot file"), std::string::npos) << msg;
+  EXPECT_NE(msg.find((snap / "db").string() + " is missing"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at index 102"), std::string::npos) << msg;
+  EXPECT_FALSE(std::filesystem::exists(snap / "db"));
 }
 
 TEST_F(BootstrapTest, ADamagedWalIsDataLoss) {

@@ -45,4 +45,32 @@ std::vector<std::string> warn_loose_permissions(env::FileSystem& fs, const std::
   return warned;
 }
 
+Status check_db_for_snapshot(env::FileSystem& fs, const std::string& snap_dir,
+                             const std::string& db_path, bool wal_exists) {
+  if (!wal_exists || env::exists(fs, db_path)) return Status::ok();
+  auto names = fs.list_dir(snap_dir);
+  if (!names.is_ok()) return Status::ok();  // no snap dir: no snapshot
+  // "<term>-<index>.snap", 16 hex digits each (the snapshotter's names).
+  uint64_t newest = 0;
+  std::string newest_name;
+  for (const std::string& n : *names) {
+    if (n.size() != 38 || n[16] != '-' || n.compare(33, 5, ".snap") != 0) continue;
+    const std::string hex = n.substr(17, 16);
+    if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+    const uint64_t index = std::stoull(hex, nullptr, 16);
+    if (index > newest) {
+      newest = index;
+      newest_name = n;
+    }
+  }
+  if (newest == 0) return Status::ok();
+  return failed_precondition(
+      "failed to find database snapshot file: " + db_path + " is missing, but " +
+      env::join_path(snap_dir, newest_name) + " is a raft snapshot at index " +
+      std::to_string(newest) +
+      " and the WAL no longer holds the entries before it: starting would lose the v3 data up "
+      "to that index; put the member's db back, or restore it ('etcdutl snapshot restore') into a "
+      "new data dir");
+}
+
 }  // namespace etcd::server

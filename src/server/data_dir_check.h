@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/status.h"
 #include "env/file_system.h"
 
 namespace etcd::server {
@@ -21,5 +22,14 @@ std::string go_file_mode(uint32_t mode, bool is_dir);
 // the paths warned about, for tests.
 std::vector<std::string> warn_loose_permissions(env::FileSystem& fs, const std::string& data_dir,
                                                 log::Logger& logger);
+
+// A restart (the WAL exists) whose backend db is gone while a raft snapshot
+// past index 0 is on disk: the WAL no longer holds the entries up to that
+// snapshot, so starting with a new empty db would silently lose the v3 data
+// up to it. etcd 3.4 refuses such a start ("failed to find database
+// snapshot file"); so do we, with kFailedPrecondition naming the db, the
+// snapshot and its index. Only file names are read; nothing is changed.
+Status check_db_for_snapshot(env::FileSystem& fs, const std::string& snap_dir,
+                             const std::string& db_path, bool wal_exists);
 
 }  // namespace etcd::server

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "raft/raftpb_encode.h"
 #include "server/membership.h"
 
 namespace etcd::server {
@@ -43,7 +44,7 @@ std::vector<raftpb::Entry> standalone_conf_changes(const std::vector<uint64_t>& 
     e.set_type(raftpb::EntryConfChange);
     e.set_term(term);
     e.set_index(next++);
-    e.set_data(cc.SerializeAsString());
+    e.set_data(raft::gogo::encode(cc));
     out.push_back(std::move(e));
   };
   // The add goes first: removing the others before would leave Raft with

@@ -6,14 +6,29 @@
 namespace etcd::server {
 
 std::string Member::to_json() const {
-  nlohmann::json j;
+  // etcd's json.Marshal of membership.Member (ConfigChangeContext for a
+  // promotion): its field order, its omitempty rules, a nil list as null.
+  nlohmann::ordered_json j;
   j["id"] = id.value();
-  j["peerURLs"] = peer_urls;
+  j["peerURLs"] = peer_urls.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(peer_urls);
+  if (is_learner) j["isLearner"] = true;
   if (!name.empty()) j["name"] = name;
   if (!client_urls.empty()) j["clientURLs"] = client_urls;
-  if (is_learner) j["isLearner"] = true;
   if (is_promote) j["isPromote"] = true;
-  return j.dump();
+  // Go also escapes <, > and & in strings (they only occur inside strings).
+  std::string out;
+  for (char c : j.dump()) {
+    if (c == '<') {
+      out += "\\u003c";
+    } else if (c == '>') {
+      out += "\\u003e";
+    } else if (c == '&') {
+      out += "\\u0026";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 Result<Member> Member::from_json(std::string_view text) {

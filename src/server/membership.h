@@ -30,8 +30,10 @@ struct Member {
   // learner's promotion (an AddNode of an existing member) so.
   bool is_promote = false;
 
-  // The JSON etcd carries in a ConfChange's context and stores:
-  // {"id":..,"peerURLs":[..],"name":"..","clientURLs":[..],"isLearner":false}
+  // The JSON etcd carries in a ConfChange's context and stores, in etcd's
+  // field order: {"id":..,"peerURLs":[..],"isLearner":true,"name":"..",
+  // "clientURLs":[..]} (the last three only when set; "isPromote":true last
+  // in a promotion's context). from_json takes any order.
   std::string to_json() const;
   static Result<Member> from_json(std::string_view json);
 };

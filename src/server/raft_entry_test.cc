@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/membership.h"
 #include "server/publisher.h"
 #include "serverpb/raft_internal.pb.h"
 
@@ -293,6 +294,41 @@ TEST(RaftEntryTest, InternalRaftRequestFieldNumbersAreEtcds) {
   v2.set_prev_exist(true);
   v2.set_refresh(true);
   EXPECT_EQ(v2.SerializeAsString(), field_varint(8, 1) + field_varint(17, 1));
+}
+
+}  // namespace
+}  // namespace etcd::server
+
+namespace etcd::server {
+namespace {
+
+// Member JSON as etcd's json.Marshal writes it: Go's field order, omitempty,
+// a nil list as null, <>& escaped; parsing takes any order.
+TEST(MemberJsonTest, GoFieldOrderAndOmitEmpty) {
+  Member m;
+  m.id = MemberId(10);
+  m.peer_urls = {"http://a:2380"};
+  EXPECT_EQ(m.to_json(), R"({"id":10,"peerURLs":["http://a:2380"]})");
+  m.name = "n&<>";
+  m.client_urls = {"http://a:2379"};
+  m.is_learner = true;
+  EXPECT_EQ(
+      m.to_json(),
+      R"({"id":10,"peerURLs":["http://a:2380"],"isLearner":true,"name":"n\u0026\u003c\u003e",)"
+      R"("clientURLs":["http://a:2379"]})");
+  auto back = Member::from_json(m.to_json());
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->name, "n&<>");
+  EXPECT_TRUE(back->is_learner);
+  Member promote;
+  promote.id = MemberId(7);
+  promote.is_promote = true;
+  EXPECT_EQ(promote.to_json(), R"({"id":7,"peerURLs":null,"isPromote":true})");
+  // The sorted-key form earlier builds wrote still reads.
+  auto old = Member::from_json(R"({"clientURLs":["c"],"id":3,"name":"x","peerURLs":["p"]})");
+  ASSERT_TRUE(old.is_ok());
+  EXPECT_EQ(old->name, "x");
+  EXPECT_EQ(old->peer_urls, std::vector<std::string>{"p"});
 }
 
 }  // namespace

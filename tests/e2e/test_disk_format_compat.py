@@ -6,7 +6,12 @@ The reference etcd and ours run one after the other with IDENTICAL flags
 --snapshot-count) on their own data dirs, take the same writes and stop.
 Their member and cluster ids are then the same (both derive from the
 peer URLs and the token), so the WAL's head records (crc, metadata,
-snapshot marker) must be the same bytes. The files are decoded with the
+snapshot marker), the bootstrap conf change entry (etcd's gogoproto
+encoding of raftpb, the member's JSON as its context), hard states of the
+same values, the snapshot markers and the .snap file's raft metadata must
+be the same bytes. Entries whose content differs (etcd 3.4 publishes its
+attributes as a v2 request, we as etcd 3.5's ClusterMemberAttrSet; request
+ids differ) are compared by what they decode to only. The files are decoded with the
 small independent reader in diskformat.py (framing, padding, CRC chain).
 
 Then the files cross over: the reference's `etcdctl backup` reads our
@@ -152,6 +157,26 @@ def test_wal_and_snap_match_the_reference(etcd_factory):
     assert w[OURS].records[1].data == b"\x08" + _varint(md.node_id) + b"\x10" + _varint(
         md.cluster_id)
 
+    # The bootstrap conf change is the same record, byte for byte (same
+    # data, same CRC chain up to it): {"id","peerURLs","name"} in etcd's
+    # order inside a gogoproto ConfChange inside a gogoproto Entry.
+    for kind in (REF, OURS):
+        assert w[kind].records[3].type == df.ENTRY, kind
+    assert w[OURS].records[3].raw == w[REF].records[3].raw, (
+        w[OURS].records[3].data, w[REF].records[3].data)
+    cc = raftpb.ConfChange.FromString(w[REF].entries[1].data)
+    assert cc.context == (b'{"id":%d,"peerURLs":["%s"],"name":"%s"}' % (
+        md.node_id, ref.peer_url.encode(), ref.name.encode())), cc.context
+    # Every entry starts with type, term and index, zeros written (etcd's
+    # gogoproto form); the new leader's empty entry is the same bytes.
+    for kind in (REF, OURS):
+        for i in w[kind].indexes:
+            e = w[kind].entries[i]
+            head = b"\x08" + _varint(e.type) + b"\x10" + _varint(e.term) + b"\x18" + _varint(i)
+            raw = _entry_data(w[kind], i)
+            assert raw.startswith(head), (kind, i, raw[:16])
+    assert _entry_data(w[OURS], 2) == _entry_data(w[REF], 2) == b"\x08\x00\x10\x02\x18\x02"
+
     # The log: the bootstrap conf change first (the member, by id and
     # peer URL), the new leader's empty entry, then the same puts in order.
     for kind in (REF, OURS):
@@ -172,6 +197,16 @@ def test_wal_and_snap_match_the_reference(etcd_factory):
         hs = w[kind].states[-1]
         assert (hs.term, hs.vote, hs.commit) == (2, md.node_id, w[kind].indexes[-1]), kind
         assert all(s.commit <= w[kind].indexes[-1] for s in w[kind].states)
+    # Hard states of the same values are the same bytes: all three fields,
+    # zeros included.
+    state_bytes = {kind: {(s.term, s.vote, s.commit): r.data for s, r in zip(
+        w[kind].states, [r for r in w[kind].records if r.type == df.STATE])} for kind in (REF, OURS)}
+    common = set(state_bytes[REF]) & set(state_bytes[OURS])
+    assert (1, 0, 1) in common and (2, md.node_id, w[REF].indexes[-1]) in common, common
+    for v in common:
+        assert state_bytes[OURS][v] == state_bytes[REF][v], v
+        assert state_bytes[REF][v] == b"\x08" + _varint(v[0]) + b"\x10" + _varint(
+            v[1]) + b"\x18" + _varint(v[2])
 
     # The .snap file: same name (term-index), same envelope, same raft
     # metadata; the data is the v2 store's JSON on both.
@@ -179,6 +214,10 @@ def test_wal_and_snap_match_the_reference(etcd_factory):
     assert snap[OURS].name == snap[REF].name
     s = {kind: df.read_snap(snap[kind])[0] for kind in (REF, OURS)}
     assert s[OURS].metadata == s[REF].metadata
+    # The raft snapshot's metadata (ConfState with auto_leave written, index,
+    # term) is the same bytes in both files.
+    meta = {kind: _field(df.read_snap(snap[kind])[1][2], 2) for kind in (REF, OURS)}
+    assert meta[OURS] == meta[REF], meta
     assert list(s[REF].metadata.conf_state.voters) == [md.node_id]
     assert snap[REF].name == f"{s[REF].metadata.term:016x}-{s[REF].metadata.index:016x}.snap"
     stores = {kind: json.loads(s[kind].data) for kind in (REF, OURS)}
@@ -194,7 +233,44 @@ def test_wal_and_snap_match_the_reference(etcd_factory):
     for kind in (REF, OURS):
         marker, _ = w[kind].snap_markers[-1]
         assert (marker.index, marker.term) == (s[kind].metadata.index, s[kind].metadata.term)
-    assert w[OURS].snap_markers[-1][1] == w[REF].snap_markers[-1][1]
+    assert [d for _, d in w[OURS].snap_markers] == [d for _, d in w[REF].snap_markers]
+
+
+def _entry_data(wal, index):
+    """The raw Entry bytes of the (last) record for `index`."""
+    out = None
+    for r in wal.records:
+        if r.type == df.ENTRY and raftpb.Entry.FromString(r.data).index == index:
+            out = r.data
+    return out
+
+
+def _field(buf, number):
+    """The raw bytes of length-delimited field `number` of a protobuf message."""
+    off = 0
+
+    def varint():
+        nonlocal off
+        v, shift = 0, 0
+        while True:
+            b = buf[off]
+            off += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+
+    while off < len(buf):
+        key = varint()
+        if key & 7 == 0:
+            varint()
+            continue
+        assert key & 7 == 2, key
+        n = varint()
+        if key >> 3 == number:
+            return buf[off:off + n]
+        off += n
+    raise AssertionError(f"no field {number}")
 
 
 def _varint(v):
@@ -306,10 +382,11 @@ def test_our_backup_reads_the_references_wal_and_snap(etcd_factory, tmp_path):
     bak = tmp_path / "backup"
     r = etcdctl_backup(OURS, copy, bak)
     assert r.returncode == 0, r.stderr
-    # The reference's snapshot, carried over (re-encoded, as etcd's backup
-    # re-encodes it: our raftpb encoding packs ConfState's ids).
+    # The reference's snapshot, carried over: re-encoded, as etcd's backup
+    # does, into the same bytes (our raftpb encoding is etcd's).
     snap = df.read_snap(only_snap(src.data_dir))[0]
     assert df.read_snap(only_snap(bak))[0] == snap
+    assert only_snap(bak).read_bytes() == only_snap(src.data_dir).read_bytes()
     old, new = Wal(src.data_dir), Wal(bak)
     assert new.metadata.node_id not in (0, old.metadata.node_id)
     assert new.metadata.cluster_id not in (0, old.metadata.cluster_id)
@@ -322,3 +399,25 @@ def test_our_backup_reads_the_references_wal_and_snap(etcd_factory, tmp_path):
         ("v2", "PUT", "/1/v2k/a")]
     assert new.decoded == [("v2", "PUT", "/1/v2k/a")]
     assert new.states[-1].commit == new.indexes[-1] == snap.metadata.index + 1
+
+
+@pytest.mark.parametrize("kind", [REF, OURS])
+def test_a_missing_db_behind_a_snapshot_is_refused(etcd_factory, kind):
+    """A restart on a WAL and a .snap past index 0 whose member/snap/db is
+    gone: the WAL no longer has the entries before the snapshot, so the v3
+    keys up to it exist nowhere. etcd 3.4 refuses to start ("failed to find
+    database snapshot file"); ours refuses too, naming the db and the
+    snapshot index, and creates no empty db."""
+    m = write_and_stop(etcd_factory, kind, None, SNAPSHOT_COUNT)
+    snap_index = df.read_snap(only_snap(m.data_dir))[0].metadata.index
+    assert snap_index > 0
+    db = m.data_dir / "member" / "snap" / "db"
+    db.unlink()
+    m.start(wait=False)
+    assert m.wait_exit(timeout=15) != 0
+    log = m.log_text()
+    assert "failed to find database snapshot file" in log, m.log_tail()
+    if kind == OURS:
+        assert f"{db} is missing" in log, m.log_tail()
+        assert f"raft snapshot at index {snap_index} " in log, m.log_tail()
+        assert not db.exists(), "an empty db was created"

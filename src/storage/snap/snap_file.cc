@@ -4,6 +4,7 @@
 
 #include "base/crc32c.h"
 #include "base/encoding.h"
+#include "raft/raftpb_encode.h"
 
 namespace etcd::snap {
 namespace {
@@ -14,7 +15,7 @@ constexpr uint8_t kTagData = 0x12;  // field 2, length-delimited
 }  // namespace
 
 std::string encode_snap_file(const raftpb::Snapshot& snapshot) {
-  std::string data = snapshot.SerializeAsString();
+  std::string data = raft::gogo::encode(snapshot);  // etcd's bytes
   std::string out;
   out.reserve(data.size() + 16);
   out.push_back(static_cast<char>(kTagCrc));

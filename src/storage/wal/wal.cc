@@ -2,6 +2,7 @@
 
 #include "base/encoding.h"
 #include "metrics/metrics.h"
+#include "raft/raftpb_encode.h"
 
 #include <algorithm>
 #include <chrono>
@@ -257,9 +258,7 @@ Status Wal::check_appending() const {
 }
 
 void Wal::encode_state(const raftpb::HardState& hs, std::string* out, uint32_t* crc) {
-  scratch_.clear();
-  hs.SerializeToString(&scratch_);
-  append_record(out, RecordType::kState, scratch_, crc);
+  append_record(out, RecordType::kState, raft::gogo::encode(hs), crc);
 }
 
 Status Wal::save(const raftpb::HardState& hard_state, std::span<const raftpb::Entry> entries,
@@ -271,15 +270,17 @@ Status Wal::save(const raftpb::HardState& hard_state, std::span<const raftpb::En
   constexpr uint64_t kEnvelopeBytes = 28;
   for (const raftpb::Entry& e : entries) {
     // A record the reader would refuse must never be written.
-    if (e.ByteSizeLong() + kEnvelopeBytes > options_.max_record_bytes) {
+    const size_t bytes = raft::gogo::encoded_size(e);
+    if (bytes + kEnvelopeBytes > options_.max_record_bytes) {
       return invalid_argument("wal: entry " + std::to_string(e.index()) + " of " +
-                              std::to_string(e.ByteSizeLong()) + " bytes exceeds the maximum " +
+                              std::to_string(bytes) + " bytes exceeds the maximum " +
                               std::to_string(options_.max_record_bytes));
     }
   }
   for (const raftpb::Entry& e : entries) {
+    // etcd's gogoproto form, byte for byte (raft/raftpb_encode.h).
     scratch_.clear();
-    e.SerializeToString(&scratch_);
+    raft::gogo::append(&scratch_, e);
     append_record(&buf_, RecordType::kEntry, scratch_, &crc_);
     last_index_ = Index(e.index());
   }
