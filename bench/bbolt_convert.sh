@@ -67,8 +67,8 @@ wait_serving() {  # port timeout_s -> prints seconds waited
 }
 
 key_count() {  # port -> number of keys the member serves
-  "$BIN/etcdctl" --endpoints "127.0.0.1:$1" get "" --prefix --count-only -w json |
-    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("count", 0))'
+  "$BIN/etcdctl" --endpoints "127.0.0.1:$1" get "" --prefix --count-only -w fields |
+    awk -F' : ' '$1 == "\"Count\"" {print $2}'
 }
 
 stop_member() {  # pid

@@ -101,6 +101,9 @@ class WriterImpl final : public Writer {
   Status push(Tree* tree, size_t level, uint32_t flags, std::string_view key,
               std::string_view value, uint64_t child);
   Status flush(Tree* tree, size_t level);
+  // The largest leaf that packs elements of more than half a page together.
+  static constexpr uint64_t kPackedLeafPages = 16;
+  uint64_t packed_leaf_limit() const { return kPackedLeafPages * opts_.page_size; }
   Status write_big_leaf(Tree* tree, uint32_t flags, std::string_view key, std::string_view value);
   // Ends a tree: its root page id, or (inline_ok) the inline bucket image.
   Status close_tree(Tree* tree, bool inline_ok, std::string* bucket_value, uint64_t* root);
@@ -207,8 +210,11 @@ Status WriterImpl::push(Tree* tree, size_t level, uint32_t flags, std::string_vi
     // so that each level has at most half the pages of the one below and
     // the tree closes even when keys are as large as pages.
     const size_t min_elems = level == 0 ? 1 : 2;
-    if (p.elems.size() >= min_elems &&
-        (p.size() + esize > threshold_ || p.elems.size() >= 0xFFFF)) {
+    // Leaf elements of more than half a page share a leaf of up to
+    // kPackedLeafPages pages: alone, each would take a page and most of
+    // another (a 4.1 KB value in two 4 KiB pages).
+    const uint64_t limit = level == 0 && esize > threshold_ / 2 ? packed_leaf_limit() : threshold_;
+    if (p.elems.size() >= min_elems && (p.size() + esize > limit || p.elems.size() >= 0xFFFF)) {
       RETURN_IF_ERROR(flush(tree, level));
     }
   }
@@ -319,7 +325,7 @@ Status WriterImpl::add(std::string_view key, std::string_view value) {
   t.last_key.assign(key);
   t.has_key = true;
   const uint64_t esize = kLeafElementSize + key.size() + value.size();
-  if (kPageHeaderSize + esize > opts_.page_size) return fail(write_big_leaf(&t, 0, key, value));
+  if (kPageHeaderSize + esize > packed_leaf_limit()) return fail(write_big_leaf(&t, 0, key, value));
   return fail(push(&t, 0, 0, key, value, 0));
 }
 
