@@ -11,8 +11,10 @@
 #   3. export: `etcdutl migrate-to-etcd` of the restored data dir (LMDB ->
 #      bbolt), and the reference etcd started on the result.
 #
-# Peak memory is the maximum resident set size of the process (GNU time's
-# %M, or the server's VmHWM). Everything is made in a temporary directory and
+# Peak memory: the maximum resident set size (which counts the pages of a
+# memory-mapped db file the process reads) and the peak of its anonymous
+# memory (what it allocated), by bench/peak_mem.py; for the server, VmHWM
+# and RssAnon once it serves. Everything is made in a temporary directory and
 # removed at the end; only processes this script started are stopped.
 #
 # Environment: DB_MB [1100] VAL_SIZE [4096] KEEP [0: remove the temp dir]
@@ -22,7 +24,7 @@ DB_MB=${DB_MB:-1100}
 VAL_SIZE=${VAL_SIZE:-4096}
 BIN=$PWD/build/bin
 REF=/usr/bin/etcd
-for b in "$BIN/etcd" "$BIN/etcdutl" "$BIN/benchmark" "$REF" /usr/bin/time; do
+for b in "$BIN/etcd" "$BIN/etcdutl" "$BIN/benchmark" "$REF"; do
   [ -x "$b" ] || { echo "bbolt_convert: $b is missing (scripts/build release)" >&2; exit 1; }
 done
 
@@ -77,13 +79,13 @@ stop_member() {  # pid
   kill -9 "$1" 2>/dev/null || true
 }
 
-measure() {  # label cmd... : runs cmd under GNU time, prints "label: s, MB"
+measure() {  # label cmd... : runs cmd, prints "| label | s | peak RSS MB | peak anonymous MB |"
   local label=$1
   shift
-  /usr/bin/time -f '%e %M' -o "$TMP/time.out" "$@" >"$TMP/cmd.out" 2>&1 ||
+  /usr/bin/python3 bench/peak_mem.py --out "$TMP/time.out" "$@" >"$TMP/cmd.out" 2>&1 ||
     { echo "bbolt_convert: $label failed:" >&2; cat "$TMP/cmd.out" >&2; exit 1; }
-  read -r secs kb <"$TMP/time.out"
-  printf '| %s | %s s | %d MB |\n' "$label" "$secs" $((kb / 1024))
+  read -r secs rss anon <"$TMP/time.out"
+  printf '| %s | %s s | %d MB | %d MB |\n' "$label" "$secs" "$rss" "$anon"
 }
 
 # 1. The reference writes the data set.
@@ -97,8 +99,8 @@ db=$TMP/ref.etcd/member/snap/db
 db_mb=$(($(stat -c %s "$db") >> 20))
 echo "data set: $total keys of $VAL_SIZE bytes, bbolt db $db_mb MB"
 echo
-echo "| step | time | peak RSS |"
-echo "|---|---|---|"
+echo "| step | time | peak RSS | peak anonymous memory |"
+echo "|---|---|---|---|"
 
 # 2. Import.
 measure "import: etcdutl snapshot restore (bbolt -> LMDB)" \
@@ -108,7 +110,8 @@ cp -a "$TMP/ref.etcd" "$TMP/ours.etcd"
 start_member "$BIN/etcd" "$TMP/ours.etcd"
 secs=$(wait_serving "$CPORT" 600)
 hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$PID/status")
-printf '| import: etcd started on the etcd data dir, until /health | %.2f s | %d MB |\n' "$secs" "$hwm"
+anon=$(awk '/RssAnon/ {print int($2 / 1024)}' "/proc/$PID/status")
+printf '| import: etcd started on the etcd data dir, until /health | %.2f s | %d MB | %d MB (once serving) |\n' "$secs" "$hwm" "$anon"
 n=$(key_count "$CPORT")
 [ "$n" = "$total" ] || { echo "bbolt_convert: ours serves $n keys, want $total" >&2; exit 1; }
 stop_member "$PID"
@@ -120,7 +123,7 @@ measure "export: etcdutl migrate-to-etcd (LMDB -> bbolt)" \
 out_mb=$(($(stat -c %s "$TMP/ours.etcd/member/snap/db") >> 20))
 start_member "$REF" "$TMP/ours.etcd"
 secs=$(wait_serving "$CPORT" 120)
-printf '| the reference etcd serving the exported data dir | %.2f s | |\n' "$secs"
+printf '| the reference etcd serving the exported data dir | %.2f s | | |\n' "$secs"
 n=$(key_count "$CPORT")
 [ "$n" = "$total" ] || { echo "bbolt_convert: the reference serves $n keys, want $total" >&2; exit 1; }
 stop_member "$PID"
