@@ -399,9 +399,16 @@ def fill_until_nospace(m: EtcdProcess) -> None:
     for i in range(100):
         r = ref(m.endpoint, "put", f"fill{i}", input=value)
         if b"database space exceeded" in r.stderr:
-            return
+            break
         assert r.returncode == 0, r.stderr
-    raise AssertionError("the quota never raised NOSPACE")
+    else:
+        raise AssertionError("the quota never raised NOSPACE")
+    # The refused put proposes the alarm; it is applied a moment later (as
+    # in etcd, which raises it from a goroutine), so wait until it is listed.
+    deadline = time.monotonic() + 10
+    while b"NOSPACE" not in ref(m.endpoint, "alarm", "list").stdout:
+        assert time.monotonic() < deadline, "NOSPACE was refused but never listed as an alarm"
+        time.sleep(0.05)
 
 
 def test_alarm_list_and_disarm(quota_member):
