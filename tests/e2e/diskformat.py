@@ -88,11 +88,10 @@ def read_wal(wal_dir) -> list[Record]:
     return records
 
 
-def read_snap(path):
-    """(raftpb.Snapshot, raw envelope fields): the .snap envelope decoded by
-    hand (two fields), its CRC checked."""
-    buf = pathlib.Path(path).read_bytes()
-    fields, off = {}, 0
+def proto_fields(buf, what="message"):
+    """(field number, value) of each field of a protobuf message, decoded by
+    hand: varints (wire type 0) as ints, length-delimited (2) as bytes."""
+    off = 0
 
     def varint():
         nonlocal off
@@ -105,17 +104,26 @@ def read_snap(path):
             if not b & 0x80:
                 return v
 
+    out = []
     while off < len(buf):
         key = varint()
         num, wt = key >> 3, key & 7
         if wt == 0:
-            fields[num] = varint()
+            out.append((num, varint()))
         elif wt == 2:
             n = varint()
-            fields[num] = buf[off:off + n]
+            out.append((num, buf[off:off + n]))
             off += n
         else:
-            raise AssertionError(f"{path}: unexpected wire type {wt}")
+            raise AssertionError(f"{what}: unexpected wire type {wt}")
+    return out
+
+
+def read_snap(path):
+    """(raftpb.Snapshot, raw envelope fields): the .snap envelope decoded by
+    hand (two fields), its CRC checked."""
+    buf = pathlib.Path(path).read_bytes()
+    fields = {num: value for num, value in proto_fields(buf, str(path))}
     assert set(fields) == {1, 2}, f"{path}: fields {sorted(fields)}"
     assert fields[1] == crc32c(fields[2]), f"{path}: crc mismatch"
     snap = etcdpb.module("raftpb/raft").Snapshot.FromString(fields[2])

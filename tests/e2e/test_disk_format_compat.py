@@ -247,29 +247,9 @@ def _entry_data(wal, index):
 
 def _field(buf, number):
     """The raw bytes of length-delimited field `number` of a protobuf message."""
-    off = 0
-
-    def varint():
-        nonlocal off
-        v, shift = 0, 0
-        while True:
-            b = buf[off]
-            off += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
-
-    while off < len(buf):
-        key = varint()
-        if key & 7 == 0:
-            varint()
-            continue
-        assert key & 7 == 2, key
-        n = varint()
-        if key >> 3 == number:
-            return buf[off:off + n]
-        off += n
+    for num, value in df.proto_fields(buf):
+        if num == number and isinstance(value, bytes):
+            return value
     raise AssertionError(f"no field {number}")
 
 
