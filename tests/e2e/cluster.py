@@ -374,6 +374,32 @@ class Cluster:
         return "\n".join(out)
 
 
+def write_entries(c: "Cluster", n: int, prefix: str, members: list[int] | None = None,
+                  threads: int = 8, value_size: int = 64, timeout: float = 300) -> None:
+    """n puts over gRPC ({prefix}{j:06d}), spread over `members` (default: the
+    voters) and `threads` connections, so the raft log grows by about n
+    entries."""
+    idx = c.voters() if members is None else members
+    errors = []
+
+    def work(k):
+        cl = KvClient(c.members[idx[k % len(idx)]].endpoint)
+        try:
+            for j in range(k, n, threads):
+                cl.put(f"{prefix}{j:06d}", "x" * value_size)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+        finally:
+            cl.close()
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=timeout)
+    assert not errors, errors[:3]
+
+
 def live_clusters() -> list[Cluster]:
     return list(_live)
 

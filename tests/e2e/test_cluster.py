@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from cluster import (CLUSTER_TIMEOUT_S, OURS, REF, Cluster, KvClient, Writer,
-                     live_clusters)
+from cluster import (CLUSTER_TIMEOUT_S, OURS, REF, Cluster, Writer, live_clusters,
+                     write_entries)
 from conftest import error_line
 
 SNAPSHOT_COUNT = 100
@@ -111,32 +111,6 @@ def assert_rw_everywhere(c: Cluster, prefix: str, idx=None) -> None:
         last = list(want)[-1]
         c.wait_key(last, want[last], j)
         assert kvs(c, prefix, j, serializable=True) == want, f"serializable read on {c.members[j]}"
-
-
-def write_entries(c: Cluster, n: int, prefix: str, threads: int = 8) -> None:
-    """n puts over gRPC, spread over the voting members and `threads`
-    connections (so the raft log grows by about n entries)."""
-    import threading
-
-    idx = c.voters()
-    errors = []
-
-    def work(k):
-        cl = KvClient(c.members[idx[k % len(idx)]].endpoint)
-        try:
-            for j in range(k, n, threads):
-                cl.put(f"{prefix}{j:06d}", "x" * 64)
-        except Exception as e:  # noqa: BLE001
-            errors.append(repr(e))
-        finally:
-            cl.close()
-
-    ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=120)
-    assert not errors, errors[:3]
 
 
 def assert_removed_member_exits(c: Cluster, i: int) -> int:
@@ -369,7 +343,7 @@ def test_scale_out_through_a_snapshot(c3):
     index = c3.status(lead)["raftIndex"]
     need = SNAPSHOT_CATCHUP_ENTRIES + 2 * SNAPSHOT_COUNT + 50
     if index < need:
-        write_entries(c3, need - index, "snap/")
+        write_entries(c3, need - index, "snap/", timeout=120)
     assert c3.status(lead)["raftIndex"] >= need
     c3.ok("put", "snap/last", "L")
     m, env = c3.add_member(OURS)

@@ -10,11 +10,10 @@ import json
 import pathlib
 import shutil
 import subprocess
-import threading
 
 import pytest
 
-from cluster import CLUSTER_TIMEOUT_S, OURS, REF, Cluster, KvClient, live_clusters
+from cluster import CLUSTER_TIMEOUT_S, OURS, REF, Cluster, live_clusters, write_entries
 from conftest import REFERENCE_ETCDCTL, binary, clean_env, etcdctl_env
 
 # The reference and ours keep this many entries behind a snapshot for
@@ -192,27 +191,6 @@ def test_a_reference_db_file_is_restored_with_skip_hash_check(etcd_factory, tmp_
 # ---- raft snapshots between members of a mixed cluster --------------------------
 
 
-def write_many(c: Cluster, idx: list[int], n: int, prefix: str, threads: int = 8) -> None:
-    errors = []
-
-    def work(k):
-        cl = KvClient(c.members[idx[k % len(idx)]].endpoint)
-        try:
-            for j in range(k, n, threads):
-                cl.put(f"{prefix}{j:06d}", "x" * 32)
-        except Exception as e:  # noqa: BLE001
-            errors.append(repr(e))
-        finally:
-            cl.close()
-
-    ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(timeout=300)
-    assert not errors, errors[:3]
-
-
 def kvs(c: Cluster, prefix: str, member: int) -> dict:
     out = json.loads(c.ok("get", prefix, "--prefix", "--consistency=s", "-w", "json",
                           member=member))
@@ -248,7 +226,8 @@ def test_mixed_cluster_catches_up_a_follower_with_a_snapshot(tmp_path, case):
         # Enough entries that the leader's log no longer holds what the
         # stopped member lacks: a snapshot every SNAPSHOT_COUNT entries,
         # each keeping SNAPSHOT_CATCHUP_ENTRIES behind it.
-        write_many(c, rest, SNAPSHOT_CATCHUP_ENTRIES + 3 * SNAPSHOT_COUNT, "w/")
+        write_entries(c, SNAPSHOT_CATCHUP_ENTRIES + 3 * SNAPSHOT_COUNT, "w/", members=rest,
+                      value_size=32)
         c.ok("put", "last", "L", member=rest)
         assert c.leader(rest) == lead, "the leader changed while the follower was down"
 
