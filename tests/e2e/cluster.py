@@ -33,6 +33,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import (BIN, ETCDCTL_TIMEOUT_S, REFERENCE_ETCD, START_TIMEOUT_S,
                       EtcdProcess, KvClient, run_etcdctl)
 
@@ -410,6 +412,17 @@ MEMBER_ADD_RE = re.compile(
     r'ETCD_INITIAL_CLUSTER="([^"]+)"\n'
     r'ETCD_INITIAL_ADVERTISE_PEER_URLS="([^"]+)"\n'
     r'ETCD_INITIAL_CLUSTER_STATE="existing"\n$')
+
+
+@pytest.fixture(autouse=True)
+def log_tails_on_failure(request):
+    """When a test fails, print the tail of every live member's log. Active
+    in every test module that imports it."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for c in live_clusters():
+            print(f"===== cluster {c.base}\n{c.log_tails(40)}")
 
 
 def parse_member_add(out: str) -> dict:

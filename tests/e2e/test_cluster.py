@@ -25,8 +25,7 @@ import time
 
 import pytest
 
-from cluster import (CLUSTER_TIMEOUT_S, OURS, REF, Cluster, Writer, live_clusters,
-                     write_entries)
+from cluster import (CLUSTER_TIMEOUT_S, OURS, REF, Cluster, Writer, write_entries, log_tails_on_failure)
 from conftest import error_line
 
 SNAPSHOT_COUNT = 100
@@ -35,16 +34,6 @@ SNAPSHOT_COUNT = 100
 # 3.4, which has no --experimental-snapshot-catchup-entries flag; ours
 # uses the same constant).
 SNAPSHOT_CATCHUP_ENTRIES = 5000
-
-
-@pytest.fixture(autouse=True)
-def _log_tails_on_failure(request):
-    """When a test fails, print the tail of every live member's log."""
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for c in live_clusters():
-            print(f"===== cluster {c.base}\n{c.log_tails(40)}")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from cluster import OURS, Cluster, live_clusters
+from cluster import OURS, Cluster, log_tails_on_failure
 from conftest import (BIN, ETCDCTL_TIMEOUT_S, REFERENCE_ETCDCTL, EtcdProcess,
                       etcdctl_env, free_ports)
 
@@ -99,15 +99,6 @@ def text(r: subprocess.CompletedProcess) -> tuple[int, str, str]:
 
 def dead_endpoint() -> str:
     return f"127.0.0.1:{free_ports(1)[0]}"
-
-
-@pytest.fixture(autouse=True)
-def _log_tails_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for c in live_clusters():
-            print(f"===== cluster {c.base}\n{c.log_tails(40)}")
 
 
 @pytest.fixture(scope="module")

@@ -13,20 +13,11 @@ import json
 
 import pytest
 
-from cluster import OURS, REF, Cluster, live_clusters
+from cluster import OURS, REF, Cluster, log_tails_on_failure
 from conftest import wait_log
 
 SNAPSHOT_COUNT = 20
 KEYS = 45
-
-
-@pytest.fixture(autouse=True)
-def _log_tails_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for c in live_clusters():
-            print(f"===== cluster {c.base}\n{c.log_tails(40)}")
 
 
 @pytest.fixture

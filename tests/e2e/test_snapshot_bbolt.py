@@ -13,22 +13,13 @@ import subprocess
 
 import pytest
 
-from cluster import CLUSTER_TIMEOUT_S, OURS, REF, Cluster, live_clusters, write_entries
+from cluster import CLUSTER_TIMEOUT_S, OURS, REF, Cluster, write_entries, log_tails_on_failure
 from conftest import REFERENCE_ETCDCTL, binary, clean_env, etcdctl_env
 
 # The reference and ours keep this many entries behind a snapshot for
 # slow followers (snapshotCatchUpEntries, fixed in 3.4).
 SNAPSHOT_CATCHUP_ENTRIES = 5000
 SNAPSHOT_COUNT = 100
-
-
-@pytest.fixture(autouse=True)
-def _log_tails_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for c in live_clusters():
-            print(f"===== cluster {c.base}\n{c.log_tails(40)}")
 
 
 def ref_etcdctl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
